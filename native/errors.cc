@@ -1,0 +1,23 @@
+#include "errors.h"
+
+#include <string.h>
+
+namespace crc {
+std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? std::string(name) : "E" + std::to_string(err);
+}
+
+Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int pid,
+                       const std::string& detail) {
+  std::string msg = syscall + (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + ": " +
+                    ErrnoName(err) + " (" + strerror(err) + ")";
+  if (!detail.empty()) msg += ": " + detail;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  if (pid > 0) e.Set("pid", Napi::Number::New(env, pid));
+  return e;
+}
+}  // namespace crc

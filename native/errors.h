@@ -1,0 +1,13 @@
+// Errors thrown to JavaScript carry the errno name (code), the syscall and, where one is
+// involved, the pid, like Node's own system errors.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+namespace crc {
+// "EPERM" for EPERM; "E<number>" when the C library has no name.
+std::string ErrnoName(int err);
+Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int pid = 0,
+                       const std::string& detail = "");
+}  // namespace crc

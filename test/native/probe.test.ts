@@ -1,0 +1,23 @@
+import * as fs from 'fs';
+import { native } from '../../lib/native/binding';
+
+describe('kernel probe (addon)', () => {
+  const p = native().probe();
+
+  test('release and cap_last_cap match what the kernel publishes', () => {
+    expect(p.release).toBe(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+    expect(p.capLastCap).toBe(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')));
+  });
+
+  test('the linux-cr syscalls are reported exactly as /proc/kallsyms shows them', () => {
+    const syms = fs.readFileSync('/proc/kallsyms', 'utf8');
+    expect(p.linuxCr.sysCheckpoint).toBe(/\s(__\w+_)?sys_checkpoint(\s|$)/m.test(syms));
+    expect(p.linuxCr.sysRestart).toBe(/\s(__\w+_)?sys_restart(\s|$)/m.test(syms));
+  });
+
+  test('user-namespace creation agrees with unshare(1)', () => {
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const r = spawnSync('unshare', ['--user', 'true']);
+    expect(p.userNamespaces.canCreate).toBe(r.status === 0);
+  });
+});
