@@ -24,9 +24,28 @@ export interface ProbeResult {
   };
 }
 
+/** A thread's credentials as the kernel reports them to that thread (native/cred_state.cc). */
+export interface ThreadCreds {
+  uid: number;
+  euid: number;
+  suid: number;
+  fsuid: number;
+  gid: number;
+  egid: number;
+  sgid: number;
+  fsgid: number;
+  groups: number[];
+  caps: { inheritable: bigint; permitted: bigint; effective: bigint; bounding: bigint; ambient: bigint };
+  securebits: number;
+  noNewPrivs: boolean;
+}
+
 export interface NativeBinding {
   // --- probe (native/probe.cc) ---
   probe(): ProbeResult;
+
+  // --- the calling thread's creds (native/cred_state.cc) ---
+  readThreadCreds(): ThreadCreds;
 }
 
 let cached: NativeBinding | undefined;
