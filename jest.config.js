@@ -7,4 +7,5 @@ module.exports = {
   // Native tests fork and change credentials; keep files in parallel but bounded (2 cores).
   maxWorkers: 2,
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };
