@@ -27,8 +27,23 @@ export interface ImageHeader {
   uts: { release: string; version: string; machine: string };
 }
 
+/**
+ * An LSM object (object type SECURITY) that a 96-byte CRED's sec_ref names. cr-creds does not
+ * interpret it: the record that followed its OBJREF is kept as type + body so it round-trips.
+ */
+export interface SecurityObject {
+  /** Its objref in the image it was read from; Cred.secRef names it by this number. */
+  objref: number;
+  /** The record type it was written with. */
+  type: number;
+  /** The record's bytes after its 8-byte header, verbatim. */
+  body: Uint8Array;
+}
+
 export interface Image {
   header: ImageHeader;
   credLayout: CredLayout;
   tasks: TaskCreds[];
+  /** Opaque SECURITY objects (96-byte layout only); absent when the image has none. */
+  security?: SecurityObject[];
 }

@@ -1,0 +1,95 @@
+// The readable `inspect` report.
+import { capHex, capNames, fullCapSet, securebitNames } from '../model/capabilities';
+import type { CapSet, Cred, IdMapExtent } from '../model/types';
+import { ARCH_NAMES } from '../format/constants';
+import type { Image } from '../format/types';
+import { isoTime } from './json';
+import { collectNamespaces, type NamespaceEntry } from './namespaces';
+
+function capLine(label: string, set: CapSet): string {
+  let names: string;
+  if (set === 0n) names = '(none)';
+  else {
+    const top = set.toString(2).length - 1;
+    const missing = capNames(fullCapSet(top) & ~set);
+    // A set near full reads best as what it lacks (a bounding set without one cap, say).
+    // Only for full-width sets (a kernel's 0..cap_last_cap), not for CAP_CHOWN|CAP_DAC_OVERRIDE.
+    names = top < 32 ? capNames(set).join(' ') : missing.length === 0 ? `(all, 0..${top})` : missing.length <= 4 ? `(all of 0..${top} except ${missing.join(' ')})` : capNames(set).join(' ');
+  }
+  return `${label.padEnd(12)}${capHex(set)} ${names}`;
+}
+
+function maps(m: readonly IdMapExtent[]): string {
+  return m.length === 0 ? '(empty)' : m.map((e) => `${e.inside} ${e.outside} ${e.count}`).join(', ');
+}
+
+export function renderReport(image: Image, objrefs?: Map<object, number>): string {
+  const nss = collectNamespaces(image, objrefs);
+  const name = new Map<object, string>(nss.map((e) => [e.ns, `ns${e.index}`]));
+  const ref = (o: object) => {
+    const r = objrefs?.get(o);
+    return r === undefined ? '' : ` (objref ${r})`;
+  };
+  const h = image.header;
+  const out: string[] = [];
+  out.push(
+    `image:     ${ARCH_NAMES[h.arch] ?? `arch ${h.arch}`}, ${h.byteOrder}-endian, CRED layout ${image.credLayout} bytes`,
+    `kernel:    ${h.kernel.major}.${h.kernel.minor}.${h.kernel.patch} (rev ${h.kernel.rev}); uts ${h.uts.release} ${h.uts.version} ${h.uts.machine}`,
+    `written:   ${isoTime(h.time) ?? `${h.time} s`}`,
+    `tasks:     ${image.tasks.length}`,
+    '',
+    'user namespaces:',
+  );
+  const children = new Map<NamespaceEntry['ns'] | null, NamespaceEntry[]>();
+  for (const e of nss) {
+    const parent = e.ns.creator ? e.ns.creator.ns : null;
+    const key = parent && name.has(parent) ? parent : null;
+    if (!children.has(key)) children.set(key, []);
+    (children.get(key) as NamespaceEntry[]).push(e);
+  }
+  // Iterative depth-first drawing: root namespaces, then children by creator user.
+  const stack: { e: NamespaceEntry; prefix: string; last: boolean; top: boolean }[] = [];
+  const roots = children.get(null) ?? [];
+  for (let i = roots.length - 1; i >= 0; i--) stack.push({ e: roots[i], prefix: '', last: i === roots.length - 1, top: true });
+  while (stack.length > 0) {
+    const { e, prefix, last, top } = stack.pop() as (typeof stack)[number];
+    const ns = e.ns;
+    const what = ns.creator
+      ? `created by uid ${ns.creator.uid} of ${name.get(ns.creator.ns) ?? '?'}`
+      : 'root (the restarter\'s namespace)';
+    const extra: string[] = [];
+    if (ns.uidMap) extra.push(`uid_map ${maps(ns.uidMap)}`);
+    if (ns.gidMap) extra.push(`gid_map ${maps(ns.gidMap)}`);
+    if (ns.setgroups) extra.push(`setgroups ${ns.setgroups}`);
+    if (ns.inode !== undefined) extra.push(`inode ${ns.inode}`);
+    const branch = top ? '  ' : `${prefix}${last ? '└─ ' : '├─ '}`;
+    out.push(`${branch}${name.get(ns)}${ref(ns)}: ${what}${extra.length ? '; ' + extra.join('; ') : ''}`);
+    const kids = children.get(ns) ?? [];
+    const childPrefix = top ? '  ' : `${prefix}${last ? '   ' : '│  '}`;
+    for (let i = kids.length - 1; i >= 0; i--) stack.push({ e: kids[i], prefix: childPrefix, last: i === kids.length - 1, top: false });
+  }
+  const cred = (label: string, c: Cred): void => {
+    out.push(`  ${label}${ref(c)}:`);
+    out.push(`    uids:       real ${c.uid}, effective ${c.euid}, saved ${c.suid}, fs ${c.fsuid}`);
+    out.push(`    gids:       real ${c.gid}, effective ${c.egid}, saved ${c.sgid}, fs ${c.fsgid}`);
+    out.push(`    groups:     ${c.groups.gids.length ? c.groups.gids.join(' ') : '(none)'}`);
+    out.push(`    user:       uid ${c.user.uid} in ${name.get(c.user.ns) ?? '?'}`);
+    out.push(`    ${capLine('inheritable', c.caps.inheritable)}`);
+    out.push(`    ${capLine('permitted', c.caps.permitted)}`);
+    out.push(`    ${capLine('effective', c.caps.effective)}`);
+    out.push(`    ${capLine('bounding', c.caps.bounding)}`);
+    out.push(`    ${capLine('ambient', c.caps.ambient)}`);
+    const sb = c.securebits;
+    out.push(`    securebits: ${sb === null ? 'unknown' : `0x${sb.toString(16)} ${sb === 0 ? '(none)' : securebitNames(sb).join(' ')}`}`);
+    if (c.secRef !== undefined) out.push(`    sec_ref:    ${c.secRef}`);
+  };
+  image.tasks.forEach((t, i) => {
+    const p = t.pids;
+    out.push('', `task ${i}: pid ${p.vpid}, ppid ${p.vppid}, tgid ${p.vtgid}, pgid ${p.vpgid}, sid ${p.vsid}, depth ${p.depth}`);
+    out.push(`  no_new_privs: ${t.noNewPrivs ? 'yes' : 'no'}`);
+    cred('real cred', t.cred);
+    if (t.ecred === t.cred) out.push('  effective cred: the same object as the real cred');
+    else cred('effective cred', t.ecred);
+  });
+  return out.join('\n') + '\n';
+}
