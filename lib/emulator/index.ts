@@ -1,0 +1,22 @@
+// The credential emulator: the kernel's credential rules in TypeScript, under a chosen kernel
+// profile (the seed's 2.6.34, bugs named, or today's). See docs/emulator.md.
+import type { ExecFile } from '../model/ops';
+import type { Cred } from '../model/types';
+import { predictExec as predict } from './exec';
+import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
+
+export { kernelProfile, MODERN_DEFAULT_LAST_CAP, type KernelProfile, type ProfileName, type SeedBugs } from './profile';
+export { Emulator, type EmuTask, type EmuRestartOutcome } from './emulator';
+export type { Step } from './step';
+export type { TaskOutcome, RestartOutcome } from './restart';
+export { RestartDenied, EmulatorError } from './errors';
+export { ExecDenied } from './exec';
+export { restorePlan, type PlanRestarter } from './plan';
+export type { LiveObjects } from './objects';
+export type { CheckpointOptions } from './checkpoint';
+export { OVERFLOW_ID, nsCapable, nsLevel, kernelId } from './userns';
+
+/** The creds a program really runs with after execve (throws ExecDenied when execve fails). */
+export function predictExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | undefined, profile: KernelProfile | ProfileName): Cred {
+  return predict(cred, noNewPrivs, file, resolveProfile(profile));
+}
