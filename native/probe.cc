@@ -1,9 +1,11 @@
 // Kernel probe: what the running kernel offers for credential checkpoint/restart.
-// Reads only; the one experiment (can a user namespace be created?) runs in a forked child.
+// Reads only; the experiments (user namespaces, securebits, ptrace) run in throwaway children.
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +15,9 @@
 #include <string>
 
 #include "errors.h"
+#include "linux_cr.h"
 #include "registry.h"
+#include "securebits_ptrace.h"
 
 namespace crc {
 namespace {
@@ -60,27 +64,111 @@ int TryCreateUserNamespace() {
   return EIO;
 }
 
-// The linux-cr syscalls exist only if the kernel was built with the series: look them up by
-// name. Their numbers are never used otherwise (312-314 are other syscalls on x86-64 today).
-void ScanKallsyms(bool* checkpoint, bool* restart, bool* readable) {
-  *checkpoint = *restart = *readable = false;
-  std::ifstream f("/proc/kallsyms");
-  if (!f) return;
-  *readable = true;
-  std::string line;
-  while (std::getline(f, line)) {
-    size_t sp = line.rfind(' ');
-    if (sp == std::string::npos) continue;
-    std::string sym = line.substr(sp + 1);
-    size_t tab = sym.find('\t');  // module symbols: "name\t[module]"
-    if (tab != std::string::npos) sym.resize(tab);
-    if (sym == "sys_checkpoint" || sym == "__x64_sys_checkpoint" ||
-        sym == "__arm64_sys_checkpoint" || sym == "__s390x_sys_checkpoint")
-      *checkpoint = true;
-    if (sym == "sys_restart" || sym == "__x64_sys_restart" || sym == "__arm64_sys_restart" ||
-        sym == "__s390x_sys_restart")
-      *restart = true;
+// Which securebits this kernel knows: each bit is added to the current word in a throwaway
+// child (a lock bit is irreversible, so one child per bit). The kernel answers EPERM both for an
+// unknown bit and for a missing CAP_SETPCAP, so the child first re-sets the current word, which
+// only CAP_SETPCAP decides. Returns the mask of known bits, or -errno when it cannot tell.
+struct SecbitJob {
+  int bit;  // -1: only the privilege check
+};
+
+int ChildSetSecurebit(void* arg) {
+  int bit = static_cast<SecbitJob*>(arg)->bit;
+  long cur = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  if (cur < 0) return errno & 0xff;
+  unsigned long next = static_cast<unsigned long>(cur) | (bit < 0 ? 0UL : 1UL << bit);
+  return prctl(PR_SET_SECUREBITS, next, 0, 0, 0) == 0 ? 0 : (errno & 0xff);
+}
+
+long KnownSecurebits() {
+  SecbitJob job{-1};
+  int r = RunInVmChild(ChildSetSecurebit, &job);
+  if (r != 0) return r < 0 ? r : -r;
+  long cur = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  long mask = cur < 0 ? 0 : cur;  // bits already set are known
+  for (int bit = 0; bit < 32; bit++) {
+    job.bit = bit;
+    r = RunInVmChild(ChildSetSecurebit, &job);
+    if (r < 0) return r;
+    if (r == 0) mask |= 1L << bit;
   }
+  return mask;
+}
+
+// How deep user namespaces nest from here: a child unshares again and again, mapping its own
+// ids each time (one line, allowed to the namespace's creator), until the kernel refuses.
+struct DepthJob {
+  int depth;
+  int err;
+};
+
+int WriteSmall(const char* path, const char* text, int len) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write(fd, text, len) == len ? 0 : -1;
+  close(fd);
+  return r;
+}
+
+// "0 ID 1\n" without printf (async-signal-safe).
+int IdLine(char* buf, unsigned id) {
+  char digits[12];
+  int n = 0;
+  do digits[n++] = char('0' + id % 10); while ((id /= 10) != 0);
+  int len = 0;
+  buf[len++] = '0';
+  buf[len++] = ' ';
+  while (n > 0) buf[len++] = digits[--n];
+  buf[len++] = ' ';
+  buf[len++] = '1';
+  buf[len++] = '\n';
+  return len;
+}
+
+int ChildNestUserNs(void* arg) {
+  DepthJob* j = static_cast<DepthJob*>(arg);
+  char line[32];
+  for (j->depth = 0; j->depth < 64; j->depth++) {
+    unsigned uid = geteuid(), gid = getegid();
+    if (unshare(CLONE_NEWUSER) != 0) {
+      j->err = errno;
+      return 0;
+    }
+    int len = IdLine(line, uid);
+    if (WriteSmall("/proc/self/uid_map", line, len) != 0 ||
+        WriteSmall("/proc/self/setgroups", "deny", 4) != 0) {
+      j->err = errno;
+      return 0;
+    }
+    len = IdLine(line, gid);
+    if (WriteSmall("/proc/self/gid_map", line, len) != 0) {
+      j->err = errno;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+// Can we trace here? Seize, interrupt and release a paused child of our own.
+int TryPtrace() {
+  pid_t pid = fork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  int err = 0;
+  int status;
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) != 0) {
+    err = errno;
+  } else {
+    if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) err = errno;
+    else if (waitpid(pid, &status, __WALL) < 0) err = errno;
+    else if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0) err = errno;
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  return err;
 }
 
 Napi::Value Probe(const Napi::CallbackInfo& info) {
@@ -102,12 +190,28 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   if (err != 0) userns.Set("createError", ErrnoName(err));
   out.Set("userNamespaces", userns);
 
-  bool ckpt, rst, readable;
-  ScanKallsyms(&ckpt, &rst, &readable);
+  DepthJob depth{0, 0};
+  int dr = RunInVmChild(ChildNestUserNs, &depth);
+  userns.Set("maxDepth", dr < 0 ? 0 : depth.depth);
+  if (dr < 0 || depth.err != 0) userns.Set("maxDepthError", ErrnoName(dr < 0 ? -dr : depth.err));
+
+  Napi::Object secbits = Napi::Object::New(env);
+  long known = KnownSecurebits();
+  secbits.Set("known", known < 0 ? Napi::Value(env.Null()) : Napi::Number::New(env, double(known)));
+  if (known < 0) secbits.Set("error", ErrnoName(int(-known)));
+  out.Set("securebits", secbits);
+
+  Napi::Object pt = Napi::Object::New(env);
+  int perr = TryPtrace();
+  pt.Set("works", perr == 0);
+  if (perr != 0) pt.Set("error", ErrnoName(perr));
+  out.Set("ptrace", pt);
+
+  LinuxCrSymbols syms = ScanLinuxCrSymbols();
   Napi::Object cr = Napi::Object::New(env);
-  cr.Set("kallsymsReadable", readable);
-  cr.Set("sysCheckpoint", ckpt);
-  cr.Set("sysRestart", rst);
+  cr.Set("kallsymsReadable", syms.kallsyms_readable);
+  cr.Set("sysCheckpoint", syms.sys_checkpoint);
+  cr.Set("sysRestart", syms.sys_restart);
   out.Set("linuxCr", cr);
   return out;
 }

@@ -14,7 +14,15 @@ export interface ProbeResult {
     canCreate: boolean;
     /** errno name when a user namespace could not be created */
     createError?: string;
+    /** How many levels nest below the caller's namespace before the kernel refuses. */
+    maxDepth: number;
+    /** errno name of that refusal (ENOSPC at the kernel's depth limit). */
+    maxDepthError?: string;
   };
+  /** Securebits the kernel accepts (each bit tried in a throwaway child); null when untestable. */
+  securebits: { known: number | null; error?: string };
+  /** Whether PTRACE_SEIZE of a child of ours works (needed to read other tasks' securebits). */
+  ptrace: { works: boolean; error?: string };
   linuxCr: {
     kallsymsReadable: boolean;
     /** sys_checkpoint present in /proc/kallsyms */
@@ -40,7 +48,156 @@ export interface ThreadCreds {
   noNewPrivs: boolean;
 }
 
-export interface NativeBinding {
+// --- live checkpoint (issue 4) ---
+
+/** One /proc/PID/status (or task/TID/status), parsed strictly; ids as the reader sees them. */
+export interface ProcStatus {
+  /** The State letter (R, S, D, T, t, Z, ...). */
+  state: string;
+  tgid: number;
+  pid: number;
+  ppid: number;
+  tracerPid: number;
+  /** real, effective, saved, fs: mapped into the reader's user namespace */
+  uids: [number, number, number, number];
+  gids: [number, number, number, number];
+  groups: number[];
+  /** Pid namespaces outermost (the reader's) first; the last entry is the task's own view. */
+  nstgid: number[];
+  nspid: number[];
+  nspgid: number[];
+  nssid: number[];
+  caps: { inheritable: bigint; permitted: bigint; effective: bigint; bounding: bigint; ambient: bigint };
+  noNewPrivs: boolean;
+}
+
+export interface LiveThread extends ProcStatus {
+  tid: number;
+  /** From prctl(PR_GET_SECUREBITS) run inside the thread; null when unknown (see securebitsError). */
+  securebits: number | null;
+  securebitsError?: string;
+}
+
+export interface LiveTask {
+  pid: number;
+  /** Inode of /proc/PID/ns/user. */
+  userNsInode: bigint;
+  /** Pids as the task's own pid namespace sees them (0: outside it). */
+  vpid: number;
+  vtgid: number;
+  vppid: number;
+  vpgid: number;
+  vsid: number;
+  /** The leader first; only the leader unless `threads` was asked. */
+  threads: LiveThread[];
+}
+
+export interface ReadLiveTasksOptions {
+  threads?: boolean;
+  /** When ptrace is refused: 'fail' (default) rejects with ERR_SECUREBITS_UNREADABLE, 'mark'
+   *  leaves securebits null, 'skip' does not try at all (securebits null). */
+  unknownSecurebits?: 'fail' | 'mark' | 'skip';
+  /** Tests only: keep the task stopped this long under ptrace. */
+  testDelayMs?: number;
+}
+
+/** One user namespace below the caller's; maps are relative to its parent level. */
+export interface UserNsLevel {
+  inode: bigint;
+  /** The creator's uid as the parent namespace sees it. */
+  ownerUid: number;
+  uidMap: { inside: number; outside: number; count: number }[];
+  gidMap: { inside: number; outside: number; count: number }[];
+  setgroups: 'allow' | 'deny';
+}
+
+export interface LiveCheckpointBinding {
+  /** Creds, pids and user namespace of each pid (and its threads), off the main thread. */
+  readLiveTasks(pids: number[], options?: ReadLiveTasksOptions): Promise<LiveTask[]>;
+  /** The strict status parser alone (throws ERR_PROC_PARSE). */
+  parseProcStatus(text: string, path?: string): ProcStatus;
+  /** Securebits of threads of another process, over ptrace (null: that thread exited). */
+  readSecurebits(pid: number, tids?: number[], options?: { testDelayMs?: number }): Promise<(number | null)[]>;
+  /** The chain from the caller's user namespace (excluded) down to pid's (included), outermost first. */
+  readUserNsChain(pid: number): Promise<UserNsLevel[]>;
+  callerUserNsInode(): bigint;
+  /** sys_checkpoint where /proc/kallsyms shows it; else throws ERR_NO_LINUX_CR, issuing no syscall. */
+  linuxCrCheckpoint(pid: number, fd: number, flags: number): number;
+  linuxCrAvailable(): boolean;
+}
+// --- end live checkpoint (issue 4) ---
+
+// --- restart (issue 5) ---
+
+/** A CredOp the restart child performs (lib/model/ops.ts, minus execve), plus the linux-cr path. */
+export type NativeRestartOp = Exclude<import('../model/ops').CredOp, { op: 'execve' }> | { op: 'sys_restart' };
+
+/** Fields the child compares after its ops; an absent field is not compared. */
+export interface NativeExpect {
+  uid?: number;
+  euid?: number;
+  suid?: number;
+  fsuid?: number;
+  gid?: number;
+  egid?: number;
+  sgid?: number;
+  fsgid?: number;
+  /** Ascending, as getgroups(2) returns them. */
+  groups?: readonly number[];
+  caps?: Partial<ThreadCreds['caps']>;
+  securebits?: number;
+  noNewPrivs?: boolean;
+}
+
+export type NativeStdio = 'inherit' | 'pipe' | 'ignore' | number;
+
+export interface NativeSpawnOptions {
+  /** execve candidates, tried in order past ENOENT/ENOTDIR/EACCES (PATH searched by the caller). */
+  files: readonly string[];
+  argv: readonly string[];
+  envp: readonly string[];
+  cwd?: string;
+  stdio: readonly [NativeStdio, NativeStdio, NativeStdio];
+  ops: readonly NativeRestartOp[];
+  expect?: NativeExpect;
+  /** For a { op: 'sys_restart' } op. standIn: call the named stand-in, never the syscall. */
+  sysRestart?: { image: Uint8Array; standIn: boolean; standInErrno?: number; nr?: number; flags?: number };
+  /** Called once, from the event loop, when the child has been reaped. */
+  onExit(code: number | null, signal: number | null): void;
+}
+
+export interface NativeChild {
+  pid: number;
+  /** Parent ends of 'pipe' stdio (fd 0: write end; 1, 2: read ends), else null. */
+  stdio: [number | null, number | null, number | null];
+  /** pidfd_send_signal; false once the child has exited. */
+  kill(signal?: number): boolean;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * A failure in the child before execve (thrown by spawn, the child already reaped):
+ * code = errno name; phase 'op' (ops[step] failed; field names the map file for unshare_user),
+ * 'verify' (field = the credential field that differs), 'stdio', 'chdir', 'execve', 'signals'.
+ */
+export interface NativeStepFailure extends Error {
+  code: string;
+  errno: number;
+  phase: 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals';
+  step: number;
+  field?: string;
+  expected?: bigint;
+  actual?: bigint;
+}
+
+export interface RestartBinding {
+  /** Fork, apply ops, verify, execve (native/spawn.cc). Throws a NativeStepFailure. */
+  spawn(options: NativeSpawnOptions): NativeChild;
+}
+// --- end restart (issue 5) ---
+
+export interface NativeBinding extends LiveCheckpointBinding, RestartBinding {
   // --- probe (native/probe.cc) ---
   probe(): ProbeResult;
 

@@ -21,3 +21,23 @@ describe('kernel probe (addon)', () => {
     expect(p.userNamespaces.canCreate).toBe(r.status === 0);
   });
 });
+
+describe('kernel probe: live-checkpoint fields (issue 4)', () => {
+  const p = native().probe();
+
+  test('securebits: the seed six and the later ones this kernel knows, nothing past them', () => {
+    expect(p.securebits.known).not.toBeNull();
+    expect(p.securebits.known! & 0x3f).toBe(0x3f);
+    // bits above 11 are defined by no kernel
+    expect(p.securebits.known! >>> 12).toBe(0);
+  });
+
+  test('user namespaces nest to the kernel limit (33 below init), then ENOSPC', () => {
+    expect(p.userNamespaces.maxDepth).toBeGreaterThanOrEqual(32);
+    expect(p.userNamespaces.maxDepthError).toBe('ENOSPC');
+  });
+
+  test('ptrace of a child works here (root)', () => {
+    expect(p.ptrace).toEqual({ works: true });
+  });
+});

@@ -1,5 +1,9 @@
 // The CLI's subcommands, in the order `cr-creds --help` lists them.
 import type { Command } from '../command';
 import { probe } from './probe';
+import { inspect } from './inspect';
+import { validate } from './validate';
+import { checkpoint } from './checkpoint';
+import { restartCommand } from './restart';
 
-export const commands: readonly Command[] = [probe];
+export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand];

@@ -1,0 +1,110 @@
+// Checkpoint of live processes: their credentials, threads and user-namespace chains, into one
+// Image. Uses linux-cr's sys_checkpoint where the kernel has it; otherwise the live state read by
+// the addon (/proc, ptrace for securebits, nsfs ioctls and helpers for the namespace chain).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { decode, encode, ImageEncodeError, type Image } from '../format';
+import { native } from '../native/binding';
+import { fromNative, NotExpressibleError } from './errors';
+import { buildImage } from './image';
+import { readLive, type UnknownSecurebits } from './live';
+import { processTree } from './tree';
+
+export * from './errors';
+export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits } from './live';
+export { buildImage, liveHeader } from './image';
+export { processTree } from './tree';
+export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
+
+export interface CheckpointOptions {
+  /** Every thread becomes a task of the image (threads' creds can differ). Default: leaders only. */
+  threads?: boolean;
+  /** A strictly series-compatible image: refuse (NotExpressibleError) what it cannot hold. */
+  compat?: 'linux-cr';
+  /** Where ptrace is refused: 'fail' (default) or 'mark' the securebits unknown (null). */
+  unknownSecurebits?: UnknownSecurebits;
+  /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
+  kernel?: 'auto' | 'never';
+  /** Tests only: hold each task stopped under ptrace this long. */
+  testDelayMs?: number;
+}
+
+/** Depth of each pid in the forest its parent links form within the set. */
+function depths(entries: readonly { pid: number; parent?: number }[]): Map<number, number> {
+  const parent = new Map(entries.map((e) => [e.pid, e.parent]));
+  const out = new Map<number, number>();
+  const depthOf = (pid: number, guard = 0): number => {
+    const known = out.get(pid);
+    if (known !== undefined) return known;
+    const p = parent.get(pid);
+    const d = p !== undefined && parent.has(p) && guard < 4096 ? depthOf(p, guard + 1) + 1 : 0;
+    out.set(pid, d);
+    return d;
+  };
+  for (const e of entries) depthOf(e.pid);
+  return out;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkCompat(image: Image, options: CheckpointOptions): Image {
+  if (options.compat !== 'linux-cr') return image;
+  try {
+    encode(image, { compat: 'linux-cr' });
+  } catch (e) {
+    if (e instanceof ImageEncodeError)
+      throw new NotExpressibleError(`cannot checkpoint as a linux-cr image: ${e.message}`, 'ERR_NOT_EXPRESSIBLE', undefined, undefined, { cause: e });
+    throw e;
+  }
+  return image;
+}
+
+/** The kernel's own checkpoint (linux-cr), decoded. */
+function kernelCheckpoint(pid: number): Image {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-'));
+  const file = path.join(dir, 'image');
+  const fd = fs.openSync(file, 'w+');
+  try {
+    native().linuxCrCheckpoint(pid, fd, 0);
+    return decode(fs.readFileSync(file));
+  } catch (e) {
+    throw fromNative(e);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function useKernel(options: CheckpointOptions, tasks: number): boolean {
+  // The kernel checkpoints one tree from its root; a set of unrelated pids is read live.
+  return (options.kernel ?? 'auto') === 'auto' && tasks === 1 && !options.threads && native().linuxCrAvailable();
+}
+
+/** Checkpoints the given processes (each with its threads if asked) into one image. */
+export async function checkpoint(pids: number | readonly number[], options: CheckpointOptions = {}): Promise<Image> {
+  const list = typeof pids === 'number' ? [pids] : [...pids];
+  if (list.length === 0) throw new RangeError('checkpoint: no pids');
+  if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0]), options);
+  const live = await readLive(list, options);
+  const depth = depths(live.map((p) => ({ pid: p.pid, parent: parentOf(p.pid) })));
+  return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
+}
+
+/** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
+export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
+  if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid), options);
+  const tree = await processTree(rootPid);
+  const live = await readLive(
+    tree.map((t) => t.pid),
+    options,
+  );
+  return checkCompat(buildImage(live, { compat: options.compat, depth: depths(tree) }), options);
+}

@@ -1,0 +1,89 @@
+// Typed errors of restart. Nothing is started when any of them is thrown before the fork;
+// RestartStepError means the child was started, failed before execve, and has been reaped.
+import type { NativeRestartOp } from '../native/binding';
+
+// One Step type and one RestartDenied class for the whole library: the emulator's.
+export type { Step } from '../emulator/step';
+export { RestartDenied } from '../emulator/errors';
+
+/** An image or request that restart cannot carry out on this kernel at all (any caller). */
+export class RestartUnsupported extends Error {
+  override name = 'RestartUnsupported';
+  readonly code = 'ERR_RESTART_UNSUPPORTED';
+}
+
+/** carryCaps asked for capabilities that the rules do not let cross execve. */
+export class CarryCapsRefused extends Error {
+  override name = 'CarryCapsRefused';
+  readonly code = 'ERR_CARRY_CAPS_REFUSED';
+  constructor(
+    message: string,
+    /** Capability names that cannot be carried. */
+    readonly caps: string[],
+  ) {
+    super(message);
+  }
+}
+
+export type StepPhase = 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals';
+
+/** The child failed before execve. code: the errno name ('EPERM', ...). */
+export class RestartStepError extends Error {
+  override name = 'RestartStepError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly errno: number,
+    readonly phase: StepPhase,
+    /** Index into the op list for phase 'op'; -1 otherwise. */
+    readonly step: number,
+    /** The op name ('setresuid', ...), or the phase name ('verify', 'execve', ...). */
+    readonly op: string,
+    /** verify: the credential field that differs; unshare_user: the map file; stdio: 'fd N'. */
+    readonly field?: string,
+    readonly expected?: bigint,
+    readonly actual?: bigint,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface NativeFailureShape {
+  code?: string;
+  errno?: number;
+  phase?: StepPhase;
+  step?: number;
+  field?: string;
+  expected?: bigint;
+  actual?: bigint;
+  message: string;
+}
+
+/** Turns the addon's failure into a RestartStepError (other errors pass through). */
+export function stepErrorFrom(e: unknown, ops: readonly NativeRestartOp[], command: string): unknown {
+  const f = e as NativeFailureShape;
+  if (!f || typeof f !== 'object' || typeof f.phase !== 'string' || typeof f.code !== 'string') return e;
+  const step = f.step ?? -1;
+  const op = f.phase === 'op' && step >= 0 && step < ops.length ? ops[step].op : f.phase;
+  let what: string;
+  if (f.phase === 'op') what = `step ${step} (${op}${f.field ? `, ${f.field}` : ''}) failed`;
+  else if (f.phase === 'verify')
+    what = f.field
+      ? `read-back differs in ${f.field}: expected ${f.expected}, got ${f.actual}`
+      : 'reading the creds back failed';
+  else if (f.phase === 'execve') what = `execve ${command} failed`;
+  else what = `${f.phase}${f.field ? ` (${f.field})` : ''} failed`;
+  return new RestartStepError(
+    `restart of ${command}: ${what}: ${f.code}`,
+    f.code,
+    f.errno ?? 0,
+    f.phase,
+    f.phase === 'op' ? step : -1,
+    op,
+    f.field,
+    f.expected,
+    f.actual,
+    command,
+  );
+}

@@ -1,0 +1,296 @@
+// restart(): start a program whose process carries the credentials of one task of an image.
+//   1. decode and validate the image;
+//   2. judge the restart against the CALLER's live creds (the restarter; the image's root
+//      namespace is the caller's); a denial throws RestartDenied and nothing is started;
+//      dryRun stops here and returns the plan;
+//   3. the addon forks, the child applies the restore plan op by op;
+//   4. it reads its creds back and compares them with the target;
+//   5. it execs the program.
+import * as fs from 'fs';
+import * as path from 'path';
+import { CAP, SECBIT, capNames, type Cred, type TaskCreds } from '../model';
+import { decode, encode, type Image } from '../format';
+import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
+import { Emulator, kernelProfile, predictExec, type TaskOutcome } from '../emulator';
+import { authorize } from './authorize';
+import { CarryCapsRefused, RestartDenied, RestartUnsupported, stepErrorFrom, type Step } from './errors';
+import { RestartHandle } from './handle';
+import { restorePlan, type RestorePlan, type Restarter } from './plan';
+
+export type StdioOption = 'inherit' | 'pipe' | 'ignore';
+
+export interface RestartOptions {
+  /** Index of the task in the image (default 0, the root task). */
+  task?: number;
+  /** Or: the task's original vpid. */
+  pid?: number;
+  /** Judge and plan only; nothing is started. */
+  dryRun?: boolean;
+  /** Carry the image's permitted capabilities across execve through ambient (see docs/restart.md). */
+  carryCaps?: boolean;
+  /** As child_process.spawn: one value for all three, or one per fd. Default 'pipe'. */
+  stdio?: StdioOption | readonly [StdioOption, StdioOption, StdioOption];
+  /** Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Default process.cwd(). */
+  cwd?: string;
+  /** argv[0] for the program (default: command). */
+  argv0?: string;
+  /**
+   * TESTS ONLY. Take the linux-cr path (restart through sys_restart in the child) but call a
+   * named stand-in instead of the syscall; the stand-in checks the image's magic, changes no
+   * creds and fails with `errno` if given.
+   */
+  linuxCrStandIn?: boolean | { errno: number };
+  /** The sys_restart syscall number of a linux-cr kernel (never used where the probe lacks it). */
+  sysRestartNr?: number;
+}
+
+/** The creds a program runs with after execve. */
+export interface ExecCreds {
+  cred: Cred;
+  noNewPrivs: boolean;
+}
+
+export interface RestartPlanReport {
+  task: number;
+  command: string;
+  args: string[];
+  /** How the creds are put on: ops in the child, or sys_restart in the child. */
+  path: 'ops' | 'linux-cr' | 'linux-cr-stand-in';
+  /** Every judged step, allowed or not. */
+  steps: Step[];
+  /** The ops the child performs, in order. */
+  ops: NativeRestartOp[];
+  /** The creds as restored, before execve. */
+  restored: Cred;
+  restoredNoNewPrivs: boolean;
+  /** The creds the program will really run with after execve (the emulator's predictExec). */
+  exec: ExecCreds;
+  /** The emulator's outcome for this task (its restored cred and ecred). */
+  emulated: TaskOutcome;
+}
+
+function selectTask(image: Image, opts: RestartOptions): number {
+  if (image.tasks.length === 0) throw new RestartUnsupported('the image holds no task');
+  if (opts.pid !== undefined) {
+    const i = image.tasks.findIndex((t) => t.pids.vpid === opts.pid);
+    if (i < 0) throw new RestartUnsupported(`the image has no task with pid ${opts.pid}`);
+    return i;
+  }
+  const i = opts.task ?? 0;
+  if (!Number.isInteger(i) || i < 0 || i >= image.tasks.length)
+    throw new RestartUnsupported(`task ${i}: the image has ${image.tasks.length} task(s)`);
+  return i;
+}
+
+function sameCred(a: Cred, b: Cred): boolean {
+  if (a === b) return true;
+  const ids = ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const;
+  return (
+    ids.every((k) => a[k] === b[k]) &&
+    a.groups.gids.join() === b.groups.gids.join() &&
+    a.user.uid === b.user.uid &&
+    a.user.ns === b.user.ns &&
+    a.caps.inheritable === b.caps.inheritable &&
+    a.caps.permitted === b.caps.permitted &&
+    a.caps.effective === b.caps.effective &&
+    a.caps.bounding === b.caps.bounding &&
+    a.caps.ambient === b.caps.ambient &&
+    a.securebits === b.securebits
+  );
+}
+
+/** The caps carryCaps moves into ambient; throws CarryCapsRefused where the rules forbid it. */
+function carriedCaps(cred: Cred): bigint {
+  const want = cred.caps.permitted & ~cred.caps.ambient;
+  if (want === 0n) return 0n;
+  const sb = cred.securebits ?? 0;
+  if (sb & SECBIT.NO_CAP_AMBIENT_RAISE)
+    throw new CarryCapsRefused(
+      `carryCaps: SECBIT_NO_CAP_AMBIENT_RAISE is set in the image, so ${capNames(want).join(', ')} cannot be raised into ambient`,
+      capNames(want),
+    );
+  const notInh = want & ~cred.caps.inheritable;
+  if (notInh)
+    throw new CarryCapsRefused(
+      `carryCaps: ${capNames(notInh).join(', ')} are permitted but not inheritable in the image; ambient needs both`,
+      capNames(notInh),
+    );
+  return want;
+}
+
+function execCandidates(command: string, env: NodeJS.ProcessEnv): string[] {
+  if (command.includes('/')) return [command];
+  const PATH = env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return PATH.split(':').map((d) => path.join(d || '.', command));
+}
+
+function toImage(image: Image | Uint8Array): { image: Image; bytes: Uint8Array | null } {
+  if (image instanceof Uint8Array) return { image: decode(image), bytes: image };
+  return { image, bytes: null };
+}
+
+interface Prepared {
+  report: RestartPlanReport;
+  plan: RestorePlan;
+  bytes: () => Uint8Array;
+  target: TaskCreds;
+}
+
+function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions, restarter: Restarter): Prepared {
+  const { image, bytes } = toImage(input);
+  const task = selectTask(image, opts);
+  const target = image.tasks[task];
+  if (!sameCred(target.cred, target.ecred))
+    throw new RestartUnsupported(
+      `task ${task}: its effective cred differs from its real cred (an in-kernel override); a program started from user space has one cred`,
+    );
+  const capLastCap = kernelCapLastCap();
+  // The emulator plays the restart (the seed's rules on today's kernel) with the caller as the
+  // restarter; authorize() adds what a step-by-step restart of a live process cannot do. Both
+  // must allow it; every refused step of either is listed.
+  const emulated = emulate(image, restarter, capLastCap);
+  const outcome: TaskOutcome | undefined = emulated.tasks[task];
+  const emuSteps = emulated.steps.filter((s) => s.task === undefined || s.task === task);
+  const live = authorize(target.cred, target.noNewPrivs, restarter, task);
+  const steps = [...emuSteps, ...live];
+  if (!outcome || !outcome.ok || live.some((s) => !s.allowed)) throw new RestartDenied(steps);
+  const extraAmbient = opts.carryCaps ? carriedCaps(target.cred) : 0n;
+  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient });
+
+  const c = plan.expect.caps!;
+  const restored: Cred = {
+    ...outcome.cred,
+    caps: { inheritable: c.inheritable!, permitted: c.permitted!, effective: c.effective!, bounding: c.bounding!, ambient: c.ambient! },
+  };
+  const restoredNoNewPrivs = plan.expect.noNewPrivs ?? target.noNewPrivs;
+  const standIn = opts.linuxCrStandIn;
+  let pathKind: RestartPlanReport['path'] = 'ops';
+  let ops = plan.ops;
+  if (standIn) {
+    pathKind = 'linux-cr-stand-in';
+    ops = [{ op: 'sys_restart' }];
+  } else if (opts.sysRestartNr !== undefined && fromThisLinuxCrKernel(image)) {
+    pathKind = 'linux-cr';
+    ops = [{ op: 'sys_restart' }];
+  }
+  if (pathKind !== 'ops' && extraAmbient !== 0n)
+    ops = [...ops, ...capNames(extraAmbient).map((n) => ({ op: 'ambient_raise' as const, cap: CAP[n.slice(4)] }))];
+  return {
+    report: {
+      task,
+      command,
+      args: [...args],
+      path: pathKind,
+      steps,
+      ops,
+      restored,
+      restoredNoNewPrivs,
+      exec: { cred: predictExec(restored, restoredNoNewPrivs, undefined, kernelProfile('modern', { lastCap: capLastCap })), noNewPrivs: restoredNoNewPrivs },
+      emulated: outcome,
+    },
+    plan: { ...plan, ops },
+    bytes: () => bytes ?? encode(image),
+    target,
+  };
+}
+
+let capLastCapCache: number | undefined;
+/** /proc/sys/kernel/cap_last_cap, read once (the full probe reads /proc/kallsyms: too slow per restart). */
+function kernelCapLastCap(): number {
+  capLastCapCache ??= Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  return capLastCapCache;
+}
+
+let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
+
+/** The emulator's restart of the whole image, the caller's live creds as the restarter. */
+function emulate(image: Image, r: Restarter, lastCap: number) {
+  const emu = new Emulator(kernelProfile('modern', { lastCap }));
+  const me = emu.spawnTask(
+    {
+      uid: r.uid, euid: r.euid, suid: r.suid, fsuid: r.fsuid,
+      gid: r.gid, egid: r.egid, sgid: r.sgid, fsgid: r.fsgid,
+      groups: { gids: [...r.groups] },
+      user: emu.user(r.uid),
+      caps: { ...r.caps },
+      securebits: r.securebits,
+    },
+    { noNewPrivs: r.noNewPrivs },
+  );
+  return emu.restart(image, me);
+}
+
+/** sys_restart only takes images that this very kernel's sys_checkpoint wrote. */
+function fromThisLinuxCrKernel(image: Image): boolean {
+  probeCache ??= native().probe();
+  const p = probeCache;
+  return p.linuxCr.sysRestart && image.header.uts.release === p.release && image.header.uts.version === p.version;
+}
+
+function stdioOf(o: RestartOptions['stdio']): [NativeStdio, NativeStdio, NativeStdio] {
+  if (o === undefined) return ['pipe', 'pipe', 'pipe'];
+  if (typeof o === 'string') return [o, o, o];
+  return [o[0], o[1], o[2]];
+}
+
+/** The caller's thread creds as a restarter. */
+export function callerCreds(): ThreadCreds {
+  return native().readThreadCreds();
+}
+
+/** Judges and plans a restart without starting anything (throws RestartDenied as restart does). */
+export function planRestart(image: Image | Uint8Array, command: string, args: readonly string[] = [], options: RestartOptions = {}): RestartPlanReport {
+  return prepare(image, command, args, options, callerCreds()).report;
+}
+
+export function restart(image: Image | Uint8Array, command: string, args: readonly string[], options: RestartOptions & { dryRun: true }): RestartPlanReport;
+export function restart(image: Image | Uint8Array, command: string, args?: readonly string[], options?: RestartOptions): RestartHandle;
+/**
+ * Starts `command` with the creds of one task of `image`. Everything that can be judged
+ * beforehand throws synchronously with nothing started (RestartDenied, RestartUnsupported,
+ * CarryCapsRefused, ImageFormatError); a failure in the child before execve throws
+ * RestartStepError, the child already reaped.
+ */
+export function restart(
+  image: Image | Uint8Array,
+  command: string,
+  args: readonly string[] = [],
+  options: RestartOptions = {},
+): RestartHandle | RestartPlanReport {
+  const prep = prepare(image, command, args, options, callerCreds());
+  if (options.dryRun) return prep.report;
+  const env = options.env ?? process.env;
+  const envp = Object.entries(env)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  let settle!: (v: { code: number | null; signal: number | null }) => void;
+  const exit = new Promise<{ code: number | null; signal: number | null }>((r) => (settle = r));
+  const standIn = options.linuxCrStandIn;
+  const needsImage = prep.report.path !== 'ops';
+  let child;
+  try {
+    child = native().spawn({
+      files: execCandidates(command, env),
+      argv: [options.argv0 ?? command, ...args],
+      envp,
+      cwd: options.cwd ?? process.cwd(),
+      stdio: stdioOf(options.stdio),
+      ops: prep.plan.ops,
+      expect: prep.plan.expect,
+      sysRestart: needsImage
+        ? {
+            image: prep.bytes(),
+            standIn: Boolean(standIn),
+            standInErrno: typeof standIn === 'object' ? standIn.errno : undefined,
+            nr: options.sysRestartNr,
+          }
+        : undefined,
+      onExit: (code, signal) => settle({ code, signal }),
+    });
+  } catch (e) {
+    throw stepErrorFrom(e, prep.plan.ops, command);
+  }
+  return new RestartHandle(child, exit, command, args);
+}

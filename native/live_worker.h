@@ -1,0 +1,99 @@
+// Shared by the live-checkpoint sources (proc_creds, securebits_ptrace, userns): a failure that
+// is recorded off the main thread and turned into a JS error on it, and an AsyncWorker that
+// settles a Promise.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <string>
+
+#include "errors.h"
+
+namespace crc {
+
+// A failure recorded where no napi_env is at hand (worker thread, helper child).
+struct Failure {
+  bool set = false;
+  // Non-errno failures carry their own code ("ERR_PROC_PARSE", "ERR_UNSUPPORTED_ARCH", ...);
+  // errno failures leave it empty and set err.
+  std::string code;
+  std::string syscall;
+  int err = 0;
+  int pid = 0;
+  std::string detail;
+
+  void Errno(const std::string& sc, int e, int p, const std::string& d = "") {
+    set = true;
+    code.clear();
+    syscall = sc;
+    err = e;
+    pid = p;
+    detail = d;
+  }
+  void Coded(const std::string& c, const std::string& message, int p) {
+    set = true;
+    code = c;
+    syscall.clear();
+    err = 0;
+    pid = p;
+    detail = message;
+  }
+};
+
+// One line for messages that embed a failure ("ptrace(PTRACE_SEIZE): EPERM").
+inline std::string FailureToString(const Failure& f) {
+  if (!f.code.empty()) return f.detail;
+  return f.syscall + ": " + ErrnoName(f.err) + (f.detail.empty() ? "" : " (" + f.detail + ")");
+}
+
+inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
+  if (f.code.empty()) return ErrnoError(env, f.syscall, f.err, f.pid, f.detail);
+  Napi::Error e = Napi::Error::New(env, f.detail);
+  e.Set("code", Napi::String::New(env, f.code));
+  if (f.pid > 0) e.Set("pid", Napi::Number::New(env, f.pid));
+  return e;
+}
+
+// Runs `work` on the libuv pool and settles a Promise with `result(env)` or the failure.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void(Failure*)>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+
+  static Napi::Promise Start(Napi::Env env, Work work, Result result) {
+    auto* w = new PromiseWorker(env, std::move(work), std::move(result));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override { work_(&failure_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.set) {
+      deferred_.Reject(FailureToJs(env, failure_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(result_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  PromiseWorker(Napi::Env env, Work work, Result result)
+      : Napi::AsyncWorker(env, "cr-creds"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+  Failure failure_;
+};
+
+}  // namespace crc

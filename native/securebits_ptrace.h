@@ -1,0 +1,34 @@
+// Securebits of another task are not in /proc: only the task itself can ask (prctl
+// PR_GET_SECUREBITS). We run that one syscall inside it over ptrace, as CRIU's parasite does,
+// and leave the task exactly as it was (running or stopped as before, untraced, its interrupted
+// syscall restarted).
+#pragma once
+#include <vector>
+
+#include "live_worker.h"
+
+namespace crc {
+
+// Runs fn(arg) in a child that shares our memory (clone CLONE_VM | CLONE_VFORK); the calling
+// thread sleeps until the child exits. The child is a process of its own: it may trace tasks
+// (even children of ours, whose ptrace stops would otherwise reach libuv's waitpid) and setns.
+// fn runs with every signal blocked and may use only syscalls and memory prepared before the
+// call: no allocation, no locks. Returns fn's exit code (0..255), or -errno if clone failed.
+int RunInVmChild(int (*fn)(void*), void* arg);
+
+struct SecurebitsRequest {
+  int pid = 0;
+  // Threads of pid whose securebits are wanted; every thread of the process is stopped while
+  // any of them is injected, since the injected instruction is visible to all of them.
+  std::vector<int> tids;
+  // Tests only: keep the threads stopped this long, so a test can kill the task meanwhile.
+  int test_delay_ms = 0;
+};
+
+// values->at(i) is the securebits word of req.tids[i], or -1 if that thread exited meanwhile
+// (the rest of the process still being there). Returns false with *f set on failure: errno
+// failures name the ptrace request and the tid; an unsupported architecture is
+// ERR_UNSUPPORTED_ARCH. Whatever happens, no thread is left traced or stopped by us.
+bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f);
+
+}  // namespace crc

@@ -1,0 +1,114 @@
+// Everything a restart child needs, laid out before fork() as plain data (no pointers into the
+// JS heap, no containers the child would have to grow). The child (spawn_child.cc) only reads it.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "cred_state.h"
+
+namespace crc {
+
+// One CredOp (lib/model/ops.ts) as POD. Ids are int64 so -1 ("unchanged") survives.
+enum class OpKind : int32_t {
+  kSetresuid = 1,
+  kSetresgid,
+  kSetfsuid,
+  kSetfsgid,
+  kSetgroups,
+  kCapset,
+  kSetSecurebits,
+  kSetKeepcaps,
+  kCapbsetDrop,
+  kAmbientRaise,
+  kAmbientLower,
+  kAmbientClearAll,
+  kSetNoNewPrivs,
+  kUnshareUser,
+  // The linux-cr path: the child restores itself from an image fd (see SysRestart in the plan).
+  kSysRestart,
+};
+
+struct OpRec {
+  OpKind kind;
+  int32_t setgroups;  // unshare_user: 0 leave, 1 allow, 2 deny
+  int64_t a, b, c;    // ids / cap number / bits / on
+  uint64_t inheritable, permitted, effective;
+  uint32_t groups_off, groups_len;  // setgroups: slice of Plan::gids
+  uint32_t uid_off, uid_len;        // unshare_user: slices of Plan::maps (0 len: unwritten)
+  uint32_t gid_off, gid_len;
+};
+
+// What the child compares after the ops; a clear bit in `mask` skips that field.
+enum VerifyField : int32_t {
+  kVUid = 0, kVEuid, kVSuid, kVFsuid, kVGid, kVEgid, kVSgid, kVFsgid, kVGroups,
+  kVInheritable, kVPermitted, kVEffective, kVBounding, kVAmbient, kVSecurebits, kVNoNewPrivs,
+  kVFieldCount
+};
+
+// Where a failure happened, for the record sent back over the error pipe.
+enum class Phase : int32_t {
+  kOp = 1,      // ops[step] failed; field: 0, or a MapFile for unshare_user
+  kVerify = 2,  // read-back differs; field: VerifyField (or -1: the read itself failed)
+  kStdio = 3,   // field: the child fd
+  kChdir = 4,
+  kExecve = 5,
+  kSignals = 6,
+};
+
+enum MapFile : int32_t { kMapNone = 0, kMapUnshare, kMapSetgroups, kMapUid, kMapGid, kMapHelper };
+
+struct ErrorRecord {
+  int32_t phase;
+  int32_t step;
+  int32_t err;
+  int32_t field;
+  uint64_t want, got;  // verify: the field's expected and actual value (groups: counts)
+};
+
+// The linux-cr restart syscall (or its stand-in, for tests on kernels without it).
+struct SysRestart {
+  bool stand_in = false;   // call StandInRestart() instead of the syscall
+  int32_t stand_in_errno = 0;
+  long nr = -1;            // syscall number, only when !stand_in
+  int image_fd = -1;       // memfd holding the image
+  unsigned long flags = 0;
+};
+
+struct Plan {
+  std::vector<OpRec> ops;
+  std::vector<uint32_t> gids;
+  std::string maps;  // formatted uid_map / gid_map texts, sliced by OpRec
+  // execve candidates (PATH already searched in JS); tried in order while ENOENT/EACCES.
+  std::vector<std::string> files;
+  std::vector<std::string> argv_s, envp_s;
+  std::vector<char*> argv, envp;  // NULL-terminated, point into *_s
+  std::string cwd;
+  int stdio[3] = {-1, -1, -1};  // source fd for child fd i (i itself: inherit); -1: leave as is
+  uint32_t verify_mask = 0;
+  CredState* expect = nullptr;   // owned by the caller, allocated before fork
+  CredState* readback = nullptr; // idem
+  SysRestart restart;
+};
+
+// One user-namespace level (userns_setup.cc).
+struct UnshareJob {
+  int32_t setgroups;  // 0 leave, 1 allow, 2 deny
+  const char* uid_map;
+  size_t uid_len;  // 0: leave unwritten
+  const char* gid_map;
+  size_t gid_len;
+};
+
+// unshare(CLONE_NEWUSER) for the calling (single-threaded) process, with setgroups and the maps
+// written by a helper left in the parent level. Returns 0 or an errno, with *file the MapFile
+// that failed. Async-signal-safe.
+int UnshareUserLevel(const UnshareJob& job, int* file);
+
+// Runs in the forked child: applies the plan and execs. Never returns; on failure writes an
+// ErrorRecord to err_fd and exits 127. Async-signal-safe.
+[[noreturn]] void RunChild(const Plan& plan, int err_fd);
+
+}  // namespace crc

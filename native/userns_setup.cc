@@ -1,0 +1,151 @@
+// One level of a user-namespace chain, from inside a restart child: unshare(CLONE_NEWUSER) with
+// the new namespace's setgroups and maps written by a helper that stays in the parent level (so
+// the kernel judges the writes against the creds the child had before the unshare, as a real
+// restarter's map writer would be judged). Runs after fork: raw syscalls only, no allocation.
+#include "spawn_plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string.h>
+
+namespace crc {
+namespace {
+
+struct HelperResult {
+  int32_t err;
+  int32_t file;  // MapFile
+};
+
+int WriteAll(int fd, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= size_t(n);
+  }
+  return 0;
+}
+
+int ReadFull(int fd, void* buf, size_t len) {
+  char* p = static_cast<char*>(buf);
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = read(fd, p + got, len - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  return int(got);
+}
+
+// A /proc map file takes its whole content in one write().
+int WriteProcFile(int dirfd, const char* name, const char* text, size_t len) {
+  int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n;
+  do n = write(fd, text, len);
+  while (n < 0 && errno == EINTR);
+  int err = n < 0 ? errno : (size_t(n) != len ? EIO : 0);
+  close(fd);
+  return -err;
+}
+
+[[noreturn]] void RunHelper(const UnshareJob& job, int dirfd, int go_rd, int done_wr) {
+  char c = 0;
+  HelperResult res = {0, kMapNone};
+  if (ReadFull(go_rd, &c, 1) != 1 || c != 'u') _exit(0);  // the unshare failed: nothing to do
+  int r = 0;
+  if (job.setgroups != 0) {
+    const char* v = job.setgroups == 1 ? "allow" : "deny";
+    r = WriteProcFile(dirfd, "setgroups", v, strlen(v));
+    if (r < 0) res = {-r, kMapSetgroups};
+  }
+  if (r == 0 && job.uid_len > 0) {
+    r = WriteProcFile(dirfd, "uid_map", job.uid_map, job.uid_len);
+    if (r < 0) res = {-r, kMapUid};
+  }
+  if (r == 0 && job.gid_len > 0) {
+    r = WriteProcFile(dirfd, "gid_map", job.gid_map, job.gid_len);
+    if (r < 0) res = {-r, kMapGid};
+  }
+  WriteAll(done_wr, &res, sizeof res);
+  _exit(0);
+}
+
+void ReapHelper(pid_t pid) {
+  while (syscall(SYS_wait4, pid, nullptr, __WALL, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+int UnshareUserLevel(const UnshareJob& job, int* file) {
+  *file = kMapHelper;
+  // A child whose ids changed is no longer dumpable, which makes its /proc files root's and
+  // shuts out an unprivileged helper; execve recomputes this flag anyway.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  // Opened before the helper forks, so in the helper it still names this (the child's) /proc dir.
+  int dirfd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) return errno;
+  int go[2], done[2];
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(dirfd);
+    return e;
+  }
+  if (pipe2(done, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(dirfd), close(go[0]), close(go[1]);
+    return e;
+  }
+  // A raw clone is a fork without atfork handlers: nothing of libc runs in between.
+  long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
+  if (pid < 0) {
+    int e = errno;
+    close(dirfd), close(go[0]), close(go[1]), close(done[0]), close(done[1]);
+    return e;
+  }
+  if (pid == 0) {
+    close(go[1]);
+    close(done[0]);
+    RunHelper(job, dirfd, go[0], done[1]);
+  }
+  close(go[0]);
+  close(done[1]);
+  close(dirfd);
+
+  int err = 0;
+  if (syscall(SYS_unshare, CLONE_NEWUSER) != 0) {
+    err = errno;
+    *file = kMapUnshare;
+  }
+  char c = err == 0 ? 'u' : 'x';
+  WriteAll(go[1], &c, 1);
+  close(go[1]);
+  if (err == 0) {
+    HelperResult res = {EIO, kMapHelper};  // a helper that died without a word
+    int n = ReadFull(done[0], &res, sizeof res);
+    if (n != int(sizeof res)) res = {n < 0 ? -n : EIO, kMapHelper};
+    err = res.err;
+    *file = res.file;
+  }
+  close(done[0]);
+  ReapHelper(pid_t(pid));
+  return err;
+}
+
+}  // namespace crc

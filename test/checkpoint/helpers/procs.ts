@@ -1,0 +1,106 @@
+// Test processes with known credentials: credproc.c (built once per run with cc) and any
+// command; each says "ready PID" (or is taken as ready once spawned) and is killed afterwards.
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const SRC = path.join(__dirname, 'credproc.c');
+let built: string | undefined;
+
+/** Builds credproc.c (cc -pthread) into a temp dir, once. */
+export function credprocPath(): string {
+  if (built) return built;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-credproc-'));
+  const out = path.join(dir, 'credproc');
+  const r = spawnSync('cc', ['-O1', '-Wall', '-pthread', '-o', out, SRC], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cc credproc.c failed: ${r.stderr}`);
+  built = out;
+  return out;
+}
+
+export interface TestProc {
+  /** The process whose creds are under test (for --nest, the deepest one). */
+  pid: number;
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  kill(): void;
+}
+
+const live = new Set<TestProc>();
+
+/** Starts credproc with args and waits for its "ready PID" line. */
+export function credproc(args: string[], opts: { stdin?: 'pipe' | 'ignore' } = {}): Promise<TestProc> {
+  return startReady(credprocPath(), args, opts);
+}
+
+/** Runs any command that ends by exec'ing credproc (setpriv ... credproc ...). */
+export function startReady(cmd: string, args: string[], opts: { stdin?: 'pipe' | 'ignore' } = {}): Promise<TestProc> {
+  const child = spawn(cmd, args, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')}: not ready: ${err}`)), 10000);
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      const m = /ready (\d+)\n/.exec(out);
+      if (m && !live.has(proc)) {
+        clearTimeout(timer);
+        proc.pid = Number(m[1]);
+        live.add(proc);
+        resolve(proc);
+      }
+    });
+    child.on('exit', (code) => {
+      if (!live.has(proc) && code !== 0) {
+        clearTimeout(timer);
+        reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
+      }
+    });
+    const proc: TestProc = {
+      pid: 0,
+      child,
+      output: () => out,
+      kill() {
+        try {
+          process.kill(proc.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        live.delete(proc);
+      },
+    };
+  });
+}
+
+export function killAll(): void {
+  for (const p of [...live]) p.kill();
+}
+
+/** The fields of /proc/PID/status as strings. */
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Left as found: untraced and not stopped by us (state letter as expected). */
+export function expectUntraced(pid: number, state = /^[RS]/): void {
+  const s = procStatus(pid);
+  expect(s.TracerPid).toBe('0');
+  expect(s.State).toMatch(state);
+}
+
+/** Resolves once the child exited and its output is all read ('close'). */
+export function waitExit(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
+  if (child.stdout?.closed !== false && (child.exitCode !== null || child.signalCode !== null))
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+}

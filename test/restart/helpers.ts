@@ -1,0 +1,131 @@
+// Shared by the restart tests: a program that reports its own creds, and running it.
+import * as path from 'path';
+import { native, type NativeSpawnOptions, type ThreadCreds } from '../../lib/native/binding';
+
+export const ADDON = path.join(__dirname, '..', '..', 'build', 'Release', 'cr_creds.node');
+
+/** argv of a program that prints its thread creds (read by the addon, raw syscalls) as JSON. */
+export const REPORTER: readonly string[] = [
+  process.execPath,
+  '-e',
+  `const c=require(${JSON.stringify(ADDON)}).readThreadCreds();` +
+    `process.stdout.write(JSON.stringify(c,(k,v)=>typeof v==='bigint'?'0x'+v.toString(16):v))`,
+];
+
+export interface Reported extends Omit<ThreadCreds, 'caps'> {
+  caps: ThreadCreds['caps'];
+}
+
+export function parseReport(text: string): Reported {
+  const o = JSON.parse(text, (k, v) => (typeof v === 'string' && v.startsWith('0x') ? BigInt(v) : v));
+  return o as Reported;
+}
+
+/** Runs the native spawn with a pipe on stdout and collects it; resolves with the exit. */
+export function nativeRun(
+  opts: Omit<NativeSpawnOptions, 'onExit' | 'stdio' | 'files' | 'argv' | 'envp'> & {
+    argv?: readonly string[];
+    envp?: readonly string[];
+  },
+): Promise<{ code: number | null; signal: number | null; stdout: string; pid: number }> {
+  return new Promise((resolve, reject) => {
+    const argv = opts.argv ?? REPORTER;
+    let exit: { code: number | null; signal: number | null } | null = null;
+    let out = '';
+    let ended = false;
+    const done = () => {
+      if (exit && ended) resolve({ ...exit, stdout: out, pid: child.pid });
+    };
+    let child: ReturnType<ReturnType<typeof native>['spawn']>;
+    try {
+      child = native().spawn({
+        ...opts,
+        files: [argv[0]],
+        argv,
+        envp: opts.envp ?? [],
+        stdio: ['ignore', 'pipe', 'inherit'],
+        onExit: (code, signal) => {
+          exit = { code, signal };
+          done();
+        },
+      });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const net = require('net') as typeof import('net');
+    const s = new net.Socket({ fd: child.stdio[1]!, readable: true, writable: false });
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (out += d));
+    s.on('close', () => {
+      ended = true;
+      done();
+    });
+  });
+}
+
+/** Entries of /proc/self/fd, and live children of this process (from /proc). */
+export function fdCount(): number {
+  return require('fs').readdirSync('/proc/self/fd').length;
+}
+
+export function childPids(): number[] {
+  const fs = require('fs') as typeof import('fs');
+  const txt = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+  // Only children of the main thread are listed there; the addon forks from the main thread.
+  return txt ? txt.split(/\s+/).map(Number) : [];
+}
+
+/** A cheap reporter: the kernel's own view of the program, /proc/self/status. */
+export const STATUS: readonly string[] = ['/bin/cat', '/proc/self/status'];
+
+export interface StatusCreds {
+  uids: number[];
+  gids: number[];
+  groups: number[];
+  inh: bigint;
+  prm: bigint;
+  eff: bigint;
+  bnd: bigint;
+  amb: bigint;
+  noNewPrivs: boolean;
+}
+
+export function parseStatus(text: string): StatusCreds {
+  const line = (k: string) => {
+    const m = new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(text);
+    if (!m) throw new Error(`no ${k} in status`);
+    return m[1].trim();
+  };
+  const nums = (k: string) => (line(k) ? line(k).split(/\s+/).map(Number) : []);
+  const hex = (k: string) => BigInt(`0x${line(k)}`);
+  return {
+    uids: nums('Uid'),
+    gids: nums('Gid'),
+    groups: nums('Groups'),
+    inh: hex('CapInh'),
+    prm: hex('CapPrm'),
+    eff: hex('CapEff'),
+    bnd: hex('CapBnd'),
+    amb: hex('CapAmb'),
+    noNewPrivs: line('NoNewPrivs') === '1',
+  };
+}
+
+/**
+ * Compiles lib/ once into a private directory laid out like the package (dist/, build/ and
+ * node_modules linked), for tests that must run the library in another process: the CLI, and
+ * an unprivileged caller. Returns the package root.
+ */
+export function compiledPackage(name: string): string {
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const path = require('path') as typeof import('path');
+  const { execFileSync } = require('child_process') as typeof import('child_process');
+  const repo = path.join(__dirname, '..', '..');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `cr-creds-${name}-`));
+  fs.chmodSync(root, 0o755); // the unprivileged caller (uid 65534) loads it too
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { stdio: 'inherit' });
+  for (const l of ['build', 'node_modules', 'package.json']) fs.symlinkSync(path.join(repo, l), path.join(root, l));
+  return root;
+}
