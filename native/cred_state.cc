@@ -78,7 +78,7 @@ Napi::Object CredStateToJs(Napi::Env env, const CredState& s) {
 namespace {
 // The calling (main JS) thread's creds.
 Napi::Value ReadThreadCreds(const Napi::CallbackInfo& info) {
-  auto s = std::make_unique<CredState>();
+  std::unique_ptr<CredState> s(new CredState);  // not make_unique: no need to zero 256 KiB
   int r = ReadCredState(s.get());
   if (r < 0) throw ErrnoError(info.Env(), "read creds", -r);
   return CredStateToJs(info.Env(), *s);
