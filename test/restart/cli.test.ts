@@ -37,7 +37,7 @@ afterAll(() => {
 });
 
 function cli(args: string[]) {
-  return spawnSync(process.execPath, [path.join(pkg, 'dist', 'cli', 'main.js'), 'restart', ...args], { encoding: 'utf8' });
+  return spawnSync(process.execPath, [path.join(pkg, 'dist', 'cli', 'main.js'), 'restart', ...args], { encoding: 'utf8', cwd: '/' }); // CMD runs as uid 1000: a cwd it can enter
 }
 
 describe('cr-creds restart', () => {
@@ -78,7 +78,7 @@ describe('cr-creds restart', () => {
   rootTest('signals sent to the CLI reach CMD', async () => {
     const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
     for (const sig of sigs) {
-      const p = spawn(process.execPath, [path.join(pkg, 'dist', 'cli', 'main.js'), 'restart', image, '--', 'sh', '-c', `trap 'echo got; exit 42' ${sig.slice(3)}; echo ready; while [ -d /proc/$PPID ]; do sleep 0.05; done`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [path.join(pkg, 'dist', 'cli', 'main.js'), 'restart', image, '--', 'sh', '-c', `trap 'echo got; exit 42' ${sig.slice(3)}; echo ready; while [ -d /proc/$PPID ]; do sleep 0.05; done`], { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
       await new Promise<void>((resolve) => p.stdout.once('data', () => resolve()));
       // (the loop ends by itself if the CLI dies, so a failure leaves no orphan behind)
       p.kill(sig);

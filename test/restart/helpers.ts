@@ -1,8 +1,10 @@
 // Shared by the restart tests: a program that reports its own creds, and running it.
 import * as path from 'path';
 import { native, type NativeSpawnOptions, type ThreadCreds } from '../../lib/native/binding';
+import { publicAddon, publicNodeModules } from '../helpers/public';
 
-export const ADDON = path.join(__dirname, '..', '..', 'build', 'Release', 'cr_creds.node');
+/** The addon, copied where the reporter can load it under any uid. */
+export const ADDON = publicAddon();
 
 /** argv of a program that prints its thread creds (read by the addon, raw syscalls) as JSON. */
 export const REPORTER: readonly string[] = [
@@ -126,6 +128,12 @@ export function compiledPackage(name: string): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `cr-creds-${name}-`));
   fs.chmodSync(root, 0o755); // the unprivileged caller (uid 65534) loads it too
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { stdio: 'inherit' });
-  for (const l of ['build', 'node_modules', 'package.json']) fs.symlinkSync(path.join(repo, l), path.join(root, l));
+  // Copies, not links, of what other uids load: the checkout may be readable by root only.
+  fs.cpSync(path.join(repo, 'package.json'), path.join(root, 'package.json'));
+  fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true, mode: 0o755 });
+  fs.cpSync(path.join(repo, 'build', 'Release', 'cr_creds.node'), path.join(root, 'build', 'Release', 'cr_creds.node'));
+  publicNodeModules(root);
+  for (const f of fs.readdirSync(__dirname).filter((n) => n.endsWith('.js'))) fs.cpSync(path.join(__dirname, f), path.join(root, f));
+  fs.chmodSync(root, 0o755);
   return root;
 }

@@ -10,10 +10,15 @@ import {
   RestartDenied,
   RestartStepError,
   RestartUnsupported,
-  restart,
+  restart as libRestart,
   type RestartPlanReport,
 } from '../../lib/restart';
 import { childPids, parseReport, parseStatus, REPORTER, STATUS, type Reported } from './helpers';
+
+// Restarted programs mostly run as non-root uids: give them a cwd they can enter (the default,
+// process.cwd(), is the checkout, which may be root-only).
+const restart = ((image, command, args, options) =>
+  libRestart(image, command, args, { cwd: '/', ...options })) as typeof libRestart;
 
 const me = native().readThreadCreds();
 const isRoot = process.getuid?.() === 0 && (me.caps.effective & capBit(CAP.SETPCAP)) !== 0n;

@@ -45,7 +45,7 @@ async function asNobody(scenarios: object[], securebits = 0): Promise<Result[]> 
   const json = JSON.stringify(scenarios, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
   const r = await nativeRun({
     ops,
-    argv: [process.execPath, path.join(__dirname, 'unprivileged-caller.js'), pkg, json],
+    argv: [process.execPath, path.join(pkg, 'unprivileged-caller.js'), pkg, json],
     envp: ['PATH=/usr/bin:/bin'],
     expect: { uid: NOBODY, gid: NOBODY, groups: [], caps: { permitted: 0n, effective: 0n }, securebits: securebits || undefined },
   });
