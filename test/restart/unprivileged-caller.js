@@ -71,7 +71,7 @@ async function main() {
     const image = imageOf(s);
     const r = { name: s.name, childrenBefore: children() };
     try {
-      const h = restart(image, '/bin/cat', ['/proc/self/status', '/proc/self/uid_map'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const h = restart(image, '/bin/cat', ['/proc/self/status', '/proc/self/uid_map'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' }); // our own cwd may be a root-only checkout
       let text = '';
       h.stdout.setEncoding('utf8');
       h.stdout.on('data', (d) => (text += d));
