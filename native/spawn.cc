@@ -116,6 +116,8 @@ void AppendMap(Plan* plan, Napi::Value v, uint32_t* off, uint32_t* len) {
   *len = uint32_t(plan->maps.size()) - *off;
 }
 
+}  // namespace
+
 OpRec ParseOp(Plan* plan, Napi::Object o) {
   Napi::Env env = o.Env();
   OpRec r = {};
@@ -177,6 +179,8 @@ OpRec ParseOp(Plan* plan, Napi::Object o) {
   }
   return r;
 }
+
+namespace {
 
 // expect: every field optional; a present field is compared after the ops.
 void ParseExpect(Napi::Object e, CredState* s, uint32_t* mask) {

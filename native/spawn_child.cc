@@ -87,7 +87,9 @@ int Prctl(int option, unsigned long a, unsigned long b = 0) {
   return prctl(option, a, b, 0, 0) == 0 ? 0 : errno;
 }
 
-// One op; returns 0 or errno (and *field for unshare_user).
+}  // namespace
+
+// One op; returns 0 or errno (and *field for unshare_user). Shared with the agreement harness.
 int ApplyOp(const Plan& plan, const OpRec& op, int* field) {
   *field = 0;
   switch (op.kind) {
@@ -128,6 +130,8 @@ int ApplyOp(const Plan& plan, const OpRec& op, int* field) {
   }
   return EINVAL;
 }
+
+namespace {
 
 // The first field that differs, or -1.
 int FirstDifference(const CredState& want, const CredState& got, uint32_t mask) {

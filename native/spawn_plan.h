@@ -107,6 +107,14 @@ struct UnshareJob {
 // that failed. Async-signal-safe.
 int UnshareUserLevel(const UnshareJob& job, int* file);
 
+// One JS CredOp (not execve) -> OpRec, appending its gids / map text to *plan (spawn.cc).
+// Throws a JS TypeError/RangeError for a malformed op. Shared with native/agreement.cc.
+OpRec ParseOp(Plan* plan, Napi::Object o);
+
+// Performs one op in the calling (forked, single-threaded) process: 0 or an errno, with *field
+// the MapFile that failed for unshare_user (spawn_child.cc). Async-signal-safe.
+int ApplyOp(const Plan& plan, const OpRec& op, int* field);
+
 // Runs in the forked child: applies the plan and execs. Never returns; on failure writes an
 // ErrorRecord to err_fd and exits 127. Async-signal-safe.
 [[noreturn]] void RunChild(const Plan& plan, int err_fd);

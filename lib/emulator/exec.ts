@@ -49,10 +49,13 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
   if (file && (file.setuid || file.setgid)) {
     if (nnp) rules.push('execve.setid-ignored-no-new-privs');
     else {
+      // bprm_fill_uid: both owner ids must be mapped, whichever bit is set.
+      const ownerUid = file.setuid ? file.setuid.uid : file.owner?.uid;
+      const ownerGid = file.setgid ? file.setgid.gid : file.owner?.gid;
       const mapped =
         !profile.idMaps ||
-        ((!file.setuid || kernelId(old.user.ns, file.setuid.uid, 'uid') >= 0) &&
-          (!file.setgid || kernelId(old.user.ns, file.setgid.gid, 'gid') >= 0));
+        ((ownerUid === undefined || kernelId(old.user.ns, ownerUid, 'uid') >= 0) &&
+          (ownerGid === undefined || kernelId(old.user.ns, ownerGid, 'gid') >= 0));
       if (!mapped) rules.push('execve.setid-unmapped-ignored');
       else {
         if (file.setuid) euid = file.setuid.uid;
@@ -94,6 +97,8 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
     }
   } else rules.push('execve.secbit-noroot');
   let ambient = profile.ambient ? old.caps.ambient : 0n;
+  // id_changed (today's kernels): a new euid, or an egid the task is not in (in_group_p: fsgid
+  // or a supplementary group). The kernel agrees on this (test/agreement).
   const idChanged = euid !== old.euid || !inGroup(old, egid);
   const gained = !subset(permitted, old.caps.permitted);
   if (nnp && (idChanged || gained)) {

@@ -1,7 +1,7 @@
 // The credential syscalls, one function each, with the kernel's checks in the kernel's order.
 // Each takes the caller's cred (never modified: creds are copy-on-write, as in the kernel) and
 // returns the new cred, or the errno, with the step that explains the decision.
-import { capBit, capName, fullCapSet, hasCap } from '../model/capabilities';
+import { CAP, capBit, capName, fullCapSet, hasCap } from '../model/capabilities';
 import type { CredOp, IdArg } from '../model/ops';
 import type { Cred, IdMapExtent, UserNamespace } from '../model/types';
 import {
@@ -125,6 +125,12 @@ export class Kernel {
       const x = foreign(r, kr) ? r : foreign(e, ke) ? e : s;
       return this.fail(c, nnp, refuse(name(), `setres${kind}.cap-set${kind}`, 'EPERM',
         `${name()} refused: the caller (${kind} ${c0}) lacks ${capName(cap)} and ${x} is none of its ${kind}s ${c0}/${c1}/${c2}`));
+    }
+    // Today's kernels return early, committing nothing, when no id would change (an euid asked
+    // must also equal the fs id): fsuid/fsgid then keep a value setfs*id gave them.
+    const c3 = isUid ? c.fsuid : c.fsgid;
+    if ((kr || r === c0) && (ke || (e === c1 && e === c3)) && (ks || s === c2)) {
+      return this.ok(c, nnp, allowLazy(`setres${kind}.unchanged`, () => [name(), `${name()}: nothing changes (${kind}s stay ${c0}/${c1}/${c2}, fs${kind} ${c3})`]));
     }
     const nr = kr ? c0 : r;
     const ne = ke ? c1 : e;
@@ -324,10 +330,19 @@ export class Kernel {
         `${name} refused: the caller's euid ${c.euid} or egid ${c.egid} has no mapping in its namespace`));
     }
     const creator = this.objects.user(c.euid, parent);
+    // The helper opens /proc/PID/{setgroups,uid_map,gid_map} (mode 0644, owned by the task's euid
+    // and egid: the task is dumpable) with the caller's creds: its fsuid must be the owner, or it
+    // needs CAP_DAC_OVERRIDE (in its own namespace, where the owner is mapped).
+    const writes = op.setgroups !== undefined || op.uidMap !== undefined || op.gidMap !== undefined;
+    const fileAccess = !writes || c.fsuid === c.euid || hasCap(c.caps.effective, CAP.DAC_OVERRIDE);
     // The helper in the parent level writes setgroups, then uid_map, then gid_map.
     let setgroups: 'allow' | 'deny' = parent.setgroups === 'deny' && parentNs(parent) ? 'deny' : 'allow';
     let failure: Step | undefined;
-    if (op.setgroups) {
+    if (!fileAccess) {
+      failure = refuse(name, 'userns.map-file-access', 'EACCES',
+        `${name}: the helper cannot open the new namespace's map files: its fsuid ${c.fsuid} is not their owner (euid ${c.euid}) and it lacks CAP_DAC_OVERRIDE`);
+    }
+    if (!failure && op.setgroups) {
       if (op.setgroups === 'allow' && setgroups === 'deny') {
         failure = refuse(name, 'setgroups-file.reenable', 'EPERM', `${name}: writing "allow" to setgroups refused: the parent namespace denies setgroups`);
       } else setgroups = op.setgroups;
@@ -406,7 +421,8 @@ export class Kernel {
       if (kind === 'uid' && kernelId(parent, map[0].outside, 'uid') === writerEuid) permitted = true;
       if (kind === 'gid' && ns.setgroups === 'deny' && kernelId(parent, map[0].outside, 'gid') === kernelId(writer.user.ns, writer.egid, 'gid')) permitted = true;
     }
-    if (!permitted && kind === 'uid' && map.some((e) => e.outside === 0) && !nsCapable(writer, parent, CAP_SETFCAP)) {
+    // verify_root_map runs first in new_idmap_permitted, even for the one-line own-uid map.
+    if (kind === 'uid' && map.some((e) => e.outside === 0) && !nsCapable(writer, parent, CAP_SETFCAP)) {
       return { rule: 'uid_map.root-needs-setfcap', errno: 'EPERM', why: "mapping the parent's uid 0 needs CAP_SETFCAP in the parent namespace" };
     }
     if (!permitted && nsCapable(writer, parent, cap)) permitted = true;
@@ -488,6 +504,14 @@ export function securebitsRule(profile: KernelProfile, old: Cred, b: number, has
   if (b & ~(profile.securebitsMask | profile.securebitsLocks)) {
     return { rule: 'securebits.unknown-bit', why: `bit(s) 0x${(b & ~(profile.securebitsMask | profile.securebitsLocks)).toString(16)} do not exist on this kernel` };
   }
-  if (!hasSetpcap) return { rule: 'securebits.cap-setpcap', why: 'the caller lacks CAP_SETPCAP (needed for any change of securebits)' };
+  if (!hasSetpcap) {
+    // Since 6.14 the exec-restriction bits (SECURE_ALL_UNPRIVILEGED) and their locks are the
+    // task's own business: a real change of only those needs no CAP_SETPCAP; a no-op still does.
+    const unpriv = profile.securebitsMask & (SECBIT.EXEC_RESTRICT_FILE | SECBIT.EXEC_DENY_INTERACTIVE);
+    const changed = ob ^ b;
+    if (changed === 0 || (changed & ~(unpriv | (unpriv << 1))) !== 0) {
+      return { rule: 'securebits.cap-setpcap', why: 'the caller lacks CAP_SETPCAP (needed for any change of securebits but the exec-restriction bits, and for a no-op)' };
+    }
+  }
   return null;
 }

@@ -45,6 +45,12 @@ export interface ExecFile {
   /** st_mode set-user-ID / set-group-ID bits, with the file's owner. */
   setuid?: { uid: number };
   setgid?: { gid: number };
+  /**
+   * The owner ids the set-id bits do not name, as the task sees them; -1: no mapping in the
+   * task's user namespace (execve ignores set-id bits unless both owner ids are mapped).
+   * Absent: taken as mapped.
+   */
+  owner?: { uid?: number; gid?: number };
   /** security.capability xattr (VFS_CAP_REVISION_2/3). */
   fileCaps?: { permitted: CapSet; inheritable: CapSet; effective: boolean; rootid?: number };
 }

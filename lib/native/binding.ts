@@ -197,7 +197,29 @@ export interface RestartBinding {
 }
 // --- end restart (issue 5) ---
 
-export interface NativeBinding extends LiveCheckpointBinding, RestartBinding {
+// --- agreement (issue 7) ---
+
+/** A CredOp the agreement child performs (lib/model/ops.ts, minus execve: that is `exec`). */
+export type NativeAgreementOp = Exclude<import('../model/ops').CredOp, { op: 'execve' }>;
+
+export interface NativeAgreementRun {
+  /** Per op: null when it succeeded, else the errno name (the child goes on past a refusal). */
+  errors: (string | null)[];
+  /** The child's creds after the last op (native/cred_state.cc). */
+  creds: ThreadCreds;
+  /** When exec was asked: execve's errno name, or what the executed program wrote on stdout. */
+  exec?: { error?: string; output?: string };
+}
+
+export interface AgreementBinding {
+  /** Forks a child (of the calling thread's creds) that performs ops, then maybe execs `exec.path`. */
+  runCredOps(ops: readonly NativeAgreementOp[], exec?: { path: string }): NativeAgreementRun;
+  /** Writes security.capability (v2; v3 with rootid, a kernel uid), or removes it (null). */
+  setFileCaps(path: string, caps: { permitted: bigint; inheritable: bigint; effective: boolean; rootid?: number } | null): void;
+}
+// --- end agreement (issue 7) ---
+
+export interface NativeBinding extends LiveCheckpointBinding, RestartBinding, AgreementBinding {
   // --- probe (native/probe.cc) ---
   probe(): ProbeResult;
 

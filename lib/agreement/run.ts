@@ -1,0 +1,170 @@
+// One case both ways: the emulator (modern profile, the host's cap_last_cap, starting from the
+// calling thread's creds) and the kernel (a forked child of this thread, native/agreement.cc),
+// compared op by op (errno) and on the final creds, execve's result included.
+import { Emulator, kernelProfile, type EmuTask } from '../emulator';
+import { OVERFLOW_ID, kernelId } from '../emulator';
+import type { CredOp, ExecFile } from '../model/ops';
+import type { Cred } from '../model/types';
+import { native, type NativeAgreementOp, type ThreadCreds } from '../native/binding';
+import { AgreementError } from './errors';
+import { type DiskFile, ReporterFiles, parseReport } from './reporter';
+import type { AgreementCase, CaseResult, CredSnapshot, Disagreement, Outcome } from './types';
+
+/** A kernel id no generated map covers: the owner of a file whose owner the task cannot see. */
+export const UNMAPPED_KERNEL_ID = 4000000;
+
+export function snapshot(c: Cred, noNewPrivs: boolean): CredSnapshot {
+  return {
+    uid: c.uid, euid: c.euid, suid: c.suid, fsuid: c.fsuid,
+    gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid: c.fsgid,
+    groups: [...c.groups.gids],
+    caps: { ...c.caps },
+    securebits: c.securebits ?? 0,
+    noNewPrivs,
+  };
+}
+
+/** Field-by-field differences ('groups', 'caps.permitted', ...). */
+export function diffCreds(k: CredSnapshot, e: CredSnapshot): Disagreement[] {
+  const out: Disagreement[] = [];
+  for (const f of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid', 'securebits', 'noNewPrivs'] as const) {
+    if (k[f] !== e[f]) out.push({ index: -1, what: f, kernel: k[f], emulator: e[f] });
+  }
+  // The model keeps groups as the task sees them, strictly ascending; the kernel keeps them in
+  // kernel-gid order, which in a namespace with a shifted map is not the order the task sees,
+  // and two kernel gids that both show as 65534 are one group in the model. Compared as sets.
+  const kg = [...new Set(k.groups)].sort((a, b) => a - b);
+  if (kg.join(',') !== e.groups.join(',')) out.push({ index: -1, what: 'groups', kernel: k.groups, emulator: e.groups });
+  for (const f of ['inheritable', 'permitted', 'effective', 'bounding', 'ambient'] as const) {
+    if (k.caps[f] !== e.caps[f]) out.push({ index: -1, what: `caps.${f}`, kernel: `0x${k.caps[f].toString(16)}`, emulator: `0x${e.caps[f].toString(16)}` });
+  }
+  return out;
+}
+
+/**
+ * Does the model's cred hold an id that may stand for an unmapped kernel id? The model keeps ids
+ * as the task sees them, so every kernel id without a mapping shows as the overflow id 65534:
+ * two of them (egid 0 and fsgid 1 in a namespace mapping neither) are one value to it, and one
+ * of them is taken for a real 65534 where that is mapped. The generator never asks for 65534, so
+ * in a namespace below the first one a 65534 comes from the overflow.
+ */
+export function collapsesIds(c: Cred): boolean {
+  if (c.user.ns.creator === null) return false;
+  const ids = [c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid, ...c.groups.gids];
+  return ids.includes(OVERFLOW_ID);
+}
+
+/** The harness: one emulator profile for this host, one reporter build. */
+export class AgreementHarness {
+  readonly host: ThreadCreds;
+  readonly lastCap: number;
+  private readonly files: ReporterFiles;
+
+  constructor(opts: { reporterDir?: string } = {}) {
+    const b = native();
+    this.host = b.readThreadCreds();
+    this.lastCap = b.probe().capLastCap;
+    this.files = new ReporterFiles(opts.reporterDir);
+  }
+
+  /** A fresh emulator and a task holding the host thread's creds. */
+  private emulatorTask(): { emu: Emulator; task: EmuTask } {
+    const emu = new Emulator(kernelProfile('modern', { lastCap: this.lastCap }));
+    const h = this.host;
+    const cred: Cred = {
+      uid: h.uid, euid: h.euid, suid: h.suid, fsuid: h.fsuid, gid: h.gid, egid: h.egid, sgid: h.sgid, fsgid: h.fsgid,
+      groups: { gids: [...h.groups] },
+      user: emu.user(h.uid),
+      caps: { ...h.caps },
+      securebits: h.securebits,
+    };
+    return { emu, task: emu.spawnTask(cred, { noNewPrivs: h.noNewPrivs }) };
+  }
+
+  /** What the kernel writes on disk for an ExecFile seen from `c` (ids as the task sees them). */
+  diskFile(c: Cred, f: ExecFile | undefined): DiskFile {
+    const ns = c.user.ns;
+    const k = (id: number, kind: 'uid' | 'gid') => {
+      const v = kernelId(ns, id, kind);
+      return v < 0 ? UNMAPPED_KERNEL_ID : v;
+    };
+    // The owner id the file does not set: one the task can see (bprm_fill_uid ignores set-id
+    // bits unless both owner ids are mapped), its own egid / euid.
+    return {
+      owner: { uid: f?.setuid ? k(f.setuid.uid, 'uid') : k(c.euid, 'uid'), gid: f?.setgid ? k(f.setgid.gid, 'gid') : k(c.egid, 'gid') },
+      setuid: !!f?.setuid,
+      setgid: !!f?.setgid,
+      ...(f?.fileCaps ? { fileCaps: { ...f.fileCaps } } : {}),
+    };
+  }
+
+  run(c: AgreementCase): CaseResult {
+    const all = [...c.start, ...c.ops];
+    const execAt = all.findIndex((o) => o.op === 'execve');
+    if (execAt >= 0 && execAt !== all.length - 1) throw new AgreementError('case.exec-not-last', 'an execve may only be the last op of a case');
+    const exec = execAt >= 0 ? (all[execAt] as Extract<CredOp, { op: 'execve' }>) : undefined;
+    const plain = (exec ? all.slice(0, -1) : all) as NativeAgreementOp[];
+
+    // The emulator first: the exec file's on-disk owner follows from the creds before execve.
+    const { emu, task } = this.emulatorTask();
+    const eOut: Outcome[] = [];
+    // collapsedAt[i]: before op i the model had already merged distinct unmapped kernel ids.
+    const collapsedAt: boolean[] = [];
+    let collapsed = false;
+    for (const op of plain) {
+      collapsed ||= collapsesIds(task.ecred);
+      collapsedAt.push(collapsed);
+      const r = emu.apply(task, op);
+      // setfs[ug]id cannot fail: the kernel side can only tell whether the fs id took.
+      if (op.op === 'setfsuid') eOut.push(task.ecred.fsuid === op.fsuid ? null : 'EPERM');
+      else if (op.op === 'setfsgid') eOut.push(task.ecred.fsgid === op.fsgid ? null : 'EPERM');
+      else eOut.push(r.ok ? null : (r.errno ?? 'E?'));
+    }
+    const eCreds = snapshot(task.ecred, task.noNewPrivs);
+    let eExec: CaseResult['emulator']['exec'];
+    let disk: DiskFile | undefined;
+    collapsed ||= collapsesIds(task.ecred);
+    collapsedAt.push(collapsed);
+    if (exec) {
+      disk = this.diskFile(task.ecred, exec.file);
+      // The owner id the set-id bits do not name, as the task sees it (-1: unmapped).
+      const c0 = task.ecred;
+      const owner = {
+        ...(exec.file?.setuid ? {} : { uid: disk.owner.uid === UNMAPPED_KERNEL_ID ? -1 : c0.euid }),
+        ...(exec.file?.setgid ? {} : { gid: disk.owner.gid === UNMAPPED_KERNEL_ID ? -1 : c0.egid }),
+      };
+      const file = exec.file && (exec.file.setuid || exec.file.setgid) ? { ...exec.file, owner } : exec.file;
+      const r = emu.apply(task, { ...exec, ...(file ? { file } : {}) });
+      eExec = r.ok ? { creds: snapshot(task.ecred, task.noNewPrivs) } : { error: r.errno };
+    }
+
+    const k = native().runCredOps(plain, disk ? { path: this.files.file(disk) } : undefined);
+    let kExec: CaseResult['kernel']['exec'];
+    if (exec) {
+      const x = k.exec ?? {};
+      kExec = x.error ? { error: x.error } : { creds: parseReport(x.output ?? '') };
+    }
+
+    const dis: Disagreement[] = [];
+    plain.forEach((op, i) => {
+      if (k.errors[i] !== eOut[i]) dis.push({ index: i, what: op.op, kernel: k.errors[i], emulator: eOut[i] });
+    });
+    dis.push(...diffCreds(k.creds, eCreds));
+    if (exec) {
+      const i = all.length - 1;
+      if ((kExec?.error ?? null) !== (eExec?.error ?? null)) dis.push({ index: i, what: 'execve', kernel: kExec?.error ?? null, emulator: eExec?.error ?? null });
+      else if (kExec?.creds && eExec?.creds) dis.push(...diffCreds(kExec.creds, eExec.creds).map((d) => ({ ...d, index: i, what: `execve ${d.what}` })));
+    }
+    for (const d of dis) {
+      const at = d.index < 0 || d.index >= plain.length ? plain.length : d.index;
+      if (collapsedAt[at]) d.modelLimit = 'unmapped-ids-collapse';
+    }
+    return {
+      agree: dis.length === 0,
+      explained: dis.every((d) => d.modelLimit !== undefined),
+      disagreements: dis,
+      kernel: { outcomes: k.errors, creds: k.creds, ...(kExec ? { exec: kExec } : {}) },
+      emulator: { outcomes: eOut, creds: eCreds, ...(eExec ? { exec: eExec } : {}) },
+    };
+  }
+}
