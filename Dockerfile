@@ -3,7 +3,7 @@
 FROM node:20-bookworm
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      g++ make python3 cmake util-linux uidmap \
+      g++ make python3 cmake util-linux uidmap strace \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
