@@ -9,6 +9,8 @@ export interface CliIo {
   stderr: Writable;
   /** Whether stdout/stderr are terminals (progress shows only on a terminal). */
   isTTY: boolean;
+  /** The environment (CI silences progress; graphviz is looked up in its PATH). Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Command {

@@ -63,6 +63,7 @@ if (require.main === module) {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
   };
   main(process.argv.slice(2), io).then(
     (code) => {

@@ -1,3 +1,17 @@
 export { renderReport } from './text';
 export { toInspectJson, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
 export { collectNamespaces, type NamespaceEntry } from './namespaces';
+export {
+  toGraph,
+  capShort,
+  securebitsShort,
+  DEFAULT_COLLAPSE_ABOVE,
+  type ObjectGraph,
+  type GraphNode,
+  type GraphEdge,
+  type GraphNodeKind,
+  type GraphEdgeKind,
+  type GraphOptions,
+} from './graph';
+export { renderDot, graphToDot, dotEscape } from './dot';
+export { renderSvg, graphToSvg, xmlEscape, type SvgOptions } from './svg';

@@ -1,17 +1,45 @@
-import { createReadStream } from 'fs';
-import type { Readable } from 'stream';
+import { spawnSync } from 'child_process';
+import { createReadStream, statSync } from 'fs';
+import { Transform, type Readable } from 'stream';
 import { parseArgs } from 'util';
 import { usageErrors } from '../args';
-import { CliFailure, UsageError, type Command } from '../command';
+import { CliFailure, UsageError, type CliIo, type Command } from '../command';
+import { progressFor, type Progress } from '../progress';
 import { readImageDetailed } from '../../format/stream';
 import { ImageFormatError } from '../../format/errors';
-import { renderReport, toInspectJson } from '../../inspect';
+import { graphToDot, graphToSvg, renderReport, toGraph, toInspectJson, type GraphOptions } from '../../inspect';
+
+/** Files at least this big show reading progress (smaller ones read faster than it would draw). */
+const PROGRESS_MIN_BYTES = 1 << 20;
+
+const mib = (n: number) => (n / (1 << 20)).toFixed(1);
 
 /** Reads an image from a file or stdin; failures become CliFailure naming the source. */
-async function readSource(file: string | undefined, stdin: Readable) {
+async function readSource(file: string | undefined, stdin: Readable, progress?: Progress) {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
-  const stream = name === '<stdin>' ? stdin : createReadStream(file as string);
+  let stream: Readable = name === '<stdin>' ? stdin : createReadStream(file as string);
+  const source = stream;
   try {
+    if (progress?.enabled && stream !== stdin) {
+      let size = 0;
+      try {
+        size = statSync(file as string).size;
+      } catch {
+        // the read itself reports it
+      }
+      if (size >= PROGRESS_MIN_BYTES) {
+        let seen = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            seen += chunk.byteLength;
+            progress.update(`reading ${name}: ${mib(seen)}/${mib(size)} MiB (${Math.floor((100 * seen) / size)}%)`);
+            cb(null, chunk);
+          },
+        });
+        source.on('error', (e) => counter.destroy(e));
+        stream = source.pipe(counter);
+      }
+    }
     return await readImageDetailed(stream);
   } catch (e) {
     if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
@@ -19,22 +47,76 @@ async function readSource(file: string | undefined, stdin: Readable) {
     if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
     throw e;
   } finally {
-    if (stream !== stdin) stream.destroy();
+    progress?.end();
+    if (source !== stdin) source.destroy();
+    if (stream !== source) stream.destroy();
   }
+}
+
+/** DOT through Graphviz's `dot -Tsvg`, found in the PATH of the CLI's environment. */
+function graphvizSvg(dot: string, io: CliIo): string {
+  const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8', env: { ...(io.env ?? process.env) }, maxBuffer: 1 << 30 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CliFailure("--layout=graphviz: Graphviz's 'dot' is not installed (leave out --layout for the built-in renderer)");
+    throw new CliFailure(`--layout=graphviz: cannot run dot: ${r.error.message}`);
+  }
+  if (r.status !== 0) throw new CliFailure(`--layout=graphviz: dot failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim()}`);
+  return r.stdout;
 }
 
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'show the credentials held in a linux-cr image (readable, or --json)',
-  usage: 'cr-creds inspect [FILE|-] [--json]',
+  summary: 'show the credentials held in a linux-cr image (readable, --json, or a picture: --dot, --svg)',
+  usage:
+    'cr-creds inspect [FILE|-] [--json | --dot | --svg [--layout=builtin|graphviz]] [--collapse=auto|always|never] [--progress|--quiet]\n' +
+    '  --json                    the documented JSON form (docs/inspect-json.md)\n' +
+    '  --dot                     the object graph as Graphviz DOT (docs/inspect-graph.md)\n' +
+    '  --svg                     the object graph as a self-contained SVG\n' +
+    "  --layout=graphviz         --svg drawn by Graphviz's dot (must be installed); default: built in\n" +
+    '  --collapse=auto|always|never  one node for tasks with identical creds (auto: above 50 tasks)\n' +
+    '  --progress / --quiet      progress of reading a big file: forced on / off (default: terminal only)',
   async run(argv, io) {
     const { values, positionals } = usageErrors(() =>
-      parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true }),
+      parseArgs({
+        args: argv,
+        options: {
+          json: { type: 'boolean' },
+          dot: { type: 'boolean' },
+          svg: { type: 'boolean' },
+          layout: { type: 'string' },
+          collapse: { type: 'string' },
+          progress: { type: 'boolean' },
+          quiet: { type: 'boolean' },
+        },
+        allowPositionals: true,
+        strict: true,
+      }),
     );
     if (positionals.length > 1) throw new UsageError('inspect takes at most one FILE');
-    const { image, details } = await readSource(positionals[0], io.stdin);
+    const forms = (['json', 'dot', 'svg'] as const).filter((f) => values[f]);
+    if (forms.length > 1) throw new UsageError(`${forms.map((f) => `--${f}`).join(' and ')} exclude each other`);
+    if (values.layout !== undefined) {
+      if (!values.svg) throw new UsageError('--layout goes with --svg only');
+      if (values.layout !== 'builtin' && values.layout !== 'graphviz')
+        throw new UsageError(`unknown --layout '${values.layout}' (builtin or graphviz)`);
+    }
+    let graphOptions: GraphOptions = {};
+    if (values.collapse !== undefined) {
+      if (!values.dot && !values.svg) throw new UsageError('--collapse goes with --dot or --svg only');
+      const c = { auto: 'auto', always: true, never: false }[values.collapse];
+      if (c === undefined) throw new UsageError(`unknown --collapse '${values.collapse}' (auto, always or never)`);
+      graphOptions = { collapse: c as GraphOptions['collapse'] };
+    }
+    if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
+
+    const { image, details } = await readSource(positionals[0], io.stdin, progressFor(io, values));
     if (values.json) io.stdout.write(JSON.stringify(toInspectJson(image, details.objrefs), null, 2) + '\n');
-    else io.stdout.write(renderReport(image, details.objrefs));
+    else if (values.dot) io.stdout.write(graphToDot(toGraph(image, details.objrefs, graphOptions)));
+    else if (values.svg) {
+      const graph = toGraph(image, details.objrefs, graphOptions);
+      io.stdout.write(values.layout === 'graphviz' ? graphvizSvg(graphToDot(graph), io) : graphToSvg(graph));
+    } else io.stdout.write(renderReport(image, details.objrefs));
     return 0;
   },
 };
