@@ -11,6 +11,8 @@ export * from './format';
 export * from './inspect';
 /** The kernel's credential rules in TypeScript: the oracle that predicts and explains a restart. */
 export * as emulator from './emulator';
+/** Interop with CRIU's image files: read a dump's creds, convert both ways (`criu.criuDirToImage`, `criu.imageToCriu`). */
+export * as criu from './criu';
 /** Checkpoint of live processes. */
 export {
   checkpoint,

@@ -5,5 +5,6 @@ import { inspect } from './inspect';
 import { validate } from './validate';
 import { checkpoint } from './checkpoint';
 import { restartCommand } from './restart';
+import { convert } from './convert';
 
-export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand];
+export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand, convert];

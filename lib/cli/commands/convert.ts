@@ -1,0 +1,118 @@
+// `cr-creds convert`: CRIU dump directory <-> linux-cr image (docs/criu-interop.md).
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Readable } from 'stream';
+import { parseArgs } from 'util';
+import type { Command } from '../command';
+import { CliFailure, UsageError, type CliIo } from '../command';
+import { usageErrors } from '../args';
+import { encode, readImage, ImageFormatError, type Image } from '../../format';
+import { criuDirToImage, imageToCriuDump, writeCriuDir, type LossyItem } from '../../criu';
+
+/** Writes atomically: a temp file beside the target, then rename, so no reader sees half an image. */
+function writeAtomic(file: string, bytes: Uint8Array): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+async function readSource(file: string | undefined, stdin: Readable): Promise<Image> {
+  const name = file === undefined || file === '-' ? '<stdin>' : file;
+  const stream = name === '<stdin>' ? stdin : fs.createReadStream(name);
+  try {
+    return await readImage(stream);
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
+    throw e;
+  } finally {
+    if (stream !== stdin) stream.destroy();
+  }
+}
+
+function sentence(item: LossyItem): string {
+  return item.tid === undefined ? item.detail : `thread ${item.tid}: ${item.detail}`;
+}
+
+/** Prints the losses (and assumptions); under --strict, any loss refuses the conversion. */
+function report(io: CliIo, lossy: readonly LossyItem[], assumed: readonly LossyItem[], strict: boolean, into: string): void {
+  for (const a of assumed) io.stderr.write(`cr-creds: assumed: ${sentence(a)}\n`);
+  for (const l of lossy) io.stderr.write(`cr-creds: not carried into ${into}: ${sentence(l)}\n`);
+  if (strict && lossy.length > 0)
+    throw new CliFailure(`--strict: nothing written: ${lossy.length} ${lossy.length === 1 ? 'thing' : 'things'} would be lost`);
+}
+
+export const convert: Command = {
+  name: 'convert',
+  summary: 'convert credentials between CRIU dump files and a linux-cr image',
+  usage:
+    'cr-creds convert --from criu DIR [-o FILE|-] [--strict]\n' +
+    '       cr-creds convert --to criu [FILE|-] -o DIR [--strict]\n' +
+    "  --from criu DIR   read a CRIU dump directory (inventory, pstree, core, ids, userns images)\n" +
+    "  -o FILE           the image to write; '-' or none: stdout\n" +
+    '  --to criu         write the image (FILE, or stdin) as CRIU images into -o DIR (absent or empty)\n' +
+    '  --strict          refuse (exit 1, nothing written) when anything would not be carried\n' +
+    'What one format holds and the other cannot is listed on stderr (docs/criu-interop.md).',
+  async run(argv, io) {
+    const { values, positionals } = usageErrors(() =>
+      parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          from: { type: 'string' },
+          to: { type: 'string' },
+          output: { type: 'string', short: 'o' },
+          strict: { type: 'boolean' },
+        },
+      }),
+    );
+    if ((values.from === undefined) === (values.to === undefined)) throw new UsageError('give exactly one of --from criu and --to criu');
+    const format = values.from ?? values.to;
+    if (format !== 'criu') throw new UsageError(`unknown format '${format}' (only criu)`);
+    const strict = values.strict ?? false;
+
+    if (values.from !== undefined) {
+      if (positionals.length !== 1) throw new UsageError('--from criu takes one DIR, the CRIU dump directory');
+      const out = values.output ?? '-';
+      if (out === '-' && io.isTTY && (io.stdout as { isTTY?: boolean }).isTTY)
+        throw new UsageError('refusing to write a binary image to a terminal');
+      const { image, lossy, assumed } = await criuDirToImage(positionals[0]);
+      report(io, lossy, assumed, strict, 'the image');
+      const bytes = encode(image);
+      if (out === '-') await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
+      else writeAtomic(out, bytes);
+      return 0;
+    }
+
+    if (positionals.length > 1) throw new UsageError('--to criu takes at most one FILE');
+    const dir = values.output;
+    if (dir === undefined || dir === '-') throw new UsageError('-o DIR is required: the directory for the CRIU images');
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') throw new CliFailure(`${dir} is not a directory`);
+      if (code !== 'ENOENT') throw new CliFailure(`cannot read ${dir}: ${(e as Error).message}`);
+    }
+    if (entries.length > 0) throw new CliFailure(`${dir} is not empty: refusing to mix these images with other files`);
+    const image = await readSource(positionals[0], io.stdin);
+    let converted;
+    try {
+      converted = imageToCriuDump(image);
+    } catch (e) {
+      if (e instanceof RangeError) throw new CliFailure(e.message.replace(/^imageToCriuDump: /, ''));
+      throw e;
+    }
+    report(io, converted.lossy, [], strict, 'the CRIU images');
+    await writeCriuDir(converted.dump, dir);
+    return 0;
+  },
+};
