@@ -54,6 +54,9 @@ inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
   return e;
 }
 
+// Reaps helper children (RunInVmChild) that were still exiting when their caller went on.
+void ReapVmChildren();
+
 // Runs `work` on the libuv pool and settles a Promise with `result(env)` or the failure.
 class PromiseWorker : public Napi::AsyncWorker {
  public:
@@ -70,6 +73,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override { work_(&failure_); }
   void OnOK() override {
+    ReapVmChildren();  // a helper of this work, gone by now
     Napi::Env env = Env();
     if (failure_.set) {
       deferred_.Reject(FailureToJs(env, failure_).Value());

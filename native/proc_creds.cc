@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
 
 #include "registry.h"
 #include "securebits_ptrace.h"
@@ -17,7 +19,9 @@
 namespace crc {
 namespace {
 
-bool ParseU64(const std::string& s, int base, uint64_t* out) {
+using Sv = std::string_view;
+
+bool ParseU64(Sv s, int base, uint64_t* out) {
   if (s.empty() || s.size() > (base == 16 ? 16u : 20u)) return false;
   uint64_t v = 0;
   for (char c : s) {
@@ -34,21 +38,27 @@ bool ParseU64(const std::string& s, int base, uint64_t* out) {
   return true;
 }
 
-// Whitespace-separated decimal fields; `exact` < 0 means any number of them (including none).
-bool ParseList(const std::string& s, int exact, std::vector<uint64_t>* out) {
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+// Whitespace-separated decimal fields, each at most `max`, handed to add(value) in order;
+// `exact` < 0 means any number of them (including none).
+template <typename Add>
+bool ParseList(Sv s, int exact, uint64_t max, Add add) {
   size_t i = 0;
-  out->clear();
+  int count = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (i < s.size() && IsBlank(s[i])) i++;
     if (i >= s.size()) break;
     size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t') j++;
+    while (j < s.size() && !IsBlank(s[j])) j++;
     uint64_t v;
-    if (!ParseU64(s.substr(i, j - i), 10, &v)) return false;
-    out->push_back(v);
+    if (!ParseU64(s.substr(i, j - i), 10, &v) || v > max) return false;
+    if (exact >= 0 && count >= exact) return false;
+    add(v);
+    count++;
     i = j;
   }
-  return exact < 0 || int(out->size()) == exact;
+  return exact < 0 || count == exact;
 }
 
 enum Key : unsigned {
@@ -62,136 +72,172 @@ const char* const kKeyNames[] = {"State", "Tgid", "Pid", "PPid", "TracerPid", "U
                                  "Groups", "NStgid", "NSpid", "NSpgid", "NSsid", "CapInh",
                                  "CapPrm", "CapEff", "CapBnd"};
 
-std::string ReadFileOr(const std::string& path, int* err) {
-  *err = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = errno;
-    return "";
-  }
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *err = errno;
-      break;
-    }
-    if (n == 0) break;
-    out.append(buf, size_t(n));
-  }
-  close(fd);
-  return out;
-}
-
-}  // namespace
-
-bool ParseProcStatus(const std::string& text, const std::string& path, int pid, ProcStatus* out,
-                     Failure* f) {
+// The parser over the bytes of a status file, without a copy per line; *threads gets the
+// optional Threads line (-1 without one).
+bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, int* threads, Failure* f) {
   unsigned seen = 0;
   size_t pos = 0;
   int lineno = 0;
-  std::vector<uint64_t> nums;
+  *threads = -1;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
+    if (end == Sv::npos) end = text.size();
+    Sv line = text.substr(pos, end - pos);
     pos = end + 1;
     lineno++;
     auto bad = [&](const std::string& why) {
-      f->Coded("ERR_PROC_PARSE", path + ":" + std::to_string(lineno) + ": " + why + ": '" + line + "'", pid);
+      f->Coded("ERR_PROC_PARSE",
+               std::string(path) + ":" + std::to_string(lineno) + ": " + why + ": '" +
+                   std::string(line) + "'",
+               pid);
       return false;
     };
     size_t colon = line.find(':');
-    if (colon == std::string::npos || colon == 0) return bad("not a 'Key: value' line");
-    std::string key = line.substr(0, colon);
-    std::string val = line.substr(colon + 1);
-    size_t b = val.find_first_not_of(" \t");
-    val = b == std::string::npos ? "" : val.substr(b);
-    while (!val.empty() && (val.back() == ' ' || val.back() == '\t')) val.pop_back();
+    if (colon == Sv::npos || colon == 0) return bad("not a 'Key: value' line");
+    Sv key = line.substr(0, colon);
+    Sv val = line.substr(colon + 1);
+    while (!val.empty() && IsBlank(val.front())) val.remove_prefix(1);
+    while (!val.empty() && IsBlank(val.back())) val.remove_suffix(1);
 
     auto one = [&](int* dst) {
-      if (!ParseList(val, 1, &nums) || nums[0] > 0x7fffffff) return false;
-      *dst = int(nums[0]);
-      return true;
+      return ParseList(val, 1, 0x7fffffff, [&](uint64_t v) { *dst = int(v); });
     };
     auto ints = [&](std::vector<int>* dst) {
-      if (!ParseList(val, -1, &nums) || nums.empty()) return false;
       dst->clear();
-      for (uint64_t v : nums) {
-        if (v > 0x7fffffff) return false;
-        dst->push_back(int(v));
-      }
-      return true;
+      return ParseList(val, -1, 0x7fffffff, [&](uint64_t v) { dst->push_back(int(v)); }) &&
+             !dst->empty();
     };
     auto ids = [&](uint32_t* dst) {
-      if (!ParseList(val, 4, &nums)) return false;
-      for (int i = 0; i < 4; i++) {
-        if (nums[i] > 0xffffffffULL) return false;
-        dst[i] = uint32_t(nums[i]);
-      }
-      return true;
+      int i = 0;
+      return ParseList(val, 4, 0xffffffffULL, [&](uint64_t v) { dst[i++] = uint32_t(v); });
     };
     auto hex = [&](uint64_t* dst) { return val.size() == 16 && ParseU64(val, 16, dst); };
 
     unsigned bit = 0;
     bool ok = true;
-    if (key == "State") {
-      bit = kState;
-      ok = !val.empty() && val[0] >= 'A' && val[0] <= 'z';
-      if (ok) out->state = val[0];
-    } else if (key == "Tgid") { bit = kTgid; ok = one(&out->tgid); }
-    else if (key == "Pid") { bit = kPid; ok = one(&out->pid); }
-    else if (key == "PPid") { bit = kPPid; ok = one(&out->ppid); }
-    else if (key == "TracerPid") { bit = kTracerPid; ok = one(&out->tracer_pid); }
-    else if (key == "Uid") { bit = kUid; ok = ids(out->uid); }
-    else if (key == "Gid") { bit = kGid; ok = ids(out->gid); }
-    else if (key == "Groups") {
-      bit = kGroups;
-      ok = ParseList(val, -1, &nums);
-      out->groups.clear();
-      for (uint64_t v : nums) {
-        if (v > 0xffffffffULL) ok = false;
-        out->groups.push_back(uint32_t(v));
-      }
-    } else if (key == "NStgid") { bit = kNStgid; ok = ints(&out->nstgid); }
-    else if (key == "NSpid") { bit = kNSpid; ok = ints(&out->nspid); }
-    else if (key == "NSpgid") { bit = kNSpgid; ok = ints(&out->nspgid); }
-    else if (key == "NSsid") { bit = kNSsid; ok = ints(&out->nssid); }
-    else if (key == "CapInh") { bit = kCapInh; ok = hex(&out->cap_inh); }
-    else if (key == "CapPrm") { bit = kCapPrm; ok = hex(&out->cap_prm); }
-    else if (key == "CapEff") { bit = kCapEff; ok = hex(&out->cap_eff); }
-    else if (key == "CapBnd") { bit = kCapBnd; ok = hex(&out->cap_bnd); }
-    else if (key == "CapAmb") { ok = hex(&out->cap_amb); }  // 4.3+: optional
-    else if (key == "NoNewPrivs") {  // 4.10+: optional
-      ok = val == "0" || val == "1";
-      out->no_new_privs = val == "1";
+    // Most lines of a status file are none of ours: the first letter rules out most keys.
+    switch (key[0]) {
+      case 'S':
+        if (key == "State") {
+          bit = kState;
+          ok = !val.empty() && val[0] >= 'A' && val[0] <= 'z';
+          if (ok) out->state = val[0];
+        }
+        break;
+      case 'T':
+        if (key == "Tgid") { bit = kTgid; ok = one(&out->tgid); }
+        else if (key == "TracerPid") { bit = kTracerPid; ok = one(&out->tracer_pid); }
+        else if (key == "Threads" && !one(threads)) *threads = -1;  // optional: a hint only
+        break;
+      case 'P':
+        if (key == "Pid") { bit = kPid; ok = one(&out->pid); }
+        else if (key == "PPid") { bit = kPPid; ok = one(&out->ppid); }
+        break;
+      case 'U':
+        if (key == "Uid") { bit = kUid; ok = ids(out->uid); }
+        break;
+      case 'G':
+        if (key == "Gid") { bit = kGid; ok = ids(out->gid); }
+        else if (key == "Groups") {
+          bit = kGroups;
+          out->groups.clear();
+          ok = ParseList(val, -1, 0xffffffffULL,
+                         [&](uint64_t v) { out->groups.push_back(uint32_t(v)); });
+        }
+        break;
+      case 'N':
+        if (key == "NStgid") { bit = kNStgid; ok = ints(&out->nstgid); }
+        else if (key == "NSpid") { bit = kNSpid; ok = ints(&out->nspid); }
+        else if (key == "NSpgid") { bit = kNSpgid; ok = ints(&out->nspgid); }
+        else if (key == "NSsid") { bit = kNSsid; ok = ints(&out->nssid); }
+        else if (key == "NoNewPrivs") {  // 4.10+: optional
+          ok = val == "0" || val == "1";
+          out->no_new_privs = val == "1";
+        }
+        break;
+      case 'C':
+        if (key == "CapInh") { bit = kCapInh; ok = hex(&out->cap_inh); }
+        else if (key == "CapPrm") { bit = kCapPrm; ok = hex(&out->cap_prm); }
+        else if (key == "CapEff") { bit = kCapEff; ok = hex(&out->cap_eff); }
+        else if (key == "CapBnd") { bit = kCapBnd; ok = hex(&out->cap_bnd); }
+        else if (key == "CapAmb") { ok = hex(&out->cap_amb); }  // 4.3+: optional
+        break;
+      default:
+        break;
     }
-    if (!ok) return bad("malformed '" + key + "' line");
-    if (bit & seen) return bad("repeated '" + key + "' line");
+    if (!ok) return bad("malformed '" + std::string(key) + "' line");
+    if (bit & seen) return bad("repeated '" + std::string(key) + "' line");
     seen |= bit;
   }
   if (seen != kRequired) {
     for (int i = 0; i < 16; i++)
       if (!(seen & (1u << i))) {
-        f->Coded("ERR_PROC_PARSE", path + ": no '" + kKeyNames[i] + "' line", pid);
+        f->Coded("ERR_PROC_PARSE", std::string(path) + ": no '" + kKeyNames[i] + "' line", pid);
         return false;
       }
   }
   return true;
 }
 
-bool ReadProcStatus(const std::string& path, int pid, ProcStatus* out, Failure* f) {
-  int err;
-  std::string text = ReadFileOr(path, &err);
-  if (err != 0) {
+// A whole /proc file in one or two reads: into buf when it fits (status does, unless the task
+// has hundreds of groups), else into *big. Returns the length, or -errno.
+long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t len = 0;
+  bool spilled = false;
+  for (;;) {
+    char* dst = spilled ? &(*big)[len] : buf + len;
+    size_t room = spilled ? big->size() - len : cap - len;
+    ssize_t n = read(fd, dst, room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    if (n == 0) break;
+    len += size_t(n);
+    if (len == (spilled ? big->size() : cap)) {
+      if (!spilled) {
+        big->assign(buf, len);
+        spilled = true;
+      }
+      big->resize(big->size() * 2);
+    }
+  }
+  close(fd);
+  if (spilled) big->resize(len);
+  return long(len);
+}
+
+// Reads and parses one status file; a missing file is ESRCH.
+bool ReadStatus(const char* path, int pid, ProcStatus* out, int* threads, Failure* f) {
+  char buf[4096];
+  std::string big;
+  long n = ReadProcFile(path, buf, sizeof buf, &big);
+  if (n < 0) {
+    int err = int(-n);
     // A task that is gone shows as a missing directory, or as ESRCH from read.
-    f->Errno("read " + path, err == ENOENT ? ESRCH : err, pid,
+    f->Errno(std::string("read ") + path, err == ENOENT ? ESRCH : err, pid,
              err == ENOENT || err == ESRCH ? "no such process" : "");
     return false;
   }
-  return ParseProcStatus(text, path, pid, out, f);
+  Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
+  return ParseStatus(text, path, pid, out, threads, f);
+}
+
+}  // namespace
+
+bool ParseProcStatus(const std::string& text, const std::string& path, int pid, ProcStatus* out,
+                     Failure* f) {
+  int threads;
+  return ParseStatus(text, path, pid, out, &threads, f);
+}
+
+bool ReadProcStatus(const std::string& path, int pid, ProcStatus* out, Failure* f) {
+  int threads;
+  return ReadStatus(path.c_str(), pid, out, &threads, f);
 }
 
 namespace {
@@ -246,20 +292,26 @@ int VirtualParentPid(const ProcStatus& st) {
   if (level == 0) return st.ppid;
   ProcStatus parent;
   Failure ignored;
-  if (!ReadProcStatus("/proc/" + std::to_string(st.ppid) + "/status", st.ppid, &parent, &ignored))
-    return 0;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", st.ppid);
+  int threads;
+  if (!ReadStatus(path, st.ppid, &parent, &threads, &ignored)) return 0;
   return parent.nspid.size() > level ? parent.nspid[level] : 0;
 }
 
-bool ReadLiveTask(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
+// Everything but the securebits: status of the process (and of its threads when asked), its
+// user namespace, its parent. *nthreads: the Threads line of its status (-1: none).
+bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, int* nthreads, Failure* f) {
   t->pid = pid;
-  std::string base = "/proc/" + std::to_string(pid);
+  char path[96];
+  int base = snprintf(path, sizeof path, "/proc/%d", pid);
   LiveThread leader;
   leader.tid = pid;
-  if (!ReadProcStatus(base + "/status", pid, &leader.st, f)) return false;
+  snprintf(path + base, sizeof path - base, "/status");
+  if (!ReadStatus(path, pid, &leader.st, nthreads, f)) return false;
   if (leader.st.tgid != pid) {
-    f->Errno("read " + base + "/status", ESRCH, pid, "not a process (a thread id of process " +
-                                                          std::to_string(leader.st.tgid) + ")");
+    f->Errno(std::string("read ") + path, ESRCH, pid,
+             "not a process (a thread id of process " + std::to_string(leader.st.tgid) + ")");
     return false;
   }
   t->threads.push_back(std::move(leader));
@@ -271,7 +323,9 @@ bool ReadLiveTask(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
       LiveThread th;
       th.tid = tid;
       Failure tf;
-      if (!ReadProcStatus(base + "/task/" + std::to_string(tid) + "/status", pid, &th.st, &tf)) {
+      int ignored;
+      snprintf(path + base, sizeof path - base, "/task/%d/status", tid);
+      if (!ReadStatus(path, pid, &th.st, &ignored, &tf)) {
         if (tf.code.empty() && tf.err == ESRCH) continue;  // that thread exited meanwhile
         *f = tf;
         return false;
@@ -280,54 +334,95 @@ bool ReadLiveTask(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
     }
   }
   struct stat st;
-  if (stat((base + "/ns/user").c_str(), &st) != 0) {
-    f->Errno("stat " + base + "/ns/user", errno == ENOENT ? ESRCH : errno, pid);
+  snprintf(path + base, sizeof path - base, "/ns/user");
+  if (stat(path, &st) != 0) {
+    f->Errno(std::string("stat ") + path, errno == ENOENT ? ESRCH : errno, pid);
     return false;
   }
   t->userns_inode = st.st_ino;
   t->vppid = VirtualParentPid(t->threads[0].st);
+  return true;
+}
 
+// The securebits part of a process, from its ptrace result (sb: null for our own process).
+bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* t, Failure* f) {
   if (o.unknown == Unknown::kSkip) return true;
-  auto refuse = [&](const std::string& why) {
-    for (auto& th : t->threads) th.securebits_error = why;
-  };
-  if (pid == getpid()) {
+  if (!sb) {
     // Our own process cannot be traced by us: the calling thread's own prctl stands for the
     // process; other threads of ours stay unknown.
     t->threads[0].securebits = o.self_securebits;
     for (size_t i = 1; i < t->threads.size(); i++)
       t->threads[i].securebits_error = "a thread of the calling process";
-  } else {
-    SecurebitsRequest req;
-    req.pid = pid;
-    req.test_delay_ms = o.test_delay_ms;
-    for (auto& th : t->threads) req.tids.push_back(th.tid);
-    std::vector<int> values;
-    Failure sf;
-    if (ReadSecurebitsPtrace(req, &values, &sf)) {
-      for (size_t i = 0; i < values.size(); i++) {
-        t->threads[i].securebits = values[i];
-        if (values[i] < 0) t->threads[i].securebits_error = "the thread exited";
-      }
-    } else {
-      bool refused = sf.code == "ERR_UNSUPPORTED_ARCH" ||
-                     (sf.code.empty() && (sf.err == EPERM || sf.err == EACCES) &&
-                      sf.syscall == "ptrace(PTRACE_SEIZE)");
-      if (!refused) {
-        // A process that exits mid-checkpoint lands here: ESRCH, named by the step.
-        *f = sf;
-        return false;
-      }
-      refuse(FailureToString(sf));
+  } else if (!sb->failure.set) {
+    for (size_t i = 0; i < sb->values.size(); i++) {
+      t->threads[i].securebits = sb->values[i];
+      if (sb->values[i] < 0) t->threads[i].securebits_error = "the thread exited";
     }
+  } else {
+    if (!IsSecurebitsRefusal(sb->failure)) {
+      // A process that exits mid-checkpoint lands here: ESRCH, named by the step.
+      *f = sb->failure;
+      return false;
+    }
+    std::string why = FailureToString(sb->failure);
+    for (auto& th : t->threads) th.securebits_error = why;
   }
   for (auto& th : t->threads) {
     if (th.securebits >= 0 || o.unknown == Unknown::kMark) continue;
     f->Coded("ERR_SECUREBITS_UNREADABLE",
-             "securebits of pid " + std::to_string(pid) + " (thread " + std::to_string(th.tid) +
+             "securebits of pid " + std::to_string(t->pid) + " (thread " + std::to_string(th.tid) +
                  ") cannot be read: " + th.securebits_error +
                  "; allow unknown securebits to record them as unknown",
-             pid);
+             t->pid);
+    return false;
+  }
+  return true;
+}
+
+// All the processes, in two passes: /proc for each (stopping at the first that fails), then the
+// securebits of those read, with one ptrace helper for all of them (each process attached,
+// read, restored and detached in turn; see ReadSecurebitsPtraceBatch). The failure reported is
+// that of the first process that fails, at whichever step, as if each process were read whole
+// before the next.
+bool ReadLiveTasks(const std::vector<int>& pids, const LiveOptions& o, std::vector<LiveTask>* tasks,
+                   Failure* f) {
+  tasks->resize(pids.size());
+  std::vector<int> nthreads(pids.size(), -1);
+  Failure proc_failure;
+  size_t nread = 0;  // processes read from /proc: [0, nread)
+  for (; nread < pids.size(); nread++)
+    if (!ReadLiveProc(pids[nread], o, &(*tasks)[nread], &nthreads[nread], &proc_failure)) break;
+
+  std::vector<SecurebitsRequest> reqs;
+  std::vector<int> req_of(nread, -1);  // index into reqs, -1: no ptrace (our own process)
+  if (o.unknown != Unknown::kSkip) {
+    int self = getpid();
+    for (size_t i = 0; i < nread; i++) {
+      const LiveTask& t = (*tasks)[i];
+      if (t.pid == self) continue;
+      req_of[i] = int(reqs.size());
+      reqs.emplace_back();
+      SecurebitsRequest& req = reqs.back();
+      req.pid = t.pid;
+      req.test_delay_ms = o.test_delay_ms;
+      req.ppid = t.threads[0].st.ppid;
+      req.nthreads = nthreads[i];
+      for (auto& th : t.threads) req.tids.push_back(th.tid);
+    }
+  }
+  std::vector<SecurebitsResult> results;
+  if (!reqs.empty()) ReadSecurebitsPtraceBatch(reqs, o.unknown == Unknown::kMark, &results);
+
+  for (size_t i = 0; i < nread; i++) {
+    const SecurebitsResult* sb = req_of[i] < 0 ? nullptr : &results[req_of[i]];
+    if (sb && !sb->done) {  // the batch stopped before it; an earlier failure says why
+      f->Errno("ptrace helper", EIO, (*tasks)[i].pid, "the process was not reached");
+      return false;
+    }
+    if (!FinishLiveProc(o, sb, &(*tasks)[i], f)) return false;
+  }
+  if (nread < pids.size()) {
+    *f = proc_failure;
     return false;
   }
   return true;
@@ -388,8 +483,69 @@ Napi::Object TaskToJs(Napi::Env env, const LiveTask& t) {
   return o;
 }
 
-// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?})
-Napi::Value ReadLiveTasksJs(const Napi::CallbackInfo& info) {
+// The same answer flat, for readLive to turn into objects in JavaScript (where object literals
+// cost a fraction of what Node-API calls do, one per property): see LiveTasksFlat in
+// lib/native/binding.ts for the layout.
+struct FlatTasks {
+  std::vector<double> nums;
+  std::vector<uint64_t> bigs;
+  std::vector<std::string> strings;
+};
+
+void Flatten(const std::vector<LiveTask>& tasks, FlatTasks* out) {
+  std::vector<double>& n = out->nums;
+  auto list = [&](const auto& v) {
+    n.push_back(double(v.size()));
+    for (auto x : v) n.push_back(double(x));
+  };
+  for (const LiveTask& t : tasks) {
+    const ProcStatus& s0 = t.threads[0].st;
+    n.insert(n.end(), {double(t.pid), double(s0.nspid.back()), double(s0.nstgid.back()),
+                       double(t.vppid), double(s0.nspgid.back()), double(s0.nssid.back()),
+                       double(t.threads.size())});
+    out->bigs.push_back(t.userns_inode);
+    for (const LiveThread& th : t.threads) {
+      const ProcStatus& s = th.st;
+      double err = -1;
+      if (th.securebits < 0 && !th.securebits_error.empty()) {
+        err = double(out->strings.size());
+        out->strings.push_back(th.securebits_error);
+      }
+      n.insert(n.end(), {double(th.tid), double(th.securebits), err, double(uint8_t(s.state)),
+                         double(s.tgid), double(s.pid), double(s.ppid), double(s.tracer_pid),
+                         double(s.uid[0]), double(s.uid[1]), double(s.uid[2]), double(s.uid[3]),
+                         double(s.gid[0]), double(s.gid[1]), double(s.gid[2]), double(s.gid[3]),
+                         s.no_new_privs ? 1.0 : 0.0});
+      list(s.groups);
+      list(s.nstgid);
+      list(s.nspid);
+      list(s.nspgid);
+      list(s.nssid);
+      out->bigs.insert(out->bigs.end(), {s.cap_inh, s.cap_prm, s.cap_eff, s.cap_bnd, s.cap_amb});
+    }
+  }
+}
+
+Napi::Value FlatToJs(Napi::Env env, const FlatTasks& flat) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Float64Array nums = Napi::Float64Array::New(env, flat.nums.size());
+  if (!flat.nums.empty()) memcpy(nums.Data(), flat.nums.data(), flat.nums.size() * sizeof(double));
+  o.Set("nums", nums);
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, flat.bigs.size() * sizeof(uint64_t));
+  if (!flat.bigs.empty()) memcpy(buf.Data(), flat.bigs.data(), flat.bigs.size() * sizeof(uint64_t));
+  napi_value bigs;
+  if (napi_create_typedarray(env, napi_biguint64_array, flat.bigs.size(), buf, 0, &bigs) != napi_ok)
+    throw Napi::Error::New(env);
+  o.Set("bigs", Napi::Value(env, bigs));
+  Napi::Array strings = Napi::Array::New(env, flat.strings.size());
+  for (size_t i = 0; i < flat.strings.size(); i++) strings.Set(uint32_t(i), flat.strings[i]);
+  o.Set("strings", strings);
+  return o;
+}
+
+// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
+// readLiveTasksFlat (the same, flat).
+Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray())
     throw Napi::TypeError::New(env, "readLiveTasks(pids, options?): pids must be an array");
@@ -418,18 +574,121 @@ Napi::Value ReadLiveTasksJs(const Napi::CallbackInfo& info) {
   }
   o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   auto tasks = std::make_shared<std::vector<LiveTask>>();
+  if (flat) {
+    auto packed = std::make_shared<FlatTasks>();
+    return PromiseWorker::Start(
+        env,
+        [pids, o, tasks, packed](Failure* f) {
+          if (ReadLiveTasks(*pids, o, tasks.get(), f)) Flatten(*tasks, packed.get());
+        },
+        [packed](Napi::Env env) { return FlatToJs(env, *packed); });
+  }
   return PromiseWorker::Start(
       env,
-      [pids, o, tasks](Failure* f) {
-        tasks->resize(pids->size());
-        for (size_t i = 0; i < pids->size(); i++)
-          if (!ReadLiveTask((*pids)[i], o, &(*tasks)[i], f)) return;
-      },
+      [pids, o, tasks](Failure* f) { ReadLiveTasks(*pids, o, tasks.get(), f); },
       [tasks](Napi::Env env) {
         Napi::Array out = Napi::Array::New(env, tasks->size());
         for (size_t i = 0; i < tasks->size(); i++) out.Set(uint32_t(i), TaskToJs(env, (*tasks)[i]));
         return out;
       });
+}
+
+// The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid
+// in order: the count, then that many child pids; a count of -1 when /proc/PID/task cannot be
+// opened (the process is gone); threads that exit meanwhile are skipped.
+void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
+  char dirbuf[8192];
+  char buf[4096];
+  std::string big;
+  char path[96];
+  std::vector<int> tids;
+  for (int pid : pids) {
+    int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
+    tids.clear();
+    // One thread (nlink 3: procfs counts 2 + threads): no listing needed. A thread started
+    // after this look is missed, as one started after a listing would be.
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      flat->push_back(-1);
+      continue;
+    }
+    if (st.st_nlink == 3) {
+      tids.push_back(pid);
+    } else {
+      int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) {
+        flat->push_back(-1);
+        continue;
+      }
+      for (;;) {
+        long got = syscall(SYS_getdents64, fd, dirbuf, sizeof dirbuf);
+        if (got <= 0) break;
+        for (long off = 0; off < got;) {
+          struct dirent64* d = reinterpret_cast<struct dirent64*>(dirbuf + off);
+          off += d->d_reclen;
+          if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
+          tids.push_back(atoi(d->d_name));
+        }
+      }
+      close(fd);
+    }
+    size_t count_at = flat->size();
+    flat->push_back(0);
+    for (int tid : tids) {
+      snprintf(path + base, sizeof path - base, "/%d/children", tid);
+      big.clear();
+      long n = ReadProcFile(path, buf, sizeof buf, &big);
+      if (n <= 0) continue;  // no children, or the thread exited meanwhile
+      Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
+      int32_t v = 0;
+      bool in = false;
+      for (char c : text) {
+        if (c >= '0' && c <= '9') {
+          v = v * 10 + (c - '0');
+          in = true;
+        } else if (in) {
+          flat->push_back(v);
+          (*flat)[count_at]++;
+          v = 0;
+          in = false;
+        }
+      }
+      if (in) {
+        flat->push_back(v);
+        (*flat)[count_at]++;
+      }
+    }
+  }
+}
+
+// readChildren(pids): Promise<Int32Array>, see ReadChildren.
+Napi::Value ReadChildrenJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw Napi::TypeError::New(env, "readChildren(pids): pids must be an array");
+  auto pids = std::make_shared<std::vector<int>>();
+  Napi::Array a = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() <= 0)
+      throw Napi::TypeError::New(env, "readChildren: every pid must be a positive number");
+    pids->push_back(v.As<Napi::Number>().Int32Value());
+  }
+  auto flat = std::make_shared<std::vector<int32_t>>();
+  return PromiseWorker::Start(
+      env, [pids, flat](Failure*) { ReadChildren(*pids, flat.get()); },
+      [flat](Napi::Env env) -> Napi::Value {
+        Napi::Int32Array out = Napi::Int32Array::New(env, flat->size());
+        if (!flat->empty()) memcpy(out.Data(), flat->data(), flat->size() * sizeof(int32_t));
+        return out;
+      });
+}
+
+Napi::Value ReadLiveTasksJs(const Napi::CallbackInfo& info) {
+  return ReadLiveTasksImpl(info, false);
+}
+Napi::Value ReadLiveTasksFlatJs(const Napi::CallbackInfo& info) {
+  return ReadLiveTasksImpl(info, true);
 }
 
 // parseProcStatus(text, path?): the parser alone, for tests of its strictness.
@@ -448,7 +707,10 @@ Napi::Value ParseProcStatusJs(const Napi::CallbackInfo& info) {
 
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("readLiveTasks", Napi::Function::New(env, ReadLiveTasksJs, "readLiveTasks"));
+  exports.Set("readLiveTasksFlat",
+              Napi::Function::New(env, ReadLiveTasksFlatJs, "readLiveTasksFlat"));
   exports.Set("parseProcStatus", Napi::Function::New(env, ParseProcStatusJs, "parseProcStatus"));
+  exports.Set("readChildren", Napi::Function::New(env, ReadChildrenJs, "readChildren"));
 }
 
 }  // namespace

@@ -18,45 +18,120 @@
 
 #include <sys/stat.h>
 
+#include <linux/futex.h>
+#include <pthread.h>
+
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "registry.h"
 
 namespace crc {
 
-int RunInVmChild(int (*fn)(void*), void* arg) {
-  constexpr size_t kStack = 256 * 1024;
-  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                     -1, 0);
-  if (stack == MAP_FAILED) return -errno;
-  struct Trampoline {
-    int (*fn)(void*);
-    void* arg;
-    static int Run(void* p) {
-      // Node's signal handlers were copied into the child; none of them may run here.
-      sigset_t all;
-      sigfillset(&all);
-      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof(long));
-      auto* t = static_cast<Trampoline*>(p);
-      syscall(SYS_exit, t->fn(t->arg) & 0xff);  // raw exit: no atexit handlers, no flushing
-      return 0;
-    }
-  } t{fn, arg};
-  pid_t child = clone(&Trampoline::Run, static_cast<char*>(stack) + kStack,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &t);
-  int result;
-  if (child < 0) {
-    result = -errno;
-  } else {
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    result = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+namespace {
+
+// The helper's stack, mapped once per calling thread (with a guard page below it) and reused:
+// a fresh mapping per call costs its page faults and, at munmap, a TLB shootdown across the
+// CPUs that run our threads.
+struct VmStack {
+  static constexpr size_t kGuard = 4096;
+  static constexpr size_t kSize = 256 * 1024;
+  void* base = nullptr;
+  bool busy = false;  // a child of this thread runs on it
+  ~VmStack() {
+    if (base) munmap(base, kGuard + kSize);
   }
-  munmap(stack, kStack);
-  return result;
+  char* Top() {
+    if (!base) {
+      void* p = mmap(nullptr, kGuard + kSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      mprotect(p, kGuard, PROT_NONE);
+      base = p;
+    }
+    return static_cast<char*>(base) + kGuard + kSize;
+  }
+};
+thread_local VmStack tls_stack;
+
+struct VmChild {
+  int pid = -1;
+  int (*fn)(void*) = nullptr;
+  void* arg = nullptr;
+  int live = 0;     // cleared by the kernel when the child lets go of our memory (CLEARTID)
+  int result = -1;  // fn's exit code, stored by the child
+};
+
+// Children that are done with our memory but were still exiting when we stopped waiting for
+// them: reaped at the next start of one, or when a promise settles (ReapVmChildren).
+std::mutex g_reap_mu;
+std::vector<int> g_reap;
+
+int VmTrampoline(void* p) {
+  // Every signal is blocked from the first instruction (the mask is inherited): Node's
+  // handlers were copied into the child, and none of them may run here.
+  auto* c = static_cast<VmChild*>(p);
+  int r = c->fn(c->arg) & 0xff;
+  __atomic_store_n(&c->result, r, __ATOMIC_RELEASE);
+  syscall(SYS_exit, r);  // raw exit: no atexit handlers, no flushing
+  return 0;
+}
+
+}  // namespace
+
+void ReapVmChildren() {
+  std::lock_guard<std::mutex> lock(g_reap_mu);
+  for (size_t i = 0; i < g_reap.size();) {
+    int status;
+    if (waitpid(g_reap[i], &status, __WALL | WNOHANG) == 0) {
+      i++;  // still exiting
+      continue;
+    }
+    g_reap[i] = g_reap.back();  // reaped (or, ECHILD, not ours to reap any more)
+    g_reap.pop_back();
+  }
+}
+
+int RunInVmChild(int (*fn)(void*), void* arg) {
+  ReapVmChildren();
+  char* top = tls_stack.busy ? nullptr : tls_stack.Top();
+  if (!top) return tls_stack.busy ? -EBUSY : -errno;  // busy: fn called RunInVmChild
+  VmChild c;
+  c.fn = fn;
+  c.arg = arg;
+  c.live = 1;
+  // Every signal blocked until the child is done: it starts with them blocked (the mask is
+  // inherited), and nothing interrupts our wait, whose syscall would write this thread's errno,
+  // which the child shares (it runs with our TLS).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // No exit signal: the child's end is ours to reap (__WALL) and wakes nobody else (a SIGCHLD
+  // would wake Node's event loop to look at its own children for nothing). CLEARTID: the kernel
+  // zeroes `live` and wakes its futex once the child has let go of our memory, as it exits or is
+  // killed.
+  c.pid = clone(&VmTrampoline, top, CLONE_VM | CLONE_CHILD_CLEARTID, &c, nullptr, nullptr, &c.live);
+  if (c.pid < 0) {
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return -err;
+  }
+  tls_stack.busy = true;
+  for (int v; (v = __atomic_load_n(&c.live, __ATOMIC_ACQUIRE)) != 0;)
+    syscall(SYS_futex, &c.live, FUTEX_WAIT, v, nullptr, nullptr, 0);  // shared: as the kernel wakes
+  tls_stack.busy = false;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int result = __atomic_load_n(&c.result, __ATOMIC_ACQUIRE);
+  // Reaped now if it is gone already; else a moment later, rather than sleeping here a second
+  // time until its exit completes, for nothing we need.
+  int status;
+  if (waitpid(c.pid, &status, __WALL | WNOHANG) == 0) {
+    std::lock_guard<std::mutex> lock(g_reap_mu);
+    g_reap.push_back(c.pid);
+  }
+  return result < 0 ? 255 : result;  // no result stored: the child was killed
 }
 
 #if defined(__x86_64__)
@@ -71,8 +146,10 @@ struct Tracee {
   bool exited;
   // Resumed by us and no stop seen since: must be interrupted before it can be restored.
   bool running;
-  bool dirty;  // code word and/or registers replaced: restore before detaching
+  bool dirty;    // registers (and maybe the code word) replaced: restore before detaching
+  bool patched;  // the code word at addr replaced (else addr holds the task's own `syscall`)
   bool last_stop_is_signal;  // the current stop is a signal-delivery-stop (detach may inject)
+  bool group_stopped;        // stopped (SIGSTOP...) when we attached: stopped again at detach
   int npending;              // signals we took from the task and owe it back
   int pending[8];
   uintptr_t addr;
@@ -80,19 +157,24 @@ struct Tracee {
   struct user_regs_struct saved;
 };
 
-// Everything the child touches lives here, allocated before the clone.
-struct Job {
+constexpr const char* kSeize = "ptrace(PTRACE_SEIZE)";
+
+// One process of a batch. Everything the child touches lives here or in Job, allocated before
+// the clone.
+struct Item {
   int pid;
   bool caller_is_parent;  // the task is our own child: its exit status belongs to libuv
   int delay_ms;
-  int ntracees;
   int capacity;  // of tracees: sized to the process, since fresh pages cost a fault each
-  Tracee* tracees;
   const int* wanted;
   int nwanted;
   int* values;
-  char dirbuf[16384];
-  char path[64];
+  char* settle;  // per wanted thread, the state it goes back to once detached (see Settle)
+  char path[32];  // /proc/PID/task
+  Tracee* tracees;  // room for capacity
+  int ntracees;
+  bool begun;     // its leader seized and interrupted ahead of its turn (see RunJob)
+  bool done;      // the helper finished with it (success or failure)
   // failure
   const char* fail_syscall;
   int fail_errno;
@@ -100,12 +182,22 @@ struct Job {
   const char* fail_detail;
 };
 
+struct Job {
+  Item* items;
+  int nitems;
+  bool continue_on_refusal;
+  Item* cur;  // the process being worked on
+  unsigned long sigchld_mask;  // kernel sigset for rt_sigtimedwait
+  char dirbuf[16384];
+};
+
 void Fail(Job* j, const char* syscall, int err, int tid, const char* detail = nullptr) {
-  if (j->fail_syscall) return;  // keep the first failure
-  j->fail_syscall = syscall;
-  j->fail_errno = err;
-  j->fail_tid = tid;
-  j->fail_detail = detail;
+  Item* it = j->cur;
+  if (it->fail_syscall) return;  // keep the first failure
+  it->fail_syscall = syscall;
+  it->fail_errno = err;
+  it->fail_tid = tid;
+  it->fail_detail = detail;
 }
 
 long Ptrace(long req, int tid, void* addr, void* data) {
@@ -118,13 +210,21 @@ void SleepMicros(long us) {
   }
 }
 
+long long NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 enum class Ev { kStop, kExited, kError, kTimeout };
 
 // Waits for the next ptrace event of t. The task's death is peeked at first (WNOWAIT), so the
-// exit of a task that is our own child is left for libuv to reap.
+// exit of a task that is our own child is left for libuv to reap. Between peeks the helper
+// sleeps in rt_sigtimedwait for SIGCHLD (blocked, so it stays pending), which the kernel sends
+// the tracer on every stop and exit of a tracee: no event can slip between a peek and the sleep,
+// and the CPU is free for the tracee meanwhile (it usually runs right there, woken by us).
 Ev WaitEvent(Job* j, Tracee* t, int* status) {
-  long slept = 0, step = 10;
-  int spins = 0;
+  long long deadline = 0;
   for (;;) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -138,18 +238,16 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       return Ev::kError;
     }
     if (si.si_pid == 0) {
-      if (slept > 10 * 1000 * 1000) {  // 10 s: a task that never stops (D state)
+      long long now = NowNs();
+      if (deadline == 0) {
+        deadline = now + 10 * 1000000000LL;  // 10 s: a task that never stops (D state)
+      } else if (now >= deadline) {
         Fail(j, "waitid", ETIMEDOUT, t->tid, "the task did not stop for ptrace");
         return Ev::kTimeout;
       }
-      // A stop usually lands within microseconds: yield first, sleep only if it does not.
-      if (spins++ < 200) {
-        sched_yield();
-        continue;
-      }
-      SleepMicros(step);
-      slept += step;
-      if (step < 1000) step *= 2;
+      long long left = deadline - now;
+      struct timespec ts = {time_t(left / 1000000000LL), long(left % 1000000000LL)};
+      syscall(SYS_rt_sigtimedwait, &j->sigchld_mask, nullptr, &ts, sizeof j->sigchld_mask);
       continue;
     }
     if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
@@ -157,8 +255,8 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       t->running = false;
       // A thread, or a process we only trace: reaping the trace notification hands it on to its
       // real parent. Our own child's status stays for libuv.
-      bool leader = t->tid == j->pid;
-      if (!(leader && j->caller_is_parent)) waitpid(t->tid, status, __WALL | WNOHANG);
+      bool leader = t->tid == j->cur->pid;
+      if (!(leader && j->cur->caller_is_parent)) waitpid(t->tid, status, __WALL | WNOHANG);
       return Ev::kExited;
     }
     if (waitpid(t->tid, status, __WALL | WNOHANG) <= 0) continue;
@@ -184,10 +282,10 @@ void OweSignal(Tracee* t, int sig) {
   if (t->npending < 8) t->pending[t->npending++] = sig;
 }
 
-// Parses decimal names from a getdents64 buffer: the threads of j->pid.
+// Parses decimal names from a getdents64 buffer: the threads of the current process.
 int ListThreads(Job* j, int* out, int max) {
   int n = 0;
-  int fd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(j->cur->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -errno;
   for (;;) {
     long got = syscall(SYS_getdents64, fd, j->dirbuf, sizeof j->dirbuf);
@@ -212,63 +310,104 @@ int ListThreads(Job* j, int* out, int max) {
 }
 
 Tracee* Find(Job* j, int tid) {
-  for (int i = 0; i < j->ntracees; i++)
-    if (j->tracees[i].tid == tid) return &j->tracees[i];
+  Item* it = j->cur;
+  for (int i = 0; i < it->ntracees; i++)
+    if (it->tracees[i].tid == tid) return &it->tracees[i];
   return nullptr;
 }
 
-// Seizes and interrupts every thread, repeating the listing until no new thread appears (a
-// thread can clone until it is stopped).
-bool AttachAll(Job* j) {
-  int tids[kMaxTracees];
-  for (int round = 0; round < 64; round++) {
-    int n = ListThreads(j, tids, j->capacity);
-    if (n < 0) {
-      Fail(j, "open /proc/PID/task", n == -ENOENT ? ESRCH : -n, j->pid, "the process is gone");
+// Seizes and interrupts the threads in tids not held yet; *added counts them.
+bool SeizeNew(Job* j, const int* tids, int n, int* added) {
+  Item* it = j->cur;
+  *added = 0;
+  for (int i = 0; i < n; i++) {
+    if (Find(j, tids[i])) continue;
+    if (it->ntracees >= it->capacity) {
+      Fail(j, kSeize, E2BIG, it->pid, "too many threads");
       return false;
     }
+    if (Ptrace(PTRACE_SEIZE, tids[i], nullptr, nullptr) != 0) {
+      if (errno == ESRCH) continue;  // that thread just exited
+      Fail(j, kSeize, errno, tids[i]);
+      return false;
+    }
+    Tracee* t = &it->tracees[it->ntracees++];
+    memset(t, 0, sizeof *t);
+    t->tid = tids[i];
+    t->attached = true;
+    t->running = true;
+    ++*added;
+    if (Ptrace(PTRACE_INTERRUPT, t->tid, nullptr, nullptr) != 0) {
+      if (errno == ESRCH) {
+        t->exited = true;
+        t->running = false;
+        continue;
+      }
+      Fail(j, "ptrace(PTRACE_INTERRUPT)", errno, t->tid);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The first step of AttachAll, which may run ahead of the process's turn: the leader, seized
+// and interrupted, without waiting for its stop.
+void AttachLeader(Job* j) {
+  Item* it = j->cur;
+  int added;
+  it->begun = true;
+  SeizeNew(j, &it->pid, 1, &added);
+}
+
+// Seizes and interrupts every thread, repeating the listing until no new thread appears (a
+// thread can clone until it is stopped). The leader goes first (AttachLeader), without a
+// listing: once it and every thread we know of are stopped, a thread count (the nlink of
+// /proc/PID/task) equal to theirs means there is no other thread, and none can start; only
+// otherwise is the directory listed (again). Most processes have one thread: one stat instead
+// of two listings.
+bool AttachAll(Job* j) {
+  int tids[kMaxTracees];
+  Item* it = j->cur;
+  if (!it->begun) AttachLeader(j);
+  if (it->fail_syscall) return false;
+  for (int round = 0; round < 64; round++) {
     int added = 0;
-    for (int i = 0; i < n; i++) {
-      if (Find(j, tids[i])) continue;
-      if (j->ntracees >= j->capacity) {
-        Fail(j, "ptrace(PTRACE_SEIZE)", E2BIG, j->pid, "too many threads");
+    if (round == 0) {
+      added = it->ntracees;
+      if (added == 0) continue;  // the leader is gone: the listing says whether the process is
+    } else {
+      int n = ListThreads(j, tids, it->capacity);
+      if (n < 0) {
+        Fail(j, "open /proc/PID/task", n == -ENOENT ? ESRCH : -n, it->pid, "the process is gone");
         return false;
       }
-      if (Ptrace(PTRACE_SEIZE, tids[i], nullptr, nullptr) != 0) {
-        if (errno == ESRCH) continue;  // that thread just exited
-        Fail(j, "ptrace(PTRACE_SEIZE)", errno, tids[i]);
-        return false;
-      }
-      Tracee* t = &j->tracees[j->ntracees++];
-      memset(t, 0, sizeof *t);
-      t->tid = tids[i];
-      t->attached = true;
-      t->running = true;
-      added++;
-      if (Ptrace(PTRACE_INTERRUPT, t->tid, nullptr, nullptr) != 0) {
-        if (errno == ESRCH) {
-          t->exited = true;
-          t->running = false;
-          continue;
-        }
-        Fail(j, "ptrace(PTRACE_INTERRUPT)", errno, t->tid);
-        return false;
-      }
+      if (!SeizeNew(j, tids, n, &added)) return false;
+      if (added == 0) return true;
     }
-    if (added == 0) return true;
     // Wait for this round's stops before listing again: a stopped thread cannot clone.
-    for (int i = 0; i < j->ntracees; i++) {
-      Tracee* t = &j->tracees[i];
-      if (!t->running || t->exited) continue;
-      int status = 0;
-      Ev ev = WaitEvent(j, t, &status);
-      if (ev == Ev::kError || ev == Ev::kTimeout) return false;
-      if (ev == Ev::kStop && !IsEventStop(status)) {
-        // Took a signal before the interrupt trap: owe it back; the trap is still pending but we
-        // can work from this stop as well as from it.
-        OweSignal(t, WSTOPSIG(status));
+    bool any_exited = false;
+    for (int i = 0; i < it->ntracees; i++) {
+      Tracee* t = &it->tracees[i];
+      if (t->running && !t->exited) {
+        int status = 0;
+        Ev ev = WaitEvent(j, t, &status);
+        if (ev == Ev::kError || ev == Ev::kTimeout) return false;
+        if (ev == Ev::kStop && !IsEventStop(status)) {
+          // Took a signal before the interrupt trap: owe it back; the trap is still pending but
+          // we can work from this stop as well as from it.
+          OweSignal(t, WSTOPSIG(status));
+        }
+        // A group-stop reports its stop signal rather than the interrupt's SIGTRAP: the task
+        // was stopped (SIGSTOP and the like) before we came.
+        if (ev == Ev::kStop && IsEventStop(status) && WSTOPSIG(status) != SIGTRAP)
+          t->group_stopped = true;
       }
+      any_exited |= t->exited;
     }
+    // Every thread we hold is stopped. If they are all the process has, we are done.
+    struct stat st;
+    if (!any_exited && stat(it->path, &st) == 0 && long(st.st_nlink) - 2 == it->ntracees)
+      return true;
   }
   return true;
 }
@@ -280,20 +419,33 @@ bool Inject(Job* j, Tracee* t, int* value) {
     Fail(j, "ptrace(PTRACE_GETREGS)", errno, t->tid);
     return false;
   }
-  t->addr = t->saved.rip;
+  // A task stopped in a system call (the usual case: asleep in one) sits just after its
+  // `syscall` instruction: that very instruction runs ours, and the task's code is never
+  // written (no private copy of a shared text page left behind). rip - 2 is in rip's page, so
+  // executable. Otherwise one `syscall` is written over the word at rip.
   // The raw request stores the word through `data` (glibc's wrapper returns it instead).
   unsigned long word = 0;
-  if (Ptrace(PTRACE_PEEKTEXT, t->tid, reinterpret_cast<void*>(t->addr), &word) != 0) {
-    Fail(j, "ptrace(PTRACE_PEEKTEXT)", errno, t->tid);
-    return false;
-  }
-  t->code = word;
-  unsigned long patched = (t->code & ~0xffffUL) | 0x050fUL;  // 0f 05: syscall
-  t->dirty = true;
-  if (Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
-             reinterpret_cast<void*>(patched)) != 0) {
-    Fail(j, "ptrace(PTRACE_POKETEXT)", errno, t->tid);
-    return false;
+  uintptr_t rip = t->saved.rip;
+  t->patched = false;
+  if ((rip & 0xfff) >= 2 && rip < 0x800000000000UL &&
+      Ptrace(PTRACE_PEEKTEXT, t->tid, reinterpret_cast<void*>(rip - 2), &word) == 0 &&
+      (word & 0xffff) == 0x050fUL) {
+    t->addr = rip - 2;
+  } else {
+    t->addr = rip;
+    if (Ptrace(PTRACE_PEEKTEXT, t->tid, reinterpret_cast<void*>(t->addr), &word) != 0) {
+      Fail(j, "ptrace(PTRACE_PEEKTEXT)", errno, t->tid);
+      return false;
+    }
+    t->code = word;
+    unsigned long patched = (t->code & ~0xffffUL) | 0x050fUL;  // 0f 05: syscall
+    t->dirty = true;
+    t->patched = true;
+    if (Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
+               reinterpret_cast<void*>(patched)) != 0) {
+      Fail(j, "ptrace(PTRACE_POKETEXT)", errno, t->tid);
+      return false;
+    }
   }
   struct user_regs_struct regs = t->saved;
   regs.rax = SYS_prctl;
@@ -302,6 +454,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
   regs.orig_rax = static_cast<unsigned long long>(-1);
   regs.rdi = PR_GET_SECUREBITS;
   regs.rsi = regs.rdx = regs.r10 = regs.r8 = 0;
+  regs.rip = t->addr;
+  t->dirty = true;
   if (Ptrace(PTRACE_SETREGS, t->tid, nullptr, &regs) != 0) {
     Fail(j, "ptrace(PTRACE_SETREGS)", errno, t->tid);
     return false;
@@ -347,8 +501,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
 // Puts back the code word and the registers; the task must be stopped.
 void Restore(Job* j, Tracee* t) {
   if (!t->dirty) return;
-  if (Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
-             reinterpret_cast<void*>(t->code)) != 0)
+  if (t->patched && Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
+                           reinterpret_cast<void*>(t->code)) != 0)
     Fail(j, "ptrace(PTRACE_POKETEXT) restoring code", errno, t->tid);
   if (Ptrace(PTRACE_SETREGS, t->tid, nullptr, &t->saved) != 0)
     Fail(j, "ptrace(PTRACE_SETREGS) restoring registers", errno, t->tid);
@@ -356,8 +510,9 @@ void Restore(Job* j, Tracee* t) {
 }
 
 void DetachAll(Job* j) {
-  for (int i = 0; i < j->ntracees; i++) {
-    Tracee* t = &j->tracees[i];
+  Item* it = j->cur;
+  for (int i = 0; i < it->ntracees; i++) {
+    Tracee* t = &it->tracees[i];
     if (!t->attached || t->exited) continue;
     if (t->running) {
       // Resumed by us (single step) when the failure happened: stop it again to restore it.
@@ -378,19 +533,35 @@ void DetachAll(Job* j) {
     if (t->last_stop_is_signal && t->npending > 0) sig = t->pending[first++];
     if (Ptrace(PTRACE_DETACH, t->tid, nullptr, reinterpret_cast<void*>(sig)) != 0 && errno != ESRCH)
       Fail(j, "ptrace(PTRACE_DETACH)", errno, t->tid);
-    for (int i = first; i < t->npending; i++) syscall(SYS_tgkill, j->pid, t->tid, t->pending[i]);
+    for (int i = first; i < t->npending; i++)
+      syscall(SYS_tgkill, j->cur->pid, t->tid, t->pending[i]);
     t->attached = false;
   }
 }
 
-int RunJob(void* p) {
-  Job* j = static_cast<Job*>(p);
-  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);  // our short sleeps, not 50 us each
+// The state letter of a thread (from /proc/PID/task/TID/stat), or 0 if it cannot be read.
+char ThreadState(int pid, int tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
+  char buf[512];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* rp = strrchr(buf, ')');  // comm may hold spaces and parentheses
+  return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+// One process: attach every thread, inject into the wanted ones, put everything back, detach.
+void RunOne(Job* j) {
+  Item* it = j->cur;
   if (AttachAll(j)) {
-    if (j->delay_ms > 0) SleepMicros(long(j->delay_ms) * 1000);
-    for (int w = 0; w < j->nwanted; w++) {
-      Tracee* t = Find(j, j->wanted[w]);
-      j->values[w] = -1;
+    if (it->delay_ms > 0) SleepMicros(long(it->delay_ms) * 1000);
+    for (int w = 0; w < it->nwanted; w++) {
+      Tracee* t = Find(j, it->wanted[w]);
+      it->values[w] = -1;
       if (!t || t->exited) continue;
       // A stop that arrived during the delay (the task was killed) shows up here.
       siginfo_t si;
@@ -405,11 +576,61 @@ int RunJob(void* p) {
       bool ok = Inject(j, t, &value);
       if (!t->running && !t->exited) Restore(j, t);
       if (!ok) break;
-      j->values[w] = value;
+      it->values[w] = value;
+      // Detached, it must run a moment in the kernel to get back to where it was: into its
+      // group-stop, or into the blocking syscall we interrupted (-ERESTART*: it restarts it).
+      long rax = long(t->saved.rax);
+      if (t->group_stopped)
+        it->settle[w] = 'T';
+      else if (long(t->saved.orig_rax) >= 0 && rax <= -512 && rax >= -516)
+        it->settle[w] = 'S';
     }
   }
   DetachAll(j);
-  return j->fail_syscall ? 1 : 0;
+}
+
+bool IsRefusal(const Item* it) {
+  return it->fail_syscall == kSeize && (it->fail_errno == EPERM || it->fail_errno == EACCES);
+}
+
+int RunJob(void* p) {
+  Job* j = static_cast<Job*>(p);
+  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);  // the test delay's sleep, not 50 us more
+  // Our own disposition (the helper has its own copy of the handler table): SIGCHLD for every
+  // stop of a tracee, whatever Node set (SA_NOCLDSTOP would silence the stops).
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl = {reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
+  syscall(SYS_rt_sigaction, SIGCHLD, &dfl, nullptr, sizeof dfl.mask);
+  // The next process's leader is interrupted while this one is worked on, so that its stop
+  // (the wait for a sleeping task to be scheduled) overlaps with our work here rather than
+  // adding to it. Only that one runs ahead: each process is still held for about as long as it
+  // takes to read one.
+  for (int i = 0; i < j->nitems; i++) {
+    Item* it = &j->items[i];
+    Item* ahead = i + 1 < j->nitems ? &j->items[i + 1] : nullptr;
+    j->cur = it;
+    if (!it->begun) AttachLeader(j);
+    if (ahead && ahead->pid != it->pid) {  // the same pid twice: one at a time
+      j->cur = ahead;
+      AttachLeader(j);
+    }
+    j->cur = it;
+    RunOne(j);
+    it->done = true;
+    if (it->fail_syscall && !(j->continue_on_refusal && IsRefusal(it))) {
+      // Stopping here: let go of the one taken ahead, which is then not reached.
+      if (ahead && ahead->begun) {
+        j->cur = ahead;
+        DetachAll(j);
+      }
+      break;
+    }
+  }
+  return 0;
 }
 
 int ParentPid(int pid) {
@@ -429,49 +650,136 @@ int ParentPid(int pid) {
   return ppid;
 }
 
+// Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
+// asleep (not running) again. Usually it is by the time the helper has exited: one look. A
+// SIGCONT, or the awaited data arriving, can keep it from that state: the wait is bounded (40
+// or 5 ms).
+void Settle(int pid, int tid, char want) {
+  long long deadline = NowNs() + (want == 'T' ? 40 : 5) * 1000000LL;
+  for (int tries = 0;; tries++) {
+    char st = ThreadState(pid, tid);
+    if (st == 0 || st == 'Z' || st == 'X' || st == 't') return;
+    if (want == 'T' ? st == 'T' : st != 'R') return;
+    if (NowNs() >= deadline) return;
+    if (tries < 8)
+      sched_yield();  // it may be waiting for this very CPU
+    else
+      SleepMicros(20);
+  }
+}
+
 }  // namespace
 
-bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f) {
+bool IsSecurebitsRefusal(const Failure& f) {
+  return f.code == "ERR_UNSUPPORTED_ARCH" ||
+         (f.code.empty() && (f.err == EPERM || f.err == EACCES) && f.syscall == kSeize);
+}
+
+void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
+                               std::vector<SecurebitsResult>* results) {
+  results->clear();
+  results->resize(reqs.size());
+  if (reqs.empty()) return;
   auto job = std::make_unique<Job>();
   memset(job.get(), 0, sizeof(Job));
-  // Room for the threads there are now and as many again that may start before all are stopped.
-  int now = 0;
-  snprintf(job->path, sizeof job->path, "/proc/%d/task", req.pid);
-  if (struct stat st; stat(job->path, &st) == 0) now = int(st.st_nlink) - 2;  // procfs: 2 + threads
-  int capacity = std::min(kMaxTracees, std::max(now, int(req.tids.size())) * 2 + 16);
-  std::vector<Tracee> tracees(capacity);
-  job->capacity = capacity;
-  values->assign(req.tids.size(), -1);
-  job->pid = req.pid;
-  job->caller_is_parent = ParentPid(req.pid) == getpid();
-  job->delay_ms = req.test_delay_ms;
-  job->tracees = tracees.data();
-  job->wanted = req.tids.data();
-  job->nwanted = static_cast<int>(req.tids.size());
-  job->values = values->data();
+  std::vector<Item> items(reqs.size());
+  std::vector<std::vector<char>> settle(reqs.size());
+  int max_capacity = 0;
+  int self = getpid();
+  for (size_t i = 0; i < reqs.size(); i++) {
+    const SecurebitsRequest& req = reqs[i];
+    Item& it = items[i];
+    memset(&it, 0, sizeof it);
+    snprintf(it.path, sizeof it.path, "/proc/%d/task", req.pid);
+    // Room for the threads there are now and as many again that may start before all are
+    // stopped.
+    int now = req.nthreads;
+    if (now < 0) {
+      now = 0;
+      struct stat st;
+      if (stat(it.path, &st) == 0) now = int(st.st_nlink) - 2;  // procfs: 2 + threads
+    }
+    it.capacity = std::min(kMaxTracees, std::max(now, int(req.tids.size())) * 2 + 16);
+    max_capacity = std::max(max_capacity, it.capacity);
+    (*results)[i].values.assign(req.tids.size(), -1);
+    it.pid = req.pid;
+    it.caller_is_parent = (req.ppid >= 0 ? req.ppid : ParentPid(req.pid)) == self;
+    it.delay_ms = req.test_delay_ms;
+    it.wanted = req.tids.data();
+    it.nwanted = static_cast<int>(req.tids.size());
+    it.values = (*results)[i].values.data();
+    settle[i].assign(req.tids.size(), 0);
+    it.settle = settle[i].data();
+  }
+  // Two processes are held at a time (the current one and the next): two slots, in turn.
+  std::vector<Tracee> tracees(size_t(max_capacity) * 2);
+  for (size_t i = 0; i < items.size(); i++) items[i].tracees = &tracees[(i % 2) * max_capacity];
+  job->items = items.data();
+  job->nitems = int(items.size());
+  job->continue_on_refusal = continue_on_refusal;
+  job->sigchld_mask = 1UL << (SIGCHLD - 1);
   int r = RunInVmChild(RunJob, job.get());
+  for (size_t i = 0; i < items.size(); i++)
+    for (int w = 0; w < items[i].nwanted; w++)
+      if (items[i].settle[w]) Settle(items[i].pid, items[i].wanted[w], items[i].settle[w]);
   if (r < 0) {
-    f->Errno("clone", -r, req.pid, "starting the ptrace helper");
+    (*results)[0].done = true;
+    (*results)[0].failure.Errno("clone", -r, reqs[0].pid, "starting the ptrace helper");
+    return;
+  }
+  for (size_t i = 0; i < items.size(); i++) {
+    const Item& it = items[i];
+    SecurebitsResult& res = (*results)[i];
+    if (!it.done) {
+      if (r == 0) break;  // the batch stopped at an earlier failure
+      res.done = true;
+      res.failure.Errno("ptrace helper", EIO, it.pid, "the helper died");
+      break;
+    }
+    res.done = true;
+    if (it.fail_syscall) {
+      res.failure.Errno(it.fail_syscall, it.fail_errno, it.fail_tid ? it.fail_tid : it.pid,
+                        it.fail_detail ? it.fail_detail : "");
+      res.values.assign(res.values.size(), -1);
+    }
+  }
+}
+
+bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f) {
+  std::vector<SecurebitsResult> results;
+  ReadSecurebitsPtraceBatch({req}, false, &results);
+  if (results[0].failure.set) {
+    *f = results[0].failure;
     return false;
   }
-  if (job->fail_syscall) {
-    f->Errno(job->fail_syscall, job->fail_errno, job->fail_tid ? job->fail_tid : req.pid,
-             job->fail_detail ? job->fail_detail : "");
-    return false;
-  }
-  if (r != 0) {
-    f->Errno("ptrace helper", EIO, req.pid, "the helper died");
-    return false;
-  }
+  *values = std::move(results[0].values);
   return true;
 }
 
 #else  // !__x86_64__
 
+bool IsSecurebitsRefusal(const Failure& f) {
+  return f.code == "ERR_UNSUPPORTED_ARCH" ||
+         (f.code.empty() && (f.err == EPERM || f.err == EACCES) &&
+          f.syscall == "ptrace(PTRACE_SEIZE)");
+}
+
 bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f) {
   f->Coded("ERR_UNSUPPORTED_ARCH",
            "reading another task's securebits over ptrace: unsupported architecture", req.pid);
   return false;
+}
+
+void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
+                               std::vector<SecurebitsResult>* results) {
+  results->clear();
+  results->resize(reqs.size());
+  for (size_t i = 0; i < reqs.size(); i++) {
+    (*results)[i].done = true;
+    (*results)[i].values.assign(reqs[i].tids.size(), -1);
+    ReadSecurebitsPtrace(reqs[i], nullptr, &(*results)[i].failure);
+    if (!continue_on_refusal) break;
+  }
 }
 
 #endif

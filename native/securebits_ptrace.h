@@ -9,11 +9,12 @@
 
 namespace crc {
 
-// Runs fn(arg) in a child that shares our memory (clone CLONE_VM | CLONE_VFORK); the calling
-// thread sleeps until the child exits. The child is a process of its own: it may trace tasks
-// (even children of ours, whose ptrace stops would otherwise reach libuv's waitpid) and setns.
-// fn runs with every signal blocked and may use only syscalls and memory prepared before the
-// call: no allocation, no locks. Returns fn's exit code (0..255), or -errno if clone failed.
+// Runs fn(arg) in a child that shares our memory (clone CLONE_VM); the calling thread sleeps
+// until the child is done with our memory (it is then exiting). The child is a process of its
+// own: it may trace tasks (even children of ours, whose ptrace stops would otherwise reach
+// libuv's waitpid) and setns. fn runs with every signal blocked and may use only syscalls and
+// memory prepared before the call: no allocation, no locks. Returns fn's exit code (0..255; 255
+// if the child was killed), or -errno if clone failed.
 int RunInVmChild(int (*fn)(void*), void* arg);
 
 struct SecurebitsRequest {
@@ -23,6 +24,9 @@ struct SecurebitsRequest {
   std::vector<int> tids;
   // Tests only: keep the threads stopped this long, so a test can kill the task meanwhile.
   int test_delay_ms = 0;
+  // What the caller already knows from /proc/PID/status (saves reading it again); -1: unknown.
+  int ppid = -1;      // PPid, as /proc shows it
+  int nthreads = -1;  // Threads
 };
 
 // values->at(i) is the securebits word of req.tids[i], or -1 if that thread exited meanwhile
@@ -30,5 +34,23 @@ struct SecurebitsRequest {
 // failures name the ptrace request and the tid; an unsupported architecture is
 // ERR_UNSUPPORTED_ARCH. Whatever happens, no thread is left traced or stopped by us.
 bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f);
+
+struct SecurebitsResult {
+  bool done = false;  // false: not reached (the batch stopped at an earlier failure)
+  std::vector<int> values;
+  Failure failure;  // set: this process failed (values then all -1)
+};
+
+// True for the failures that mean "not allowed to look" (rather than "went wrong"): ptrace
+// refused (EPERM/EACCES from PTRACE_SEIZE) or an unsupported architecture.
+bool IsSecurebitsRefusal(const Failure& f);
+
+// Many processes with one ptrace helper: each in turn is attached, read, restored and detached,
+// as ReadSecurebitsPtrace does for one; only the next one's leader is seized and interrupted
+// ahead (its stop then overlaps this one's work), so at most two processes are held at a time.
+// The batch stops after the first failed process (letting go of the next), unless the failure
+// is a refusal and continue_on_refusal is set. results->at(i) answers reqs[i].
+void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
+                               std::vector<SecurebitsResult>* results);
 
 }  // namespace crc

@@ -8,11 +8,11 @@ import { decode, encode, ImageEncodeError, type Image } from '../format';
 import { native } from '../native/binding';
 import { fromNative, NotExpressibleError } from './errors';
 import { buildImage } from './image';
-import { readLive, type UnknownSecurebits } from './live';
+import { readLive, type CheckpointProgress, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
 
 export * from './errors';
-export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits } from './live';
+export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
 export { buildImage, liveHeader } from './image';
 export { processTree } from './tree';
 export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
@@ -28,6 +28,11 @@ export interface CheckpointOptions {
   kernel?: 'auto' | 'never';
   /** Tests only: hold each task stopped under ptrace this long. */
   testDelayMs?: number;
+  /**
+   * Progress of a live checkpoint: the tree walk (checkpointTree: processes found so far) and the
+   * reading of processes (done of total). Not called when the kernel's sys_checkpoint is used.
+   */
+  onProgress?: (p: CheckpointProgress) => void;
 }
 
 /** Depth of each pid in the forest its parent links form within the set. */
@@ -44,15 +49,6 @@ function depths(entries: readonly { pid: number; parent?: number }[]): Map<numbe
   };
   for (const e of entries) depthOf(e.pid);
   return out;
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
 }
 
 function checkCompat(image: Image, options: CheckpointOptions): Image {
@@ -94,14 +90,15 @@ export async function checkpoint(pids: number | readonly number[], options: Chec
   if (list.length === 0) throw new RangeError('checkpoint: no pids');
   if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0]), options);
   const live = await readLive(list, options);
-  const depth = depths(live.map((p) => ({ pid: p.pid, parent: parentOf(p.pid) })));
+  const depth = depths(live.map((p) => ({ pid: p.pid, parent: p.ppid })));
   return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
 }
 
 /** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
 export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
   if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid), options);
-  const tree = await processTree(rootPid);
+  const report = options.onProgress;
+  const tree = await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })));
   const live = await readLive(
     tree.map((t) => t.pid),
     options,

@@ -1,42 +1,42 @@
 // A process tree from /proc/PID/task/*/children (every thread's children), root first,
 // breadth-first. Processes that vanish during the walk are left out; the root must exist.
-import { promises as fs } from 'fs';
+import { native } from '../native/binding';
 import { ProcessGoneError } from './errors';
 
-async function childrenOf(pid: number): Promise<number[]> {
-  let tids: string[];
-  try {
-    tids = await fs.readdir(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const tid of tids) {
-    try {
-      const text = await fs.readFile(`/proc/${pid}/task/${tid}/children`, 'utf8');
-      for (const s of text.split(' ')) if (s.trim() !== '') out.push(Number(s));
-    } catch {
-      // thread exited meanwhile
-    }
+/** The children of each pid, in one call into the addon: null for a process that is gone. */
+async function childrenOf(pids: number[]): Promise<(number[] | null)[]> {
+  const flat = await native().readChildren(pids);
+  const out: (number[] | null)[] = [];
+  for (let k = 0; k < flat.length; ) {
+    const n = flat[k++];
+    out.push(n < 0 ? null : Array.from(flat.subarray(k, k + n)));
+    k += Math.max(n, 0);
   }
   return out;
 }
 
-/** [root, ...descendants], each with its parent (the root's parent: undefined). */
-export async function processTree(root: number): Promise<{ pid: number; parent?: number }[]> {
-  try {
-    await fs.access(`/proc/${root}/task`);
-  } catch {
-    throw new ProcessGoneError(`process ${root}: no such process`, 'ESRCH', root, 'open /proc/PID/task');
-  }
+/**
+ * [root, ...descendants], each with its parent (the root's parent: undefined). `onFound` hears
+ * the count of processes found so far as the walk goes on.
+ */
+export async function processTree(root: number, onFound?: (found: number) => void): Promise<{ pid: number; parent?: number }[]> {
   const out: { pid: number; parent?: number }[] = [{ pid: root }];
   const seen = new Set([root]);
-  for (let i = 0; i < out.length; i++) {
-    for (const c of await childrenOf(out[i].pid)) {
-      if (seen.has(c)) continue;
-      seen.add(c);
-      out.push({ pid: c, parent: out[i].pid });
-    }
+  // A whole level of the tree at a time (the same order as one process at a time).
+  for (let i = 0; i < out.length; ) {
+    const level = out.slice(i).map((e) => e.pid);
+    const children = await childrenOf(level);
+    if (i === 0 && children[0] === null)
+      throw new ProcessGoneError(`process ${root}: no such process`, 'ESRCH', root, 'open /proc/PID/task');
+    level.forEach((parent, k) => {
+      for (const c of children[k] ?? []) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        out.push({ pid: c, parent });
+      }
+    });
+    i += level.length;
+    onFound?.(out.length);
   }
   return out;
 }

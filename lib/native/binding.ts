@@ -101,6 +101,21 @@ export interface ReadLiveTasksOptions {
   testDelayMs?: number;
 }
 
+/**
+ * readLiveTasks's answer flat, for a caller that makes its own objects (faster in JavaScript than
+ * in the addon). Per task, in `nums`: pid, vpid, vtgid, vppid, vpgid, vsid, thread count; then
+ * per thread: tid, securebits (-1: null), index of securebitsError in `strings` (-1: none), State
+ * letter's char code, tgid, pid, ppid, tracerPid, the four uids, the four gids, noNewPrivs (0/1),
+ * then groups, nstgid, nspid, nspgid, nssid, each as a count followed by the values. In `bigs`:
+ * per task userNsInode, then per thread the caps (inheritable, permitted, effective, bounding,
+ * ambient).
+ */
+export interface LiveTasksFlat {
+  nums: Float64Array;
+  bigs: BigUint64Array;
+  strings: string[];
+}
+
 /** One user namespace below the caller's; maps are relative to its parent level. */
 export interface UserNsLevel {
   inode: bigint;
@@ -114,6 +129,13 @@ export interface UserNsLevel {
 export interface LiveCheckpointBinding {
   /** Creds, pids and user namespace of each pid (and its threads), off the main thread. */
   readLiveTasks(pids: number[], options?: ReadLiveTasksOptions): Promise<LiveTask[]>;
+  /** The same, flat (see LiveTasksFlat). */
+  readLiveTasksFlat(pids: number[], options?: ReadLiveTasksOptions): Promise<LiveTasksFlat>;
+  /**
+   * The children of each pid (every thread's /proc/PID/task/TID/children), off the main thread:
+   * per pid in order its count, then that many pids; a count of -1 when the process is gone.
+   */
+  readChildren(pids: number[]): Promise<Int32Array>;
   /** The strict status parser alone (throws ERR_PROC_PARSE). */
   parseProcStatus(text: string, path?: string): ProcStatus;
   /** Securebits of threads of another process, over ptrace (null: that thread exited). */
@@ -130,7 +152,29 @@ export interface LiveCheckpointBinding {
 // --- restart (issue 5) ---
 
 /** A CredOp the restart child performs (lib/model/ops.ts, minus execve), plus the linux-cr path. */
-export type NativeRestartOp = Exclude<import('../model/ops').CredOp, { op: 'execve' }> | { op: 'sys_restart' };
+export type NativeRestartOp =
+  | Exclude<import('../model/ops').CredOp, { op: 'execve' }>
+  | NativeUnshareUser
+  | { op: 'sys_restart' };
+
+/**
+ * unshare_user whose maps the map writer has written by newuidmap / newgidmap (absolute paths):
+ * it runs `HELPER <child pid> inside outside count ...` and checks its exit status.
+ */
+export type NativeUnshareUser = Extract<import('../model/ops').CredOp, { op: 'unshare_user' }> & {
+  uidHelper?: string;
+  gidHelper?: string;
+};
+
+/** security.capability of a file (getxattr), or null when it has none. */
+export interface FileCaps {
+  permitted: bigint;
+  inheritable: bigint;
+  /** The effective bit: the permitted caps are raised at execve. */
+  effective: boolean;
+  /** VFS_CAP_REVISION_3: the namespace root uid the caps apply to. */
+  rootid?: number;
+}
 
 /** Fields the child compares after its ops; an absent field is not compared. */
 export interface NativeExpect {
@@ -178,7 +222,8 @@ export interface NativeChild {
 
 /**
  * A failure in the child before execve (thrown by spawn, the child already reaped):
- * code = errno name; phase 'op' (ops[step] failed; field names the map file for unshare_user),
+ * code = errno name; phase 'op' (ops[step] failed; field names the map file for unshare_user,
+ * or 'newuidmap: exit status N' / 'newgidmap: ...' for a helper, `actual` then its wait status),
  * 'verify' (field = the credential field that differs), 'stdio', 'chdir', 'execve', 'signals'.
  */
 export interface NativeStepFailure extends Error {
@@ -194,6 +239,8 @@ export interface NativeStepFailure extends Error {
 export interface RestartBinding {
   /** Fork, apply ops, verify, execve (native/spawn.cc). Throws a NativeStepFailure. */
   spawn(options: NativeSpawnOptions): NativeChild;
+  /** The file capabilities of `path` (newuidmap / newgidmap without the set-uid bit). */
+  readFileCaps(path: string): FileCaps | null;
 }
 // --- end restart (issue 5) ---
 

@@ -6,6 +6,8 @@
  *   floor full PID N    the same plus securebits over ptrace (seize, interrupt, inject
  *                       prctl(PR_GET_SECUREBITS), single step, restore, detach)
  *   floor tree N FANOUT a tree of N sleeping processes (fan-out FANOUT); prints "ready PID"
+ *   floor list PID...   one round of `full` over each PID in turn (the floor of a tree's
+ *                       checkpoint); prints the total microseconds
  *
  * Prints the median microseconds of one round.
  */
@@ -134,8 +136,23 @@ int main(int argc, char **argv) {
     tree(atoi(argv[2]), atoi(argv[3]));
     return 0;
   }
+  if (argc >= 3 && !strcmp(argv[1], "list")) {
+    struct creds c;
+    struct stat st;
+    char status[64], ns[64];
+    double t0 = now_us();
+    for (int i = 2; i < argc; i++) {
+      pid_t pid = atoi(argv[i]);
+      snprintf(status, sizeof status, "/proc/%d/status", pid);
+      snprintf(ns, sizeof ns, "/proc/%d/ns/user", pid);
+      if (read_status(status, &c) || stat(ns, &st) || stat("/proc/self/ns/user", &st)) return 1;
+      if (securebits(pid) < 0) return 1;
+    }
+    printf("%.1f\n", now_us() - t0);
+    return 0;
+  }
   if (argc < 4) {
-    fprintf(stderr, "usage: floor proc|full PID N | floor tree N FANOUT\n");
+    fprintf(stderr, "usage: floor proc|full PID N | floor tree N FANOUT | floor list PID...\n");
     return 2;
   }
   int full = !strcmp(argv[1], "full");

@@ -1,33 +1,23 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { CliFailure, UsageError } from '../command';
 import { usageErrors } from '../args';
-import { checkpoint as checkpointPids, checkpointTree, CheckpointError } from '../../checkpoint';
+import { writeAtomic } from '../image-files';
+import { checkpoint as checkpointPids, checkpointTree, CheckpointError, type CheckpointProgress } from '../../checkpoint';
 import { encode } from '../../format';
-
-/** Writes atomically: a temp file beside the target, then rename, so no reader sees half an image. */
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
-  }
-}
+import { progressFor } from '../progress';
 
 export const checkpoint: Command = {
   name: 'checkpoint',
   summary: 'checkpoint the credentials of live processes into an image',
   usage:
-    'cr-creds checkpoint PID... [--tree] [--threads] [--compat=linux-cr] [--allow-unknown-securebits] -o FILE\n' +
+    'cr-creds checkpoint PID... [--tree] [--threads] [--compat=linux-cr] [--allow-unknown-securebits] [--progress|--quiet] -o FILE\n' +
     '  --tree                      the first PID and all its descendants (one PID only)\n' +
     '  --threads                   every thread as a task of its own (threads can differ)\n' +
     '  --compat=linux-cr           a strictly series-compatible image; fail on what it cannot hold\n' +
     '  --allow-unknown-securebits  where ptrace is refused, record securebits as unknown\n' +
+    "  --progress                  show progress on stderr even when it is no terminal, or under CI\n" +
+    '  --quiet                     never show progress (default: on a terminal only)\n' +
     "  -o FILE                     the image; '-' writes it to stdout",
   async run(argv, io) {
     const { values, positionals } = usageErrors(() =>
@@ -41,6 +31,8 @@ export const checkpoint: Command = {
           compat: { type: 'string' },
           'allow-unknown-securebits': { type: 'boolean' },
           output: { type: 'string', short: 'o' },
+          progress: { type: 'boolean' },
+          quiet: { type: 'boolean' },
         },
       }),
     );
@@ -53,13 +45,19 @@ export const checkpoint: Command = {
     if (values.compat !== undefined && values.compat !== 'linux-cr')
       throw new UsageError(`unknown --compat '${values.compat}' (only linux-cr)`);
     if (values.output === undefined) throw new UsageError('-o FILE is required');
+    if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
     if (values.output === '-' && io.isTTY && (io.stdout as { isTTY?: boolean }).isTTY)
       throw new UsageError('refusing to write a binary image to a terminal');
 
+    const progress = progressFor(io, values);
     const options = {
       threads: values.threads ?? false,
       compat: values.compat as 'linux-cr' | undefined,
       unknownSecurebits: values['allow-unknown-securebits'] ? ('mark' as const) : ('fail' as const),
+      onProgress: progress.enabled
+        ? (p: CheckpointProgress) =>
+            p.phase === 'tree' ? progress.count('finding processes:', p.done) : progress.count('reading processes:', p.done, p.total)
+        : undefined,
     };
     let bytes: Uint8Array;
     try {
@@ -69,6 +67,9 @@ export const checkpoint: Command = {
       if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_UNREADABLE')
         throw new CliFailure(`${e.message.replace(/; allow unknown.*$/, '')}; pass --allow-unknown-securebits to record them as unknown`);
       throw e;
+    } finally {
+      // Erased before any message or output: the terminal is left as it was.
+      progress.end();
     }
     if (values.output === '-') {
       await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));

@@ -1,40 +1,12 @@
 // `cr-creds convert`: CRIU dump directory <-> linux-cr image (docs/criu-interop.md).
 import * as fs from 'fs';
-import * as path from 'path';
-import type { Readable } from 'stream';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { CliFailure, UsageError, type CliIo } from '../command';
 import { usageErrors } from '../args';
-import { encode, readImage, ImageFormatError, type Image } from '../../format';
+import { readImageSource, writeAtomic } from '../image-files';
+import { encode } from '../../format';
 import { criuDirToImage, imageToCriuDump, writeCriuDir, type LossyItem } from '../../criu';
-
-/** Writes atomically: a temp file beside the target, then rename, so no reader sees half an image. */
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
-  }
-}
-
-async function readSource(file: string | undefined, stdin: Readable): Promise<Image> {
-  const name = file === undefined || file === '-' ? '<stdin>' : file;
-  const stream = name === '<stdin>' ? stdin : fs.createReadStream(name);
-  try {
-    return await readImage(stream);
-  } catch (e) {
-    if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
-    throw e;
-  } finally {
-    if (stream !== stdin) stream.destroy();
-  }
-}
 
 function sentence(item: LossyItem): string {
   return item.tid === undefined ? item.detail : `thread ${item.tid}: ${item.detail}`;
@@ -103,7 +75,7 @@ export const convert: Command = {
       if (code !== 'ENOENT') throw new CliFailure(`cannot read ${dir}: ${(e as Error).message}`);
     }
     if (entries.length > 0) throw new CliFailure(`${dir} is not empty: refusing to mix these images with other files`);
-    const image = await readSource(positionals[0], io.stdin);
+    const image = (await readImageSource(positionals[0], io.stdin)).image;
     let converted;
     try {
       converted = imageToCriuDump(image);

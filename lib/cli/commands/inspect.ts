@@ -1,57 +1,10 @@
 import { spawnSync } from 'child_process';
-import { createReadStream, statSync } from 'fs';
-import { Transform, type Readable } from 'stream';
 import { parseArgs } from 'util';
 import { usageErrors } from '../args';
 import { CliFailure, UsageError, type CliIo, type Command } from '../command';
-import { progressFor, type Progress } from '../progress';
-import { readImageDetailed } from '../../format/stream';
-import { ImageFormatError } from '../../format/errors';
+import { progressFor } from '../progress';
+import { readImageSource } from '../image-files';
 import { graphToDot, graphToSvg, renderReport, toGraph, toInspectJson, type GraphOptions } from '../../inspect';
-
-/** Files at least this big show reading progress (smaller ones read faster than it would draw). */
-const PROGRESS_MIN_BYTES = 1 << 20;
-
-const mib = (n: number) => (n / (1 << 20)).toFixed(1);
-
-/** Reads an image from a file or stdin; failures become CliFailure naming the source. */
-async function readSource(file: string | undefined, stdin: Readable, progress?: Progress) {
-  const name = file === undefined || file === '-' ? '<stdin>' : file;
-  let stream: Readable = name === '<stdin>' ? stdin : createReadStream(file as string);
-  const source = stream;
-  try {
-    if (progress?.enabled && stream !== stdin) {
-      let size = 0;
-      try {
-        size = statSync(file as string).size;
-      } catch {
-        // the read itself reports it
-      }
-      if (size >= PROGRESS_MIN_BYTES) {
-        let seen = 0;
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            seen += chunk.byteLength;
-            progress.update(`reading ${name}: ${mib(seen)}/${mib(size)} MiB (${Math.floor((100 * seen) / size)}%)`);
-            cb(null, chunk);
-          },
-        });
-        source.on('error', (e) => counter.destroy(e));
-        stream = source.pipe(counter);
-      }
-    }
-    return await readImageDetailed(stream);
-  } catch (e) {
-    if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
-    throw e;
-  } finally {
-    progress?.end();
-    if (source !== stdin) source.destroy();
-    if (stream !== source) stream.destroy();
-  }
-}
 
 /** DOT through Graphviz's `dot -Tsvg`, found in the PATH of the CLI's environment. */
 function graphvizSvg(dot: string, io: CliIo): string {
@@ -110,7 +63,7 @@ export const inspect: Command = {
     }
     if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
 
-    const { image, details } = await readSource(positionals[0], io.stdin, progressFor(io, values));
+    const { image, details } = await readImageSource(positionals[0], io.stdin, progressFor(io, values));
     if (values.json) io.stdout.write(JSON.stringify(toInspectJson(image, details.objrefs), null, 2) + '\n');
     else if (values.dot) io.stdout.write(graphToDot(toGraph(image, details.objrefs, graphOptions)));
     else if (values.svg) {

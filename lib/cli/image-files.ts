@@ -1,0 +1,65 @@
+// Images in and out of the CLI: read from a file or stdin with failures named by source (and
+// progress on big files), written atomically so that no reader ever sees half an image.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Transform, type Readable } from 'stream';
+import { CliFailure } from './command';
+import type { Progress } from './progress';
+import { readImageDetailed } from '../format/stream';
+import { ImageFormatError } from '../format/errors';
+
+/** Files at least this big show reading progress (smaller ones read faster than it would draw). */
+const PROGRESS_MIN_BYTES = 1 << 20;
+
+const mib = (n: number) => (n / (1 << 20)).toFixed(1);
+
+/** Reads an image from a file or stdin; failures become CliFailure naming the source. */
+export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress) {
+  const name = file === undefined || file === '-' ? '<stdin>' : file;
+  let stream: Readable = name === '<stdin>' ? stdin : fs.createReadStream(file as string);
+  const source = stream;
+  try {
+    if (progress?.enabled && stream !== stdin) {
+      let size = 0;
+      try {
+        size = fs.statSync(file as string).size;
+      } catch {
+        // the read itself reports it
+      }
+      if (size >= PROGRESS_MIN_BYTES) {
+        let seen = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            seen += chunk.byteLength;
+            progress.update(`reading ${name}: ${mib(seen)}/${mib(size)} MiB (${Math.floor((100 * seen) / size)}%)`);
+            cb(null, chunk);
+          },
+        });
+        source.on('error', (e) => counter.destroy(e));
+        stream = source.pipe(counter);
+      }
+    }
+    return await readImageDetailed(stream);
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
+    throw e;
+  } finally {
+    progress?.end();
+    if (source !== stdin) source.destroy();
+    if (stream !== source) stream.destroy();
+  }
+}
+
+/** Writes atomically: a temp file beside the target, then rename. */
+export function writeAtomic(file: string, bytes: Uint8Array): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
