@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -62,7 +63,7 @@ const char* const kVerifyNames[kVFieldCount] = {
     "uid",         "euid",      "suid",      "fsuid",    "gid",     "egid",
     "sgid",        "fsgid",     "groups",    "inheritable", "permitted", "effective",
     "bounding",    "ambient",   "securebits", "noNewPrivs"};
-const char* const kMapNames[] = {"", "unshare", "setgroups", "uid_map", "gid_map", "helper"};
+const char* const kMapNames[] = {"", "unshare", "setgroups", "uid_map", "gid_map", "helper", "newuidmap", "newgidmap"};
 const char* const kPhaseNames[] = {"", "op", "verify", "stdio", "chdir", "execve", "signals"};
 
 // ---------------------------------------------------------------------------------------------
@@ -114,6 +115,42 @@ void AppendMap(Plan* plan, Napi::Value v, uint32_t* off, uint32_t* len) {
                   std::to_string(uint32_t(ToI64(e, "count"))) + "\n";
   }
   *len = uint32_t(plan->maps.size()) - *off;
+}
+
+// A newuidmap / newgidmap command line for `map`: `path PID inside outside count ...` (the
+// programs take the inside id first). Returns 1 + its index in plan->helpers, 0 for no helper.
+uint32_t AddHelper(Plan* plan, Napi::Value path_v, Napi::Value map_v, bool uid) {
+  if (path_v.IsUndefined() || path_v.IsNull()) return 0;
+  Napi::Env env = path_v.Env();
+  const char* what = uid ? "unshare_user.uidHelper" : "unshare_user.gidHelper";
+  if (!path_v.IsString()) throw Napi::TypeError::New(env, std::string(what) + ": expected a path");
+  std::string path = path_v.As<Napi::String>().Utf8Value();
+  if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(env, std::string(what) + ": expected an absolute path");
+  if (!map_v.IsArray() || map_v.As<Napi::Array>().Length() == 0)
+    throw Napi::TypeError::New(env, std::string(what) + ": the map to write is missing");
+  auto cmd = std::make_unique<HelperCmd>();
+  cmd->uid = uid;
+  std::vector<size_t> starts;
+  auto arg = [&](const std::string& a) {
+    starts.push_back(cmd->text.size());
+    cmd->text += a;
+    cmd->text.push_back('\0');
+  };
+  arg(path);
+  arg(std::string(HelperCmd::kPidSlot - 1, '0'));  // the pid slot, filled in by the map writer
+  Napi::Array a = map_v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Object e = a.Get(i).As<Napi::Object>();
+    arg(std::to_string(uint32_t(ToI64(e, "inside"))));
+    arg(std::to_string(uint32_t(ToI64(e, "outside"))));
+    arg(std::to_string(uint32_t(ToI64(e, "count"))));
+  }
+  for (size_t st : starts) cmd->argv.push_back(&cmd->text[st]);
+  cmd->argv.push_back(nullptr);
+  cmd->pid = cmd->argv[1];
+  plan->helpers.push_back(std::move(cmd));
+  return uint32_t(plan->helpers.size());
 }
 
 }  // namespace
@@ -172,6 +209,8 @@ OpRec ParseOp(Plan* plan, Napi::Object o) {
     r.setgroups = sg == "allow" ? 1 : sg == "deny" ? 2 : 0;
     AppendMap(plan, o.Get("uidMap"), &r.uid_off, &r.uid_len);
     AppendMap(plan, o.Get("gidMap"), &r.gid_off, &r.gid_len);
+    r.uid_helper = AddHelper(plan, o.Get("uidHelper"), o.Get("uidMap"), true);
+    r.gid_helper = AddHelper(plan, o.Get("gidHelper"), o.Get("gidMap"), false);
   } else if (name == "sys_restart") {
     r.kind = OpKind::kSysRestart;
   } else {
@@ -321,8 +360,16 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
 Napi::Error StepError(Napi::Env env, const ErrorRecord& rec, const Plan& plan) {
   std::string phase = rec.phase > 0 && rec.phase <= 6 ? kPhaseNames[rec.phase] : "unknown";
   std::string field;
-  if (rec.phase == int(Phase::kOp) && rec.field > 0 && rec.field <= kMapHelper)
+  if (rec.phase == int(Phase::kOp) && rec.field > 0 && rec.field <= kMapNewgidmap)
     field = kMapNames[rec.field];
+  bool map_program = rec.phase == int(Phase::kOp) && (rec.field == kMapNewuidmap || rec.field == kMapNewgidmap);
+  if (map_program) {
+    // Named with what became of it: "newuidmap: exit status 1".
+    int ws = int(rec.got);
+    if (rec.got == kNoWaitStatus) field += ": could not be run";
+    else if (WIFEXITED(ws)) field += ": exit status " + std::to_string(WEXITSTATUS(ws));
+    else if (WIFSIGNALED(ws)) field += ": killed by signal " + std::to_string(WTERMSIG(ws));
+  }
   else if (rec.phase == int(Phase::kVerify) && rec.field >= 0 && rec.field < kVFieldCount)
     field = kVerifyNames[rec.field];
   else if (rec.phase == int(Phase::kStdio))
@@ -337,6 +384,7 @@ Napi::Error StepError(Napi::Env env, const ErrorRecord& rec, const Plan& plan) {
     e.Set("expected", Napi::BigInt::New(env, rec.want));
     e.Set("actual", Napi::BigInt::New(env, rec.got));
   }
+  if (map_program && rec.got != kNoWaitStatus) e.Set("actual", Napi::BigInt::New(env, rec.got));
   return e;
 }
 
@@ -521,8 +569,46 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return out;
 }
 
+uint32_t Le32(const unsigned char* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// readFileCaps(path) -> { permitted, inheritable, effective, rootid? } | null: the file's
+// security.capability (struct vfs_cap_data, revisions 1-3), for newuidmap / newgidmap installed
+// with file capabilities instead of the set-uid bit.
+Napi::Value ReadFileCaps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "readFileCaps(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  unsigned char b[64];
+  ssize_t n = getxattr(path.c_str(), "security.capability", b, sizeof b);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return env.Null();
+    throw ErrnoError(env, "getxattr " + path, errno);
+  }
+  if (n < 4) throw ErrnoError(env, "security.capability of " + path + ": too short", EINVAL);
+  uint32_t magic = Le32(b);
+  uint32_t rev = magic & 0xFF000000u;
+  size_t words = rev == 0x01000000u ? 1 : 2;
+  size_t need = 4 + 8 * words + (rev == 0x03000000u ? 4 : 0);
+  if ((rev != 0x01000000u && rev != 0x02000000u && rev != 0x03000000u) || size_t(n) < need)
+    throw ErrnoError(env, "security.capability of " + path + ": unknown revision", EINVAL);
+  uint64_t prm = 0, inh = 0;
+  for (size_t i = 0; i < words; i++) {
+    prm |= uint64_t(Le32(b + 4 + 8 * i)) << (32 * i);
+    inh |= uint64_t(Le32(b + 8 + 8 * i)) << (32 * i);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("permitted", Napi::BigInt::New(env, prm));
+  o.Set("inheritable", Napi::BigInt::New(env, inh));
+  o.Set("effective", Napi::Boolean::New(env, (magic & 1u) != 0));
+  if (rev == 0x03000000u) o.Set("rootid", Napi::Number::New(env, double(Le32(b + 4 + 8 * words))));
+  return o;
+}
+
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("readFileCaps", Napi::Function::New(env, ReadFileCaps, "readFileCaps"));
 }
 
 }  // namespace

@@ -90,8 +90,11 @@ int Prctl(int option, unsigned long a, unsigned long b = 0) {
 }  // namespace
 
 // One op; returns 0 or errno (and *field for unshare_user). Shared with the agreement harness.
-int ApplyOp(const Plan& plan, const OpRec& op, int* field) {
+int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail) {
   *field = 0;
+  uint64_t ignored = 0;
+  if (detail == nullptr) detail = &ignored;
+  *detail = 0;
   switch (op.kind) {
     case OpKind::kSetresuid:
       return syscall(SYS_setresuid, op.a, op.b, op.c) == 0 ? 0 : errno;
@@ -122,8 +125,10 @@ int ApplyOp(const Plan& plan, const OpRec& op, int* field) {
       return Prctl(PR_SET_NO_NEW_PRIVS, 1);
     case OpKind::kUnshareUser: {
       UnshareJob job = {op.setgroups, plan.maps.data() + op.uid_off, op.uid_len,
-                        plan.maps.data() + op.gid_off, op.gid_len};
-      return UnshareUserLevel(job, field);
+                        plan.maps.data() + op.gid_off, op.gid_len,
+                        op.uid_helper ? plan.helpers[op.uid_helper - 1].get() : nullptr,
+                        op.gid_helper ? plan.helpers[op.gid_helper - 1].get() : nullptr};
+      return UnshareUserLevel(job, field, detail);
     }
     case OpKind::kSysRestart:
       return SysRestartSelf(plan.restart);
@@ -212,8 +217,9 @@ int SetUpStdio(const Plan& plan, int* which) {
 
   for (size_t i = 0; i < plan.ops.size(); i++) {
     int field = 0;
-    err = ApplyOp(plan, plan.ops[i], &field);
-    if (err != 0) Fail(err_fd, Phase::kOp, int(i), err, field);
+    uint64_t detail = 0;
+    err = ApplyOp(plan, plan.ops[i], &field, &detail);
+    if (err != 0) Fail(err_fd, Phase::kOp, int(i), err, field, 0, detail);
   }
 
   if (plan.verify_mask != 0) {

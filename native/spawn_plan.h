@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ struct OpRec {
   uint32_t groups_off, groups_len;  // setgroups: slice of Plan::gids
   uint32_t uid_off, uid_len;        // unshare_user: slices of Plan::maps (0 len: unwritten)
   uint32_t gid_off, gid_len;
+  uint32_t uid_helper, gid_helper;  // unshare_user: 1 + index into Plan::helpers (0: no helper)
 };
 
 // What the child compares after the ops; a clear bit in `mask` skips that field.
@@ -58,7 +60,10 @@ enum class Phase : int32_t {
   kSignals = 6,
 };
 
-enum MapFile : int32_t { kMapNone = 0, kMapUnshare, kMapSetgroups, kMapUid, kMapGid, kMapHelper };
+// kMapHelper: the map writer process itself failed; kMapNewuidmap / kMapNewgidmap: the helper
+// program it ran (ErrorRecord.got: its wait status, or kNoWaitStatus when it could not be run).
+enum MapFile : int32_t { kMapNone = 0, kMapUnshare, kMapSetgroups, kMapUid, kMapGid, kMapHelper, kMapNewuidmap, kMapNewgidmap };
+constexpr uint64_t kNoWaitStatus = ~uint64_t(0);
 
 struct ErrorRecord {
   int32_t phase;
@@ -77,10 +82,21 @@ struct SysRestart {
   unsigned long flags = 0;
 };
 
+// A newuidmap / newgidmap command line, laid out before fork: `PATH PID inside outside count ...`.
+// argv[1] is a fixed slot the map writer fills with the child's pid (in its own copy of memory).
+struct HelperCmd {
+  static constexpr size_t kPidSlot = 12;  // digits of a pid (pid_max <= 2^22) and the NUL
+  std::string text;         // the argv strings, NUL-separated; never changed after argv is set
+  std::vector<char*> argv;  // NULL-terminated, into text
+  char* pid = nullptr;      // == argv[1]
+  bool uid = true;          // newuidmap (else newgidmap)
+};
+
 struct Plan {
   std::vector<OpRec> ops;
   std::vector<uint32_t> gids;
   std::string maps;  // formatted uid_map / gid_map texts, sliced by OpRec
+  std::vector<std::unique_ptr<HelperCmd>> helpers;  // map helpers, indexed by OpRec
   // execve candidates (PATH already searched in JS); tried in order while ENOENT/EACCES.
   std::vector<std::string> files;
   std::vector<std::string> argv_s, envp_s;
@@ -100,20 +116,24 @@ struct UnshareJob {
   size_t uid_len;  // 0: leave unwritten
   const char* gid_map;
   size_t gid_len;
+  const HelperCmd* uid_helper;  // non-null: newuidmap writes uid_map (uid_map text unused)
+  const HelperCmd* gid_helper;  // non-null: newgidmap writes gid_map
 };
 
 // unshare(CLONE_NEWUSER) for the calling (single-threaded) process, with setgroups and the maps
-// written by a helper left in the parent level. Returns 0 or an errno, with *file the MapFile
-// that failed. Async-signal-safe.
-int UnshareUserLevel(const UnshareJob& job, int* file);
+// written by a map writer left in the parent level (itself, or through newuidmap / newgidmap).
+// Returns 0 or an errno, with *file the MapFile that failed and, for a helper program, *status
+// its wait status (kNoWaitStatus: it could not be run). Async-signal-safe.
+int UnshareUserLevel(const UnshareJob& job, int* file, uint64_t* status);
 
 // One JS CredOp (not execve) -> OpRec, appending its gids / map text to *plan (spawn.cc).
 // Throws a JS TypeError/RangeError for a malformed op. Shared with native/agreement.cc.
 OpRec ParseOp(Plan* plan, Napi::Object o);
 
 // Performs one op in the calling (forked, single-threaded) process: 0 or an errno, with *field
-// the MapFile that failed for unshare_user (spawn_child.cc). Async-signal-safe.
-int ApplyOp(const Plan& plan, const OpRec& op, int* field);
+// the MapFile that failed for unshare_user and *detail a map helper's wait status
+// (spawn_child.cc). Async-signal-safe.
+int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail = nullptr);
 
 // Runs in the forked child: applies the plan and execs. Never returns; on failure writes an
 // ErrorRecord to err_fd and exits 127. Async-signal-safe.

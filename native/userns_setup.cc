@@ -1,7 +1,10 @@
 // One level of a user-namespace chain, from inside a restart child: unshare(CLONE_NEWUSER) with
 // the new namespace's setgroups and maps written by a helper that stays in the parent level (so
 // the kernel judges the writes against the creds the child had before the unshare, as a real
-// restarter's map writer would be judged). Runs after fork: raw syscalls only, no allocation.
+// restarter's map writer would be judged). A map the writer may not write itself (an
+// unprivileged restarter's ranged map) is written by newuidmap / newgidmap, which the writer runs
+// (fork, execve, wait4) on command lines prepared before the restart child was forked. Runs
+// after fork: raw syscalls only, no allocation.
 #include "spawn_plan.h"
 
 #include <errno.h>
@@ -20,8 +23,14 @@ namespace {
 
 struct HelperResult {
   int32_t err;
-  int32_t file;  // MapFile
+  int32_t file;     // MapFile
+  uint64_t status;  // kMapNewuidmap / kMapNewgidmap: the program's wait status
 };
+
+// The environment of newuidmap / newgidmap: set-id programs, given nothing of the caller's.
+char kEnvPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+char kEnvLang[] = "LC_ALL=C";
+char* const kHelperEnv[] = {kEnvPath, kEnvLang, nullptr};
 
 int WriteAll(int fd, const void* buf, size_t len) {
   const char* p = static_cast<const char*>(buf);
@@ -64,23 +73,81 @@ int WriteProcFile(int dirfd, const char* name, const char* text, size_t len) {
   return -err;
 }
 
-[[noreturn]] void RunHelper(const UnshareJob& job, int dirfd, int go_rd, int done_wr) {
+// Decimal digits of `v` into `out` (room for HelperCmd::kPidSlot bytes), NUL-terminated.
+void FormatPid(char* out, pid_t v) {
+  char tmp[HelperCmd::kPidSlot];
+  size_t n = 0;
+  unsigned long u = (unsigned long)v;
+  do tmp[n++] = char('0' + u % 10), u /= 10;
+  while (u != 0 && n < sizeof tmp - 1);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+}
+
+// Runs newuidmap / newgidmap on `target` and waits for it. 0 when it exited with status 0; else
+// the errno of its execve (*status kNoWaitStatus), or EPERM with *status its wait status.
+int RunMapProgram(const HelperCmd& cmd, pid_t target, uint64_t* status) {
+  *status = kNoWaitStatus;
+  FormatPid(cmd.pid, target);  // this process's own copy of the plan: nobody else sees it
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) != 0) return errno;
+  long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
+  if (pid < 0) {
+    int e = errno;
+    close(ep[0]), close(ep[1]);
+    return e;
+  }
+  if (pid == 0) {
+    close(ep[0]);
+    execve(cmd.argv[0], cmd.argv.data(), kHelperEnv);
+    int e = errno;
+    WriteAll(ep[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(ep[1]);
+  int exec_err = 0;
+  int n = ReadFull(ep[0], &exec_err, sizeof exec_err);  // EOF: the exec happened
+  close(ep[0]);
+  int ws = 0;
+  long w;
+  do w = syscall(SYS_wait4, pid, &ws, 0, nullptr);
+  while (w < 0 && errno == EINTR);
+  if (n == int(sizeof exec_err)) return exec_err != 0 ? exec_err : EIO;
+  if (w < 0) return errno;
+  *status = uint32_t(ws);
+  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : EPERM;
+}
+
+// The map writer. Order: setgroups, uid_map, gid_map. With newgidmap (shadow 4.13) the image's
+// setgroups is written first all the same: newgidmap leaves setgroups alone when a line of the map
+// comes from /etc/subgid (a "deny" written before stays), and otherwise writes "deny" itself
+// before the map unless it already reads "deny" (the authorization refuses an image that wants
+// "allow" there). Writing "allow" over the default "allow" changes nothing.
+[[noreturn]] void RunHelper(const UnshareJob& job, int dirfd, pid_t target, int go_rd, int done_wr) {
   char c = 0;
-  HelperResult res = {0, kMapNone};
+  HelperResult res = {0, kMapNone, 0};
   if (ReadFull(go_rd, &c, 1) != 1 || c != 'u') _exit(0);  // the unshare failed: nothing to do
   int r = 0;
   if (job.setgroups != 0) {
     const char* v = job.setgroups == 1 ? "allow" : "deny";
     r = WriteProcFile(dirfd, "setgroups", v, strlen(v));
-    if (r < 0) res = {-r, kMapSetgroups};
+    if (r < 0) res = {-r, kMapSetgroups, 0};
   }
-  if (r == 0 && job.uid_len > 0) {
+  if (r == 0 && job.uid_helper != nullptr) {
+    uint64_t st = 0;
+    r = -RunMapProgram(*job.uid_helper, target, &st);
+    if (r < 0) res = {-r, kMapNewuidmap, st};
+  } else if (r == 0 && job.uid_len > 0) {
     r = WriteProcFile(dirfd, "uid_map", job.uid_map, job.uid_len);
-    if (r < 0) res = {-r, kMapUid};
+    if (r < 0) res = {-r, kMapUid, 0};
   }
-  if (r == 0 && job.gid_len > 0) {
+  if (r == 0 && job.gid_helper != nullptr) {
+    uint64_t st = 0;
+    r = -RunMapProgram(*job.gid_helper, target, &st);
+    if (r < 0) res = {-r, kMapNewgidmap, st};
+  } else if (r == 0 && job.gid_len > 0) {
     r = WriteProcFile(dirfd, "gid_map", job.gid_map, job.gid_len);
-    if (r < 0) res = {-r, kMapGid};
+    if (r < 0) res = {-r, kMapGid, 0};
   }
   WriteAll(done_wr, &res, sizeof res);
   _exit(0);
@@ -93,8 +160,10 @@ void ReapHelper(pid_t pid) {
 
 }  // namespace
 
-int UnshareUserLevel(const UnshareJob& job, int* file) {
+int UnshareUserLevel(const UnshareJob& job, int* file, uint64_t* status) {
   *file = kMapHelper;
+  *status = 0;
+  pid_t self = pid_t(syscall(SYS_getpid));  // the map programs' target
   // A child whose ids changed is no longer dumpable, which makes its /proc files root's and
   // shuts out an unprivileged helper; execve recomputes this flag anyway.
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -122,7 +191,7 @@ int UnshareUserLevel(const UnshareJob& job, int* file) {
   if (pid == 0) {
     close(go[1]);
     close(done[0]);
-    RunHelper(job, dirfd, go[0], done[1]);
+    RunHelper(job, dirfd, self, go[0], done[1]);
   }
   close(go[0]);
   close(done[1]);
@@ -137,11 +206,12 @@ int UnshareUserLevel(const UnshareJob& job, int* file) {
   WriteAll(go[1], &c, 1);
   close(go[1]);
   if (err == 0) {
-    HelperResult res = {EIO, kMapHelper};  // a helper that died without a word
+    HelperResult res = {EIO, kMapHelper, 0};  // a helper that died without a word
     int n = ReadFull(done[0], &res, sizeof res);
-    if (n != int(sizeof res)) res = {n < 0 ? -n : EIO, kMapHelper};
+    if (n != int(sizeof res)) res = {n < 0 ? -n : EIO, kMapHelper, 0};
     err = res.err;
     *file = res.file;
+    *status = res.status;
   }
   close(done[0]);
   ReapHelper(pid_t(pid));

@@ -8,10 +8,10 @@ import type { IdMapExtent } from '../model/types';
 import type { AgreementCase } from './types';
 
 /**
- * Ids near the caller's (root), a user's, one next to the overflow id, one above 65535. Never
- * 65534 itself: in a namespace it is what unmapped ids show as (see collapsesIds in run.ts).
+ * Ids near the caller's (root), a user's, the overflow id and its neighbour (in a namespace 65534
+ * is also what unmapped ids show as: asking for it must not match them), one above 65535.
  */
-export const ID_POOL = [0, 1, 1000, 1001, 2000, 65533, 100000] as const;
+export const ID_POOL = [0, 1, 1000, 1001, 2000, 65533, 65534, 100000] as const;
 /** The capabilities the rules look at (24, CAP_SYS_RESOURCE, is outside the host's bounding set). */
 export const CAP_POOL = [0, 1, 6, 7, 8, 21, 24, 31, 40] as const;
 

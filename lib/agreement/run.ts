@@ -2,7 +2,8 @@
 // calling thread's creds) and the kernel (a forked child of this thread, native/agreement.cc),
 // compared op by op (errno) and on the final creds, execve's result included.
 import { Emulator, kernelProfile, type EmuTask } from '../emulator';
-import { OVERFLOW_ID, kernelId } from '../emulator';
+import { kernelId } from '../emulator';
+import { idKey } from '../emulator/userns';
 import type { CredOp, ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { native, type NativeAgreementOp, type ThreadCreds } from '../native/binding';
@@ -32,26 +33,14 @@ export function diffCreds(k: CredSnapshot, e: CredSnapshot): Disagreement[] {
   }
   // The model keeps groups as the task sees them, strictly ascending; the kernel keeps them in
   // kernel-gid order, which in a namespace with a shifted map is not the order the task sees,
-  // and two kernel gids that both show as 65534 are one group in the model. Compared as sets.
+  // and two kernel gids that both show as 65534 are one shown group in the model (it keeps both
+  // kernel gids apart, emulator/userns.ts unmappedIds). Compared as sets.
   const kg = [...new Set(k.groups)].sort((a, b) => a - b);
   if (kg.join(',') !== e.groups.join(',')) out.push({ index: -1, what: 'groups', kernel: k.groups, emulator: e.groups });
   for (const f of ['inheritable', 'permitted', 'effective', 'bounding', 'ambient'] as const) {
     if (k.caps[f] !== e.caps[f]) out.push({ index: -1, what: `caps.${f}`, kernel: `0x${k.caps[f].toString(16)}`, emulator: `0x${e.caps[f].toString(16)}` });
   }
   return out;
-}
-
-/**
- * Does the model's cred hold an id that may stand for an unmapped kernel id? The model keeps ids
- * as the task sees them, so every kernel id without a mapping shows as the overflow id 65534:
- * two of them (egid 0 and fsgid 1 in a namespace mapping neither) are one value to it, and one
- * of them is taken for a real 65534 where that is mapped. The generator never asks for 65534, so
- * in a namespace below the first one a 65534 comes from the overflow.
- */
-export function collapsesIds(c: Cred): boolean {
-  if (c.user.ns.creator === null) return false;
-  const ids = [c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid, ...c.groups.gids];
-  return ids.includes(OVERFLOW_ID);
 }
 
 /** The harness: one emulator profile for this host, one reporter build. */
@@ -88,10 +77,12 @@ export class AgreementHarness {
       const v = kernelId(ns, id, kind);
       return v < 0 ? UNMAPPED_KERNEL_ID : v;
     };
-    // The owner id the file does not set: one the task can see (bprm_fill_uid ignores set-id
-    // bits unless both owner ids are mapped), its own egid / euid.
+    // The owner id the file does not set: its own egid / euid, which the task can see unless it
+    // shows as 65534 for want of a mapping (bprm_fill_uid ignores set-id bits unless both owner
+    // ids are mapped; idKey < 0).
+    const own = (f: 'euid' | 'egid', kind: 'uid' | 'gid') => (idKey(c, f) < 0 ? UNMAPPED_KERNEL_ID : k(c[f], kind));
     return {
-      owner: { uid: f?.setuid ? k(f.setuid.uid, 'uid') : k(c.euid, 'uid'), gid: f?.setgid ? k(f.setgid.gid, 'gid') : k(c.egid, 'gid') },
+      owner: { uid: f?.setuid ? k(f.setuid.uid, 'uid') : own('euid', 'uid'), gid: f?.setgid ? k(f.setgid.gid, 'gid') : own('egid', 'gid') },
       setuid: !!f?.setuid,
       setgid: !!f?.setgid,
       ...(f?.fileCaps ? { fileCaps: { ...f.fileCaps } } : {}),
@@ -108,12 +99,7 @@ export class AgreementHarness {
     // The emulator first: the exec file's on-disk owner follows from the creds before execve.
     const { emu, task } = this.emulatorTask();
     const eOut: Outcome[] = [];
-    // collapsedAt[i]: before op i the model had already merged distinct unmapped kernel ids.
-    const collapsedAt: boolean[] = [];
-    let collapsed = false;
     for (const op of plain) {
-      collapsed ||= collapsesIds(task.ecred);
-      collapsedAt.push(collapsed);
       const r = emu.apply(task, op);
       // setfs[ug]id cannot fail: the kernel side can only tell whether the fs id took.
       if (op.op === 'setfsuid') eOut.push(task.ecred.fsuid === op.fsuid ? null : 'EPERM');
@@ -123,8 +109,6 @@ export class AgreementHarness {
     const eCreds = snapshot(task.ecred, task.noNewPrivs);
     let eExec: CaseResult['emulator']['exec'];
     let disk: DiskFile | undefined;
-    collapsed ||= collapsesIds(task.ecred);
-    collapsedAt.push(collapsed);
     if (exec) {
       disk = this.diskFile(task.ecred, exec.file);
       // The owner id the set-id bits do not name, as the task sees it (-1: unmapped).
@@ -155,13 +139,8 @@ export class AgreementHarness {
       if ((kExec?.error ?? null) !== (eExec?.error ?? null)) dis.push({ index: i, what: 'execve', kernel: kExec?.error ?? null, emulator: eExec?.error ?? null });
       else if (kExec?.creds && eExec?.creds) dis.push(...diffCreds(kExec.creds, eExec.creds).map((d) => ({ ...d, index: i, what: `execve ${d.what}` })));
     }
-    for (const d of dis) {
-      const at = d.index < 0 || d.index >= plain.length ? plain.length : d.index;
-      if (collapsedAt[at]) d.modelLimit = 'unmapped-ids-collapse';
-    }
     return {
       agree: dis.length === 0,
-      explained: dis.every((d) => d.modelLimit !== undefined),
       disagreements: dis,
       kernel: { outcomes: k.errors, creds: k.creds, ...(kExec ? { exec: kExec } : {}) },
       emulator: { outcomes: eOut, creds: eCreds, ...(eExec ? { exec: eExec } : {}) },

@@ -24,17 +24,10 @@ export interface Disagreement {
   what: string;
   kernel: unknown;
   emulator: unknown;
-  /**
-   * Set when the disagreement comes after the model merged distinct unmapped kernel ids (it keeps
-   * ids as the task sees them): a known limit of the model, counted apart, not a rule bug.
-   */
-  modelLimit?: 'unmapped-ids-collapse';
 }
 
 export interface CaseResult {
   agree: boolean;
-  /** Every disagreement (if any) is a known model limit. */
-  explained: boolean;
   disagreements: Disagreement[];
   kernel: { outcomes: Outcome[]; creds: CredSnapshot; exec?: { error?: string; creds?: CredSnapshot } };
   emulator: { outcomes: Outcome[]; creds: CredSnapshot; exec?: { error?: string; creds?: CredSnapshot } };

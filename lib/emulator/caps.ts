@@ -2,6 +2,7 @@
 import { CAP, capNames } from '../model/capabilities';
 import type { Capabilities, Cred } from '../model/types';
 import { SECBIT } from '../model/types';
+import { unmappedIds, withUnmapped } from './userns';
 
 export const CAP_SETGID = CAP.SETGID;
 export const CAP_SETUID = CAP.SETUID;
@@ -31,7 +32,11 @@ export function withCaps(c: Cred, caps: Capabilities): Cred {
   return n;
 }
 
-/** A copy of a cred with its fields always in one order (one hidden class: the hot path). */
+/**
+ * A copy of a cred with its fields always in one order (one hidden class: the hot path), and the
+ * kernel ids of its unmapped ids (userns.ts unmappedIds): a rule that changes an id field of the
+ * copy must set the copy's entry again (moveUnmapped).
+ */
 export function clone(c: Cred): Cred {
   const n: Cred = {
     uid: c.uid, euid: c.euid, suid: c.suid, fsuid: c.fsuid,
@@ -39,7 +44,7 @@ export function clone(c: Cred): Cred {
     groups: c.groups, user: c.user, caps: c.caps, securebits: c.securebits,
   };
   if (c.secRef !== undefined) n.secRef = c.secRef;
-  return n;
+  return c.user.ns.creator ? withUnmapped(n, unmappedIds(c)) : n;
 }
 
 export function capsOf(inheritable: bigint, permitted: bigint, effective: bigint, bounding: bigint, ambient: bigint): Capabilities {

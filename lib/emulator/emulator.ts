@@ -12,6 +12,7 @@ import { type LiveObjects, ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
 import { type RestartOutcome, type TaskOutcome, runRestart } from './restart';
 import type { Step } from './step';
+import type { Subordinate } from './userns';
 
 export interface EmuTask {
   readonly id: number;
@@ -31,6 +32,16 @@ class Task implements EmuTask {
     public ecred: Cred,
     public noNewPrivs: boolean,
   ) {}
+}
+
+/** How the restarter may restart, beyond its creds. */
+export interface RestartOptions {
+  /**
+   * newuidmap / newgidmap are usable by the restarter, with these subordinate ids: a map of the
+   * first level that the restarter may not write itself is written by them when their own rules
+   * allow it (lib/emulator/userns.ts helperMapRule). Absent: no helper (the kernel's rule alone).
+   */
+  subordinate?: Subordinate;
 }
 
 /** A restart's outcome; `restored` holds the new tasks when it succeeded (empty otherwise). */
@@ -136,9 +147,9 @@ export class Emulator {
    * Restarts `image` on behalf of `restarter`. On success the restored tasks exist (outcome
    * .restored) and hold the only new references; on any refusal nothing built survives.
    */
-  restart(image: Image, restarter: EmuTask): EmuRestartOutcome {
+  restart(image: Image, restarter: EmuTask, opts: RestartOptions = {}): EmuRestartOutcome {
     const r = this.live(restarter);
-    const work = runRestart(this.kernel, this.objects, image, { cred: r.ecred, noNewPrivs: r.noNewPrivs });
+    const work = runRestart(this.kernel, this.objects, image, { cred: r.ecred, noNewPrivs: r.noNewPrivs, subordinate: opts.subordinate });
     const restored: EmuTask[] = [];
     if (work.outcome.ok) {
       for (const t of work.outcome.tasks as Extract<TaskOutcome, { ok: true }>[]) {
@@ -150,8 +161,8 @@ export class Emulator {
   }
 
   /** restart(), throwing RestartDenied (every refused step in words) when refused. */
-  restartOrThrow(image: Image, restarter: EmuTask): EmuTask[] {
-    const out = this.restart(image, restarter);
+  restartOrThrow(image: Image, restarter: EmuTask, opts: RestartOptions = {}): EmuTask[] {
+    const out = this.restart(image, restarter, opts);
     if (!out.ok) throw new RestartDenied(out.steps);
     return out.restored;
   }

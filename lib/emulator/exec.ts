@@ -4,7 +4,7 @@ import type { ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { SECBIT, subset } from './caps';
 import type { KernelProfile } from './profile';
-import { kernelId, parentNs } from './userns';
+import { type IdField, idKey, kernelId, moveUnmapped, parentNs, unmappedIds, withUnmapped } from './userns';
 
 export class ExecDenied extends Error {
   override name = 'ExecDenied';
@@ -34,8 +34,9 @@ function fileCapsApply(cred: Cred, rootid: number | undefined, profile: KernelPr
   return false;
 }
 
+/** in_group_p: `gid` is a key (idKey), compared with the fsgid's and the groups' kernel ids. */
 function inGroup(c: Cred, gid: number): boolean {
-  return gid === c.fsgid || c.groups.gids.includes(gid);
+  return gid === idKey(c, 'fsgid') || (unmappedIds(c)?.groups ?? c.groups.gids).includes(gid);
 }
 
 /** The creds after execve of `file` (undefined: a plain file). Throws ExecDenied. */
@@ -45,6 +46,10 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
   const nnp = profile.noNewPrivs && noNewPrivs;
   let euid = old.euid;
   let egid = old.egid;
+  // Where the new euid / egid come from: the old cred's field (an unmapped id stays its kernel
+  // id, userns.ts unmappedIds), or null for the file's owner (mapped).
+  let euidFrom: IdField | null = 'euid';
+  let egidFrom: IdField | null = 'egid';
   // bprm_fill_uid: set-id bits, ignored under no_new_privs and for ids with no mapping.
   if (file && (file.setuid || file.setgid)) {
     if (nnp) rules.push('execve.setid-ignored-no-new-privs');
@@ -58,8 +63,8 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
           (ownerGid === undefined || kernelId(old.user.ns, ownerGid, 'gid') >= 0));
       if (!mapped) rules.push('execve.setid-unmapped-ignored');
       else {
-        if (file.setuid) euid = file.setuid.uid;
-        if (file.setgid) egid = file.setgid.gid;
+        if (file.setuid) [euid, euidFrom] = [file.setuid.uid, null];
+        if (file.setgid) [egid, egidFrom] = [file.setgid.gid, null];
         rules.push('execve.setid');
       }
     }
@@ -98,13 +103,15 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
   } else rules.push('execve.secbit-noroot');
   let ambient = profile.ambient ? old.caps.ambient : 0n;
   // id_changed (today's kernels): a new euid, or an egid the task is not in (in_group_p: fsgid
-  // or a supplementary group). The kernel agrees on this (test/agreement).
-  const idChanged = euid !== old.euid || !inGroup(old, egid);
+  // or a supplementary group). The kernel agrees on this (test/agreement). Kernel ids compared:
+  // an unmapped egid is in no group but one of the same kernel gid.
+  const key = (v: number, from: IdField | null): number => (from ? idKey(old, from) : v);
+  const idChanged = key(euid, euidFrom) !== idKey(old, 'euid') || !inGroup(old, key(egid, egidFrom));
   const gained = !subset(permitted, old.caps.permitted);
   if (nnp && (idChanged || gained)) {
     // LSM_UNSAFE_NO_NEW_PRIVS: no more than it had.
-    euid = old.uid;
-    egid = old.gid;
+    [euid, euidFrom] = [old.uid, 'uid'];
+    [egid, egidFrom] = [old.gid, 'gid'];
     permitted &= old.caps.permitted;
     rules.push('execve.no-new-privs-downgrade');
   }
@@ -117,20 +124,20 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
   }
   const eff = effective ? permitted : ambient;
   const securebits = old.securebits === null ? null : old.securebits & ~SECBIT.KEEP_CAPS;
-  return {
-    cred: {
-      ...old,
-      euid,
-      suid: euid,
-      fsuid: euid,
-      egid,
-      sgid: egid,
-      fsgid: egid,
-      caps: { inheritable: inh, permitted, effective: eff, bounding: bset, ambient },
-      securebits,
-    },
-    rules,
+  const next: Cred = {
+    ...old,
+    euid,
+    suid: euid,
+    fsuid: euid,
+    egid,
+    sgid: egid,
+    fsgid: egid,
+    caps: { inheritable: inh, permitted, effective: eff, bounding: bset, ambient },
+    securebits,
   };
+  const u = unmappedIds(old);
+  if (u) withUnmapped(next, moveUnmapped(u, { euid: euidFrom, suid: euidFrom, fsuid: euidFrom, egid: egidFrom, sgid: egidFrom, fsgid: egidFrom }));
+  return { cred: next, rules };
 }
 
 /** The creds a program really runs with after execve (throws ExecDenied when execve fails). */

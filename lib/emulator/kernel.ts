@@ -24,7 +24,23 @@ import { ExecDenied, computeExec } from './exec';
 import type { ObjectTable } from './objects';
 import type { KernelProfile } from './profile';
 import { type Step, allow, allowLazy, refuse } from './step';
-import { INVALID_ID, OVERFLOW_ID, kernelId, mapDown, nsCapable, nsLevel, parentNs } from './userns';
+import {
+  INVALID_ID,
+  type IdField,
+  OVERFLOW_ID,
+  type UnmappedIds,
+  credKernelId,
+  idKey,
+  kernelId,
+  mapDown,
+  moveUnmapped,
+  nsCapable,
+  nsLevel,
+  parentNs,
+  unmappedIds,
+  unmappedKey,
+  withUnmapped,
+} from './userns';
 
 export interface OpOutcome {
   ok: boolean;
@@ -36,6 +52,9 @@ export interface OpOutcome {
 
 export const NGROUPS_MAX = 65536;
 export const MAX_ID_EXTENTS = 340;
+
+const UID_FIELDS: readonly IdField[] = ['uid', 'euid', 'suid', 'fsuid'];
+const GID_FIELDS: readonly IdField[] = ['gid', 'egid', 'sgid', 'fsgid'];
 
 function keep(x: IdArg): boolean {
   return x === -1 || x === INVALID_ID;
@@ -116,10 +135,17 @@ export class Kernel {
       return this.fail(c, nnp, refuse(name(), `setres${kind}.unmapped`, 'EINVAL',
         `${name()} refused: ${kind} ${bad} has no mapping in the caller's user namespace`));
     }
+    const [f0, f1, f2, f3] = isUid ? UID_FIELDS : GID_FIELDS;
     const c0 = isUid ? c.uid : c.gid;
     const c1 = isUid ? c.euid : c.egid;
     const c2 = isUid ? c.suid : c.sgid;
-    const foreign = (x: number, k: boolean) => !k && x !== c0 && x !== c1 && x !== c2;
+    // The ids asked for are mapped (checked above); the caller's are compared as kernel ids (an
+    // unmapped one, shown as 65534, is none of them): idKey.
+    const u = unmappedIds(c);
+    const k0 = u ? idKey(c, f0) : c0;
+    const k1 = u ? idKey(c, f1) : c1;
+    const k2 = u ? idKey(c, f2) : c2;
+    const foreign = (x: number, k: boolean) => !k && x !== k0 && x !== k1 && x !== k2;
     const cap = isUid ? CAP_SETUID : CAP_SETGID;
     if ((foreign(r, kr) || foreign(e, ke) || foreign(s, ks)) && !this.capable(c, cap)) {
       const x = foreign(r, kr) ? r : foreign(e, ke) ? e : s;
@@ -129,13 +155,14 @@ export class Kernel {
     // Today's kernels return early, committing nothing, when no id would change (an euid asked
     // must also equal the fs id): fsuid/fsgid then keep a value setfs*id gave them.
     const c3 = isUid ? c.fsuid : c.fsgid;
-    if ((kr || r === c0) && (ke || (e === c1 && e === c3)) && (ks || s === c2)) {
+    if ((kr || r === k0) && (ke || (e === k1 && e === (u ? idKey(c, f3) : c3))) && (ks || s === k2)) {
       return this.ok(c, nnp, allowLazy(`setres${kind}.unchanged`, () => [name(), `${name()}: nothing changes (${kind}s stay ${c0}/${c1}/${c2}, fs${kind} ${c3})`]));
     }
     const nr = kr ? c0 : r;
     const ne = ke ? c1 : e;
     const ns = ks ? c2 : s;
     const n = clone(c);
+    if (u) withUnmapped(n, moveUnmapped(u, { [f0]: kr ? f0 : null, [f1]: ke ? f1 : null, [f2]: ks ? f2 : null, [f3]: ke ? f1 : null }));
     if (!isUid) {
       n.gid = nr;
       n.egid = ne;
@@ -147,7 +174,7 @@ export class Kernel {
     n.euid = ne;
     n.suid = ns;
     n.fsuid = ne;
-    if (nr !== c.uid) n.user = this.objects.user(nr, c.user.ns);
+    if (!kr && r !== k0) n.user = this.objects.user(nr, c.user.ns);
     let fixed = false;
     if (!issecure(c, SECBIT.NO_SETUID_FIXUP)) {
       const caps = fixSetuid(c, n, issecure(c, SECBIT.KEEP_CAPS), this.profile.ambient);
@@ -167,15 +194,19 @@ export class Kernel {
       return this.fail(c, nnp, refuse(name, `setfs${kind}.unmapped`, 'EINVAL',
         `${name} refused: ${kind} ${f} has no mapping in the caller's user namespace`));
     }
+    const fields = isUid ? UID_FIELDS : GID_FIELDS;
     const cur = isUid ? [c.uid, c.euid, c.suid, c.fsuid] : [c.gid, c.egid, c.sgid, c.fsgid];
+    const u = unmappedIds(c);
+    const keys = u ? fields.map((x) => idKey(c, x)) : cur;
     const oldFs = cur[3];
-    if (f === oldFs) return this.ok(c, nnp, allowLazy(`setfs${kind}.unchanged`, () => [name, `${name}: fs${kind} is already ${f}`]));
+    if (f === keys[3]) return this.ok(c, nnp, allowLazy(`setfs${kind}.unchanged`, () => [name, `${name}: fs${kind} is already ${f}`]));
     const cap = isUid ? CAP_SETUID : CAP_SETGID;
-    if (!cur.includes(f) && !this.capable(c, cap)) {
+    if (!keys.includes(f) && !this.capable(c, cap)) {
       return this.fail(c, nnp, refuse(name, `setfs${kind}.cap-set${kind}`, 'EPERM',
         `${name} refused: the caller lacks ${capName(cap)} and ${f} is none of its ${kind}s ${cur.join('/')}`));
     }
     const n = clone(c);
+    if (u) withUnmapped(n, moveUnmapped(u, { [fields[3]]: null }));
     if (!isUid) {
       n.fsgid = f;
       return this.ok(n, nnp, allowLazy('setfsgid.allowed', () => [name, `${name}: fsgid now ${f}`]));
@@ -219,7 +250,15 @@ export class Kernel {
       }
     }
     const groups = this.objects.groups(gids);
-    return this.ok({ ...c, groups }, nnp, allow(name, 'setgroups.allowed', `${name}: supplementary groups now [${groups.gids.join(',')}]`));
+    const n = clone(c);
+    n.groups = groups;
+    const u = unmappedIds(c);
+    if (u?.groups) {
+      const ids: UnmappedIds = { ...u };
+      delete ids.groups; // every gid asked for is mapped
+      withUnmapped(n, ids);
+    }
+    return this.ok(n, nnp, allow(name, 'setgroups.allowed', `${name}: supplementary groups now [${groups.gids.join(',')}]`));
   }
 
   // --- capabilities ------------------------------------------------------------------------
@@ -239,7 +278,9 @@ export class Kernel {
     const name = `prctl(PR_SET_SECUREBITS, 0x${b.toString(16)})`;
     const r = securebitsRule(this.profile, c, b, this.capable(c, CAP_SETPCAP));
     if (r) return this.fail(c, nnp, refuse(name, r.rule, 'EPERM', `${name} refused: ${r.why}`));
-    return this.ok({ ...c, securebits: b }, nnp, allow(name, 'securebits.allowed', `${name}: securebits now 0x${b.toString(16)}`));
+    const n = clone(c);
+    n.securebits = b;
+    return this.ok(n, nnp, allow(name, 'securebits.allowed', `${name}: securebits now 0x${b.toString(16)}`));
   }
 
   private setKeepcaps(c: Cred, nnp: boolean, on: boolean): OpOutcome {
@@ -248,7 +289,9 @@ export class Kernel {
       return this.fail(c, nnp, refuse(name, 'keepcaps.locked', 'EPERM', `${name} refused: SECBIT_KEEP_CAPS_LOCKED is set`));
     }
     const b = on ? bits(c) | SECBIT.KEEP_CAPS : bits(c) & ~SECBIT.KEEP_CAPS;
-    return this.ok({ ...c, securebits: b }, nnp, allow(name, 'keepcaps.allowed', `${name}: securebits now 0x${b.toString(16)}`));
+    const n = clone(c);
+    n.securebits = b;
+    return this.ok(n, nnp, allow(name, 'keepcaps.allowed', `${name}: securebits now 0x${b.toString(16)}`));
   }
 
   private capbsetDrop(c: Cred, nnp: boolean, cap: number): OpOutcome {
@@ -260,7 +303,7 @@ export class Kernel {
       return this.fail(c, nnp, refuse(name, 'capbset.invalid-cap', 'EINVAL',
         `${name} refused: ${cap} is not a capability of this kernel (last is ${this.profile.lastCap})`));
     }
-    const n: Cred = { ...c, caps: { ...c.caps, bounding: c.caps.bounding & ~capBit(cap) } };
+    const n = withCaps(c, { ...c.caps, bounding: c.caps.bounding & ~capBit(cap) });
     return this.ok(n, nnp, allow(name, 'capbset.allowed', `${name}: dropped from the bounding set`));
   }
 
@@ -272,7 +315,7 @@ export class Kernel {
     }
     const a = c.caps.ambient;
     if (op.op === 'ambient_clear_all') {
-      return this.ok(a === 0n ? c : { ...c, caps: { ...c.caps, ambient: 0n } }, nnp, allow(name, 'ambient.clear', `${name}: ambient set cleared`));
+      return this.ok(a === 0n ? c : withCaps(c, { ...c.caps, ambient: 0n }), nnp, allow(name, 'ambient.clear', `${name}: ambient set cleared`));
     }
     const cap = op.cap;
     if (!Number.isInteger(cap) || cap < 0 || cap > this.profile.lastCap) {
@@ -325,7 +368,9 @@ export class Kernel {
     if (nsLevel(parent) >= this.profile.maxNsLevel) {
       return this.fail(c, nnp, refuse(name, 'userns.max-depth', 'ENOSPC', `${name} refused: user namespaces nest at most 33 levels below the initial one`));
     }
-    if (!this.validId(c, c.euid, 'uid') || !this.validId(c, c.egid, 'gid')) {
+    // kuid_has_mapping(parent, euid): an euid shown as 65534 for want of a mapping has none,
+    // even where a real 65534 is mapped (idKey < 0).
+    if (idKey(c, 'euid') < 0 || idKey(c, 'egid') < 0 || !this.validId(c, c.euid, 'uid') || !this.validId(c, c.egid, 'gid')) {
       return this.fail(c, nnp, refuse(name, 'userns.owner-unmapped', 'EPERM',
         `${name} refused: the caller's euid ${c.euid} or egid ${c.egid} has no mapping in its namespace`));
     }
@@ -334,7 +379,7 @@ export class Kernel {
     // and egid: the task is dumpable) with the caller's creds: its fsuid must be the owner, or it
     // needs CAP_DAC_OVERRIDE (in its own namespace, where the owner is mapped).
     const writes = op.setgroups !== undefined || op.uidMap !== undefined || op.gidMap !== undefined;
-    const fileAccess = !writes || c.fsuid === c.euid || hasCap(c.caps.effective, CAP.DAC_OVERRIDE);
+    const fileAccess = !writes || idKey(c, 'fsuid') === idKey(c, 'euid') || hasCap(c.caps.effective, CAP.DAC_OVERRIDE);
     // The helper in the parent level writes setgroups, then uid_map, then gid_map.
     let setgroups: 'allow' | 'deny' = parent.setgroups === 'deny' && parentNs(parent) ? 'deny' : 'allow';
     let failure: Step | undefined;
@@ -362,26 +407,47 @@ export class Kernel {
     }
     const ns: UserNamespace = Object.freeze({ creator, setgroups, ...(uidMap ? { uidMap } : {}), ...(gidMap ? { gidMap } : {}) });
     const full = fullCapSet(this.profile.lastCap);
-    const down = (id: number, m: readonly IdMapExtent[] | undefined): number => {
-      const v = mapDown(m, id);
-      return v < 0 ? OVERFLOW_ID : v;
+    // The task keeps its kernel ids; those the new maps do not cover show as 65534 and are
+    // recorded as kernel ids (userns.ts unmappedIds), as are those it could not see already.
+    const u = unmappedIds(c);
+    const hidden: UnmappedIds = {};
+    const down = (f: IdField): number => {
+      const m = f.endsWith('uid') ? uidMap : gidMap;
+      const k = u?.[f];
+      if (k === undefined) {
+        const v = mapDown(m, c[f]);
+        if (v >= 0) return v;
+        const kid = kernelId(parent, c[f], f.endsWith('uid') ? 'uid' : 'gid');
+        if (kid >= 0) hidden[f] = kid;
+      } else hidden[f] = k;
+      return OVERFLOW_ID;
     };
-    const uid = down(c.uid, uidMap);
+    // Supplementary groups as keys (idKey): shown gids, unmappedKey(kgid) for unmapped ones.
+    const groupKeys = (u?.groups ?? c.groups.gids).map((g) => {
+      if (g < 0) return g;
+      const v = mapDown(gidMap, g);
+      if (v >= 0) return v;
+      const kid = kernelId(parent, g, 'gid');
+      return kid >= 0 ? unmappedKey(kid) : OVERFLOW_ID;
+    });
+    if (groupKeys.some((g) => g < 0)) hidden.groups = groupKeys;
+    const uid = down('uid');
     const n: Cred = {
       uid,
-      euid: down(c.euid, uidMap),
-      suid: down(c.suid, uidMap),
-      fsuid: down(c.fsuid, uidMap),
-      gid: down(c.gid, gidMap),
-      egid: down(c.egid, gidMap),
-      sgid: down(c.sgid, gidMap),
-      fsgid: down(c.fsgid, gidMap),
-      groups: this.objects.groups(c.groups.gids.map((g) => down(g, gidMap))),
+      euid: down('euid'),
+      suid: down('suid'),
+      fsuid: down('fsuid'),
+      gid: down('gid'),
+      egid: down('egid'),
+      sgid: down('sgid'),
+      fsgid: down('fsgid'),
+      groups: this.objects.groups(groupKeys.map((g) => (g < 0 ? OVERFLOW_ID : g))),
       user: this.objects.user(uid, ns),
       caps: { inheritable: 0n, permitted: full, effective: full, bounding: full, ambient: 0n },
       securebits: 0,
       ...(c.secRef !== undefined ? { secRef: c.secRef } : {}),
     };
+    withUnmapped(n, hidden);
     if (failure) return { ok: false, errno: failure.errno, cred: n, noNewPrivs: nnp, step: failure };
     return this.ok(n, nnp, allow(name, 'userns.created',
       `${name}: new user namespace (level ${nsLevel(ns)}) owned by uid ${c.euid}; the task has every capability in it` +
@@ -416,10 +482,11 @@ export class Kernel {
     const cap = kind === 'uid' ? CAP_SETUID : CAP_SETGID;
     let permitted = false;
     // Compared as kernel ids: the writer may sit in the parent (unshare) or above it (restart).
-    const writerEuid = kernelId(writer.user.ns, writer.euid, 'uid');
-    if (map.length === 1 && map[0].count === 1 && kernelId(parent, ns.creator!.uid, 'uid') === writerEuid) {
+    // (credKernelId: an id the writer sees as 65534 for want of a mapping is its kernel id.)
+    const writerEuid = credKernelId(writer, 'euid');
+    if (map.length === 1 && map[0].count === 1 && writerEuid >= 0 && kernelId(parent, ns.creator!.uid, 'uid') === writerEuid) {
       if (kind === 'uid' && kernelId(parent, map[0].outside, 'uid') === writerEuid) permitted = true;
-      if (kind === 'gid' && ns.setgroups === 'deny' && kernelId(parent, map[0].outside, 'gid') === kernelId(writer.user.ns, writer.egid, 'gid')) permitted = true;
+      if (kind === 'gid' && ns.setgroups === 'deny' && kernelId(parent, map[0].outside, 'gid') === credKernelId(writer, 'egid')) permitted = true;
     }
     // verify_root_map runs first in new_idmap_permitted, even for the one-line own-uid map.
     if (kind === 'uid' && map.some((e) => e.outside === 0) && !nsCapable(writer, parent, CAP_SETFCAP)) {

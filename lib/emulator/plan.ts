@@ -1,41 +1,109 @@
-// restorePlan(): the ordered CredOps that turn a restarter into a target task's real cred on a
-// real kernel, one syscall at a time. It differs from restart()'s single authorization against
-// the restarter "as it was" in one way only: each call is checked against the creds of that
-// moment, so the plan keeps the capabilities later calls need (NO_SETUID_FIXUP or KEEP_CAPS
-// over the uid change, an interim capset) and drops them last.
-import { capBit, hasCap } from '../model/capabilities';
+// The restore plan: the ordered CredOps that turn a restarter into a target task's real cred on a
+// real kernel, one syscall at a time. There is one builder, this one: restart() runs these very
+// ops in its forked child (lib/restart/plan.ts only adapts the caller's creds and the read-back),
+// and the emulator plays each op as it is emitted, so its verdict on each op and the creds after
+// the last one are its judgement and prediction of exactly what the child executes.
+//
+// Each call is checked against the creds of that moment (unlike restart()'s single authorization
+// against the restarter "as it was"), so the plan keeps the capabilities later calls need
+// (NO_SETUID_FIXUP or KEEP_CAPS over a uid change, an interim capset) and drops them last; it
+// never leans on a capability the restarter (or, below its namespace, the fresh creator) did not
+// have in effect.
+import { capBit, fullCapSet, hasCap } from '../model/capabilities';
 import type { CredOp } from '../model/ops';
 import type { Cred, TaskCreds, UserNamespace } from '../model/types';
-import { CAP_SETPCAP, CAP_SETUID, SECBIT, bits } from './caps';
+import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, withCaps } from './caps';
 import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
-import { idUpTo, kernelId } from './userns';
+import type { Step } from './step';
+import { INVALID_ID, idUpTo, kernelId, mapDown } from './userns';
 
 export interface PlanRestarter {
   cred: Cred;
   noNewPrivs: boolean;
 }
 
+/** What a plan holds: every CredOp but execve (the addon's child runs exactly these). */
+export type RestoreOp = Exclude<CredOp, { op: 'execve' }>;
+
+export interface PlanOptions {
+  /**
+   * Maps of the first level that a set-id helper (newuidmap / newgidmap), not the restarter's
+   * own map writer, writes: the emulator plays them as written by a writer holding CAP_SETUID /
+   * CAP_SETGID in the restarter's namespace (whether the helper may is decided by its caller).
+   */
+  firstLevelHelpers?: { uid?: boolean; gid?: boolean };
+}
+
+/** A plan with the emulator's play of it. */
+export interface PlayedPlan {
+  ops: RestoreOp[];
+  /** The emulator's decision on each op: steps[i] is ops[i]'s. */
+  steps: Step[];
+  /** Index of the first op the emulator refuses (the child would stop there); -1 when none. */
+  refused: number;
+  /** The emulator's prediction: the creds after the last op (ids as the task sees them). */
+  cred: Cred;
+  noNewPrivs: boolean;
+}
+
 const sortedSet = (xs: readonly number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
 const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const given = (x: number): boolean => x >= 0 && x < INVALID_ID;
 
-export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profileArg: KernelProfile | ProfileName): CredOp[] {
+/** The ordered ops that take `restarter` to `target.cred` (the real cred: an override cannot be expressed as syscalls). */
+export function restorePlan(
+  target: Pick<TaskCreds, 'cred' | 'noNewPrivs'>,
+  restarter: PlanRestarter,
+  profile: KernelProfile | ProfileName,
+  opts: PlanOptions = {},
+): CredOp[] {
+  return playRestorePlan(target, restarter, profile, opts).ops;
+}
+
+/** restorePlan, with the emulator's verdict on each op and its prediction of the result. */
+export function playRestorePlan(
+  target: Pick<TaskCreds, 'cred' | 'noNewPrivs'>,
+  restarter: PlanRestarter,
+  profileArg: KernelProfile | ProfileName,
+  opts: PlanOptions = {},
+): PlayedPlan {
   const profile = resolveProfile(profileArg);
   const sim = new Kernel(profile, new ObjectTable());
-  const ops: CredOp[] = [];
-  let cur = restarter.cred;
-  let nnp = restarter.noNewPrivs;
+  const ops: RestoreOp[] = [];
+  const steps: Step[] = [];
+  let refused = -1;
   const R = restarter.cred;
-  const emit = (op: CredOp): void => {
+  let cur = R;
+  let nnp = restarter.noNewPrivs;
+  // Do the kernel ids behind the euid and egid have a mapping in the current namespace? An id an
+  // unshare leaves unmapped reads (and is emulated) as 65534, which the new namespace may well
+  // map; but the kernel keeps the unmapped kernel id, and unshare(CLONE_NEWUSER) refuses (EPERM)
+  // a caller whose euid or egid has no mapping. Set explicitly, an id is mapped.
+  let euidMapped = true;
+  let egidMapped = true;
+  const emit = (op: RestoreOp, writerCaps = 0n): void => {
+    // withCaps, not a spread: the copy keeps the kernel ids behind unmapped ids.
+    const r = sim.apply(writerCaps ? withCaps(cur, { ...cur.caps, effective: cur.caps.effective | writerCaps }) : cur, nnp, op);
+    if (!r.ok && refused < 0) refused = ops.length;
     ops.push(op);
-    const r = sim.apply(cur, nnp, op);
+    steps.push(r.step);
+    if (op.op === 'unshare_user') {
+      if (profile.idMaps) {
+        euidMapped = euidMapped && mapDown(op.uidMap, cur.euid) >= 0;
+        egidMapped = egidMapped && mapDown(op.gidMap, cur.egid) >= 0;
+      }
+    } else if (r.ok) {
+      if (op.op === 'setresuid' && given(op.euid)) euidMapped = true;
+      else if (op.op === 'setresgid' && given(op.egid)) egidMapped = true;
+    }
     cur = r.cred;
     nnp = r.noNewPrivs;
   };
   const T = target.cred;
 
-  /** Before a uid change that leaves root, keep the capabilities (cap_emulate_setxuid). */
+  /** Before a uid change that would lose them, keep the capabilities (cap_emulate_setxuid). */
   const keepCapsOverUidChange = (ruid: number, euid: number, suid: number): boolean => {
     const oldRoot = cur.uid === 0 || cur.euid === 0 || cur.suid === 0;
     const newRoot = ruid === 0 || euid === 0 || suid === 0;
@@ -52,7 +120,13 @@ export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profile
     return false;
   };
 
-  // 1. One unshare per namespace level between the restarter's namespace and the target's.
+  // Whose effective capabilities later calls may lean on: the restarter's, or (below its
+  // namespace) the fresh creds the last unshare gave.
+  let A = R;
+
+  // 1. One unshare per namespace level between the restarter's namespace and the target's,
+  // outermost first. Each level's setgroups and maps are written by a helper left in the parent
+  // level with the creds of that moment (the kernel judges the writes against them).
   const chain: UserNamespace[] = [];
   for (let ns: UserNamespace | null = T.user.ns; ns && ns.creator; ns = ns.creator.ns) chain.unshift(ns);
   const imageRoot = chain.length ? chain[0].creator!.ns : T.user.ns;
@@ -70,20 +144,34 @@ export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profile
         const here = T.groups.gids.map((g) => idUpTo(T.user.ns, g, level, 'gid'));
         if (here.every((g) => g >= 0) && !sameList(cur.groups.gids, sortedSet(here))) emit({ op: 'setgroups', gids: sortedSet(here) });
       }
-      if (!(kernelId(cur.user.ns, cur.egid, 'gid') >= 0) && ns.creator!.ns.gidMap?.length) {
-        emit({ op: 'setresgid', rgid: -1, egid: ns.creator!.ns.gidMap[0].inside, sgid: -1 });
+      // unshare needs the egid mapped in this level (the image does not record the creator's
+      // gid): take one the new gid_map maps, else one this level maps.
+      if (!egidMapped || kernelId(cur.user.ns, cur.egid, 'gid') < 0) {
+        const g = [ns.gidMap?.[0]?.outside, ns.creator!.ns.gidMap?.[0]?.inside].find(
+          (x): x is number => x !== undefined && kernelId(cur.user.ns, x, 'gid') >= 0,
+        );
+        if (g !== undefined) emit({ op: 'setresgid', rgid: -1, egid: g, sgid: -1 });
       }
-      if (cur.euid !== owner) {
+      // The namespace's owner is the euid at unshare time: become its creator first.
+      if (!euidMapped || cur.euid !== owner) {
         const temp = keepCapsOverUidChange(cur.uid, owner, cur.suid);
         emit({ op: 'setresuid', ruid: -1, euid: owner, suid: -1 });
         if (temp) emit({ op: 'set_keepcaps', on: false });
+        // The map writer forks from here: give back the effective rights the uid change took.
+        const raise = cur.caps.permitted & A.caps.effective & ~cur.caps.effective;
+        if (raise !== 0n) {
+          const c = cur.caps;
+          emit({ op: 'capset', inheritable: c.inheritable, permitted: c.permitted, effective: c.effective | raise });
+        }
       }
+      const h = i === 0 ? opts.firstLevelHelpers : undefined;
       emit({
         op: 'unshare_user',
         ...(ns.setgroups ? { setgroups: ns.setgroups } : {}),
         ...(ns.uidMap ? { uidMap: ns.uidMap } : {}),
         ...(ns.gidMap ? { gidMap: ns.gidMap } : {}),
-      });
+      }, (h?.uid ? capBit(CAP_SETUID) : 0n) | (h?.gid ? capBit(CAP_SETGID) : 0n));
+      A = cur;
     } else {
       // 2.6.34: the creator is the real uid's user.
       if (cur.uid !== owner) {
@@ -94,9 +182,10 @@ export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profile
     }
   }
 
-  // Whose capabilities later calls may lean on: the restarter's, or (below its namespace) the
-  // fresh creds the last unshare gave.
-  const A = chain.length && profile.idMaps ? cur : R;
+  // An image without securebits keeps those of whoever restores it (as restart() does).
+  const wantSb = T.securebits ?? bits(A);
+  const bndDrops = (c: Cred) => c.caps.bounding & ~T.caps.bounding & fullCapSet(profile.lastCap);
+  const fsuidNeedsCap = T.fsuid !== T.uid && T.fsuid !== T.euid && T.fsuid !== T.suid;
 
   // 2. Groups, then gids (while the restarter's capabilities are intact).
   if (!sameList(cur.groups.gids, want)) emit({ op: 'setgroups', gids: want });
@@ -105,20 +194,22 @@ export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profile
   }
   if (cur.fsgid !== T.fsgid) emit({ op: 'setfsgid', fsgid: T.fsgid });
 
-  // 3. Uids, keeping capabilities across the change.
+  // 3. Uids, keeping capabilities across the change when a later call needs them.
   let tempKeep = false;
   if (cur.uid !== T.uid || cur.euid !== T.euid || cur.suid !== T.suid) {
-    tempKeep = keepCapsOverUidChange(T.uid, T.euid, T.suid);
+    const needAfter = T.caps.permitted !== 0n || (T.caps.inheritable & ~cur.caps.inheritable) !== 0n || fsuidNeedsCap ||
+      bndDrops(cur) !== 0n || wantSb !== bits(cur);
+    if (needAfter) tempKeep = keepCapsOverUidChange(T.uid, T.euid, T.suid);
     emit({ op: 'setresuid', ruid: T.uid, euid: T.euid, suid: T.suid });
   }
   if (tempKeep) emit({ op: 'set_keepcaps', on: false });
 
   // 4. Interim capset: the target's inheritable set, with the capabilities the next calls need
   // (only those the restarter had in effect, so the plan never exceeds what restart allows).
-  const needSetpcap = (cur.caps.bounding & ~T.caps.bounding) !== 0n || (T.securebits !== null && T.securebits !== bits(cur));
+  const needSetpcap = bndDrops(cur) !== 0n || wantSb !== bits(cur);
   let extra = 0n;
   if (needSetpcap && hasCap(A.caps.effective, CAP_SETPCAP)) extra |= capBit(CAP_SETPCAP);
-  if (T.fsuid !== T.uid && T.fsuid !== T.euid && T.fsuid !== T.suid && hasCap(A.caps.effective, CAP_SETUID)) extra |= capBit(CAP_SETUID);
+  if (fsuidNeedsCap && hasCap(A.caps.effective, CAP_SETUID)) extra |= capBit(CAP_SETUID);
   const interimE = cur.caps.effective | (extra & cur.caps.permitted);
   if (T.caps.inheritable !== cur.caps.inheritable || interimE !== cur.caps.effective) {
     emit({ op: 'capset', inheritable: T.caps.inheritable, permitted: cur.caps.permitted, effective: interimE });
@@ -135,15 +226,13 @@ export function restorePlan(target: TaskCreds, restarter: PlanRestarter, profile
     }
   }
 
-  // 6. Bounding set, then the final securebits (both need CAP_SETPCAP), then the final capset.
+  // 6. Bounding set, then the final securebits (both need CAP_SETPCAP), then the final capset,
+  // always (one syscall; the read-back then checks the emulator's effective set, not a guess).
   for (let i = 0; i <= profile.lastCap; i++) {
     if (hasCap(cur.caps.bounding, i) && !hasCap(T.caps.bounding, i)) emit({ op: 'capbset_drop', cap: i });
   }
-  if (T.securebits !== null && T.securebits !== bits(cur)) emit({ op: 'set_securebits', bits: T.securebits });
-  const c = cur.caps;
-  if (c.inheritable !== T.caps.inheritable || c.permitted !== T.caps.permitted || c.effective !== T.caps.effective) {
-    emit({ op: 'capset', inheritable: T.caps.inheritable, permitted: T.caps.permitted, effective: T.caps.effective });
-  }
+  if (wantSb !== bits(cur)) emit({ op: 'set_securebits', bits: wantSb });
+  emit({ op: 'capset', inheritable: T.caps.inheritable, permitted: T.caps.permitted, effective: T.caps.effective });
   if (profile.noNewPrivs && target.noNewPrivs && !nnp) emit({ op: 'set_no_new_privs' });
-  return ops;
+  return { ops, steps, refused, cred: cur, noNewPrivs: nnp };
 }

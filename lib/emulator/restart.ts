@@ -6,11 +6,11 @@
 import { capName, fullCapSet, hasCap } from '../model/capabilities';
 import type { Cred, GroupInfo, TaskCreds, User, UserNamespace } from '../model/types';
 import type { Image } from '../format/types';
-import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, capList, subset } from './caps';
+import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, capList, subset, withCaps } from './caps';
 import { type Kernel, NGROUPS_MAX, capsetRule, securebitsRule } from './kernel';
 import type { ObjectTable } from './objects';
 import { type Step, allow, allowLazy, refuse } from './step';
-import { OVERFLOW_ID, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
+import { OVERFLOW_ID, type Subordinate, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
 
 export type TaskOutcome =
   | { ok: true; cred: Cred; ecred: Cred; noNewPrivs: boolean }
@@ -27,6 +27,8 @@ type Result<T> = { ok: true; v: T } | { ok: false; errno: string };
 interface Restarter {
   cred: Cred;
   noNewPrivs: boolean;
+  /** newuidmap / newgidmap usable by the restarter, with its subordinate ids (see userns.ts). */
+  subordinate?: Subordinate;
 }
 
 /** What restart() produced before the caller decides to keep it (tasks) or drop it. */
@@ -120,10 +122,28 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
           bad = refuse(op, 'setgroups-file.reenable', 'EPERM', `${op}: setgroups "allow" refused: the parent namespace denies setgroups`);
         } else if (ns.setgroups) setgroups = ns.setgroups;
         const target: UserNamespace = { creator: c, setgroups };
+        const helped: string[] = [];
         for (const kind of ['uid', 'gid'] as const) {
           const m = kind === 'uid' ? ns.uidMap : ns.gidMap;
           if (bad || !m) continue;
           const why = kernel.mapWriteRule(target, R, m, kind);
+          // A map the restarter may not write itself, one level below it: newuidmap / newgidmap.
+          const sub = kind === 'uid' ? restarter.subordinate?.uids : restarter.subordinate?.gids;
+          if (why && why.rule.endsWith('.unprivileged') && sub && parent === R.user.ns) {
+            const helper = kind === 'uid' ? 'newuidmap' : 'newgidmap';
+            const pre = helperWriterRule(kernelId(parent, c.uid, 'uid'), Rkuids[0], R.gid, R.egid) ??
+              (restarter.noNewPrivs ? 'no_new_privs keeps the set-id helper from its privilege' : null);
+            const v = helperMapRule(m, kind, kind === 'uid' ? R.uid : R.gid, sub);
+            if (pre) bad = refuse(op, `${kind}_map.helper-writer`, 'EPERM', `${op}: ${helper} cannot write ${kind}_map: ${pre}`);
+            else if (!v.ok) bad = refuse(op, `${kind}_map.subordinate`, 'EPERM', `${op}: ${helper} refuses ${kind}_map: ${v.why}`);
+            else if (v.setgroupsDeny && ns.setgroups === 'allow')
+              bad = refuse(op, 'gid_map.helper-setgroups', 'EPERM', `${op}: newgidmap writes "deny" to setgroups for a map of the caller's own gid alone, and the image's is "allow"`);
+            else {
+              if (v.setgroupsDeny) setgroups = 'deny';
+              helped.push(helper);
+            }
+            continue;
+          }
           if (why) bad = refuse(op, why.rule, why.errno, `${op}: writing ${kind}_map refused: ${why.why}`);
         }
         if (bad) r = no(bad);
@@ -134,7 +154,7 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
             ...(ns.gidMap ? { gidMap: ns.gidMap.map((e) => ({ ...e })) } : {}),
           });
           r = { ok: true, v: obj };
-          push(allow(op, 'userns.created', `${op}: new user namespace at level ${nsLevel(obj)}${ns.uidMap ? ' with its maps' : ''}`));
+          push(allow(op, 'userns.created', `${op}: new user namespace at level ${nsLevel(obj)}${ns.uidMap ? ' with its maps' : ''}${helped.length ? ` (written by ${helped.join(' and ')})` : ''}`));
         }
       }
       if (r.ok) {
@@ -206,7 +226,9 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
   function authority(target: UserNamespace): Cred {
     if (!p.idMaps || target === R.user.ns) return R;
     const full = fullCapSet(p.lastCap);
-    return { ...R, caps: { inheritable: 0n, permitted: full, effective: full, bounding: full, ambient: 0n }, securebits: 0 };
+    const n = withCaps(R, { inheritable: 0n, permitted: full, effective: full, bounding: full, ambient: 0n });
+    n.securebits = 0;
+    return n;
   }
 
   // ---- CRED (restore_cred) ----

@@ -3,9 +3,9 @@
 // a live restart differs (setgroups needs CAP_SETGID at all; maps follow user_namespaces(7)).
 // Every refused step is listed, not just the first. The emulator (lib/emulator) is the fuller
 // model; this is what restart uses when it cannot run (see restart.ts).
-import { CAP, SECBIT, capNames, hasCap, securebitNames, type Cred, type IdMapExtent } from '../model';
+import { CAP, SECBIT, capNames, hasCap, securebitNames, type Cred } from '../model';
 import type { Restarter } from './plan';
-import { mapToRoot, nsChain } from './chain';
+import { firstLevelMaps, mapToRoot, nsChain, type MapHelpers } from './chain';
 import type { Step } from './errors';
 
 const LOCK_PAIRS: readonly [number, number][] = [
@@ -24,13 +24,8 @@ function no(op: string, rule: string, message: string, task?: number, errno = 'E
   return { task, op, rule, allowed: false, errno, message };
 }
 
-/** A single-line map of exactly `id`, the only map a writer without the capability may write. */
-function isSelfMap(map: readonly IdMapExtent[] | undefined, id: number): boolean {
-  return !map || map.length === 0 || (map.length === 1 && map[0].count === 1 && map[0].outside === id);
-}
-
 /** Steps of restoring `target` (task `task`) by `r`; any with allowed=false means a denial. */
-export function authorize(target: Cred, noNewPrivs: boolean, r: Restarter, task?: number): Step[] {
+export function authorize(target: Cred, noNewPrivs: boolean, r: Restarter, task?: number, idmap?: MapHelpers): Step[] {
   const steps: Step[] = [];
   const eff = r.caps.effective;
   const setuid = hasCap(eff, CAP.SETUID);
@@ -49,12 +44,8 @@ export function authorize(target: Cred, noNewPrivs: boolean, r: Restarter, task?
     }
     if (!setuid && !rUids.includes(l.creatorUid))
       steps.push(no('setresuid', 'userns-creator', `${what}: the creator uid ${l.creatorUid} is not one of the caller's uids and the caller lacks CAP_SETUID`, task));
-    if (!setuid && !isSelfMap(l.ns.uidMap, l.creatorUid))
-      steps.push(no('unshare_user', 'uid-map', `${what}: uid_map ${JSON.stringify(l.ns.uidMap)} maps more than the caller's own euid; that needs CAP_SETUID (newuidmap is not used)`, task));
-    if (!setgid && !isSelfMap(l.ns.gidMap, r.egid))
-      steps.push(no('unshare_user', 'gid-map', `${what}: gid_map ${JSON.stringify(l.ns.gidMap)} maps more than the caller's own egid; that needs CAP_SETGID`, task));
-    if (!setgid && l.ns.gidMap && l.ns.gidMap.length > 0 && l.ns.setgroups !== 'deny')
-      steps.push(no('unshare_user', 'setgroups-deny', `${what}: without CAP_SETGID a gid_map may only be written after setgroups is set to deny`, task));
+    // The maps: the caller's own map writer, or newuidmap / newgidmap where it may not (chain.ts).
+    for (const f of firstLevelMaps(l, r, idmap).refused) steps.push(no('unshare_user', f.rule, `${what}: ${f.message}`, task));
   });
   if (levels.length > 0 && steps.every((s) => s.allowed))
     steps.push(ok('unshare_user', 'userns', `${levels.length} user namespace level(s) can be created and mapped`, task));

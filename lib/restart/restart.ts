@@ -3,18 +3,20 @@
 //   2. judge the restart against the CALLER's live creds (the restarter; the image's root
 //      namespace is the caller's); a denial throws RestartDenied and nothing is started;
 //      dryRun stops here and returns the plan;
-//   3. the addon forks, the child applies the restore plan op by op;
-//   4. it reads its creds back and compares them with the target;
+//   3. the addon forks, the child applies the restore plan op by op (the emulator's plan, the
+//      very list the emulator played to judge and predict);
+//   4. it reads its creds back and compares them with the emulator's prediction;
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
 import { CAP, SECBIT, capNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
-import { Emulator, kernelProfile, predictExec, type TaskOutcome } from '../emulator';
+import { Emulator, kernelProfile, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { authorize } from './authorize';
-import { CarryCapsRefused, RestartDenied, RestartUnsupported, stepErrorFrom, type Step } from './errors';
+import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
+import { firstLevelHelpersFor, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
 import { restorePlan, type RestorePlan, type Restarter } from './plan';
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore';
@@ -44,6 +46,8 @@ export interface RestartOptions {
   linuxCrStandIn?: boolean | { errno: number };
   /** The sys_restart syscall number of a linux-cr kernel (never used where the probe lacks it). */
   sysRestartNr?: number;
+  /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
+  idmapHelpers?: IdmapHelperPaths;
 }
 
 /** The creds a program runs with after execve. */
@@ -62,7 +66,7 @@ export interface RestartPlanReport {
   steps: Step[];
   /** The ops the child performs, in order. */
   ops: NativeRestartOp[];
-  /** The creds as restored, before execve. */
+  /** The creds as restored, before execve: the emulator's play of `ops` (the child verifies them). */
   restored: Cred;
   restoredNoNewPrivs: boolean;
   /** The creds the program will really run with after execve (the emulator's predictExec). */
@@ -149,25 +153,30 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   const capLastCap = kernelCapLastCap();
   // The emulator plays the restart (the seed's rules on today's kernel) with the caller as the
   // restarter; authorize() adds what a step-by-step restart of a live process cannot do. Both
-  // must allow it; every refused step of either is listed.
-  const emulated = emulate(image, restarter, capLastCap);
+  // must allow it; every refused step of either is listed. Then the emulator plays the op list
+  // itself (below).
+  const idmap = idmapHelpersFor(target.cred, restarter, opts.idmapHelpers);
+  const emulated = emulate(image, restarter, capLastCap, subordinateOf(idmap));
   const outcome: TaskOutcome | undefined = emulated.tasks[task];
   const emuSteps = emulated.steps.filter((s) => s.task === undefined || s.task === task);
-  const live = authorize(target.cred, target.noNewPrivs, restarter, task);
+  const live = authorize(target.cred, target.noNewPrivs, restarter, task, idmap);
   const steps = [...emuSteps, ...live];
   if (!outcome || !outcome.ok || live.some((s) => !s.allowed)) throw new RestartDenied(steps);
   const extraAmbient = opts.carryCaps ? carriedCaps(target.cred) : 0n;
-  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient });
+  // The one plan: the ops the child runs, played by the emulator as they were built. A refused
+  // op, or a result other than the image's cred, is a denial: nothing is started.
+  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient, firstLevelHelpers: firstLevelHelpersFor(target.cred, restarter, idmap) });
+  for (const s of plan.played.steps) s.task = task;
+  steps.push(...plan.played.steps.slice(0, plan.played.refused < 0 ? undefined : plan.played.refused + 1));
+  const off = plan.played.refused < 0 ? planResult(target, extraAmbient, plan.played.cred, plan.played.noNewPrivs, task) : [];
+  steps.push(...off);
+  if (plan.played.refused >= 0 || off.length) throw new RestartDenied(steps);
 
-  const c = plan.expect.caps!;
-  const restored: Cred = {
-    ...outcome.cred,
-    caps: { inheritable: c.inheritable!, permitted: c.permitted!, effective: c.effective!, bounding: c.bounding!, ambient: c.ambient! },
-  };
-  const restoredNoNewPrivs = plan.expect.noNewPrivs ?? target.noNewPrivs;
+  const restored: Cred = plan.played.cred;
+  const restoredNoNewPrivs = plan.played.noNewPrivs;
   const standIn = opts.linuxCrStandIn;
   let pathKind: RestartPlanReport['path'] = 'ops';
-  let ops = plan.ops;
+  let ops = withIdmapHelpers(plan.ops, target.cred, restarter, idmap);
   if (standIn) {
     pathKind = 'linux-cr-stand-in';
     ops = [{ op: 'sys_restart' }];
@@ -196,6 +205,34 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   };
 }
 
+/** Where the emulator's play of the plan ends elsewhere than the image's cred: one refused step per field. */
+function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boolean, task: number): Step[] {
+  const want = target.cred;
+  const out: Step[] = [];
+  const off = (field: string, w: unknown, g: unknown) =>
+    out.push({ task, op: 'restore plan', rule: 'plan.result', allowed: false, errno: 'EPERM',
+      message: `the op list would leave ${field} at ${String(g)}; the image has ${String(w)}` });
+  for (const k of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const) if (want[k] !== got[k]) off(k, want[k], got[k]);
+  if (want.groups.gids.join() !== got.groups.gids.join()) off('groups', `[${want.groups.gids.join(',')}]`, `[${got.groups.gids.join(',')}]`);
+  const wantCaps = { ...want.caps, ambient: want.caps.ambient | extraAmbient };
+  for (const k of ['inheritable', 'permitted', 'effective', 'bounding', 'ambient'] as const) {
+    if (wantCaps[k] !== got.caps[k]) off(`${k} capabilities`, capNames(wantCaps[k]).join(',') || 'none', capNames(got.caps[k]).join(',') || 'none');
+  }
+  if (want.securebits !== null && want.securebits !== got.securebits) off('securebits', want.securebits, got.securebits);
+  if (target.noNewPrivs !== nnp) off('no_new_privs', target.noNewPrivs, nnp);
+  return out;
+}
+
+/** A read-back that differs from the prediction: the emulator and the kernel disagree; say so. */
+function explainVerify(e: unknown, path: RestartPlanReport['path']): unknown {
+  if (!(e instanceof RestartStepError) || e.phase !== 'verify' || !e.field) return e;
+  const by = path === 'ops' ? 'its play of this very op list' : 'the image';
+  return new RestartStepError(
+    `${e.message} (expected: the emulator's prediction from ${by}; the kernel disagrees with the emulator)`,
+    e.code, e.errno, e.phase, e.step, e.op, e.field, e.expected, e.actual, e.command,
+  );
+}
+
 let capLastCapCache: number | undefined;
 /** /proc/sys/kernel/cap_last_cap, read once (the full probe reads /proc/kallsyms: too slow per restart). */
 function kernelCapLastCap(): number {
@@ -206,7 +243,7 @@ function kernelCapLastCap(): number {
 let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
 
 /** The emulator's restart of the whole image, the caller's live creds as the restarter. */
-function emulate(image: Image, r: Restarter, lastCap: number) {
+function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(kernelProfile('modern', { lastCap }));
   const me = emu.spawnTask(
     {
@@ -219,7 +256,7 @@ function emulate(image: Image, r: Restarter, lastCap: number) {
     },
     { noNewPrivs: r.noNewPrivs },
   );
-  return emu.restart(image, me);
+  return emu.restart(image, me, { subordinate });
 }
 
 /** sys_restart only takes images that this very kernel's sys_checkpoint wrote. */
@@ -290,7 +327,7 @@ export function restart(
       onExit: (code, signal) => settle({ code, signal }),
     });
   } catch (e) {
-    throw stepErrorFrom(e, prep.plan.ops, command);
+    throw explainVerify(stepErrorFrom(e, prep.plan.ops, command), prep.report.path);
   }
   return new RestartHandle(child, exit, command, args);
 }

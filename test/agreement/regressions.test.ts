@@ -74,6 +74,84 @@ const REGRESSIONS: Regression[] = [
     outcomes: [null],
     creds: { egid: 0, sgid: 0 },
   },
+  // Unmapped ids: the kernel keeps a task's kernel ids when a namespace does not map them (they
+  // show as 65534) and compares those; the model used to merge them all into one 65534.
+  {
+    // Found with seed 42 (10,000 cases). gid_map refused: egid (kgid 0) and fsgid (kgid 65533)
+    // both show as 65534, yet egid is in no group (in_group_p): the ids "change", and under
+    // no_new_privs execve sets euid to the (unmapped) uid.
+    name: 'execve: an egid and an fsgid that both show as 65534 are two kernel gids (in_group_p; no_new_privs)',
+    c: {
+      start: [],
+      ops: [
+        { op: 'setresgid', rgid: 65533, egid: -1, sgid: 0 },
+        { op: 'setresuid', ruid: -1, euid: 1, suid: 0 },
+        { op: 'setfsgid', fsgid: 65533 },
+        { op: 'set_no_new_privs' },
+        { op: 'unshare_user', uidMap: [{ inside: 0, outside: 1, count: 1 }], gidMap: [{ inside: 0, outside: 1000, count: 1002 }] },
+        { op: 'execve', path: 'reporter', file: { setuid: { uid: 0 }, owner: { gid: -1 } } },
+      ],
+    },
+    outcomes: [null, null, null, null, 'EPERM'],
+    creds: { uid: 65534, euid: 65534, suid: 65534, fsuid: 65534, egid: 65534 },
+  },
+  {
+    // Found with seed 42. The same with no gid_map written at all.
+    name: 'execve: an egid and an fsgid unmapped for want of a gid_map are two kernel gids',
+    c: {
+      start: [{ op: 'set_no_new_privs' }],
+      ops: [
+        { op: 'setfsgid', fsgid: 65533 },
+        { op: 'setresuid', ruid: 2000, euid: -1, suid: 0 },
+        { op: 'unshare_user', uidMap: [{ inside: 0, outside: 0, count: 1 }] },
+        { op: 'execve', path: 'reporter' },
+      ],
+    },
+    outcomes: [null, null, null, null],
+    creds: { uid: 65534, euid: 65534, suid: 65534, fsuid: 65534 },
+  },
+  {
+    // Found with seed 99. create_user_ns: the egid (kgid 100000) has no mapping in the caller's
+    // namespace, though the 65534 it shows as has one: EPERM, the task stays where it is.
+    name: 'unshare_user: an egid shown as 65534 is unmapped even where 65534 is mapped (EPERM)',
+    c: {
+      start: [{ op: 'setresgid', rgid: 0, egid: 100000, sgid: 0 }],
+      ops: [
+        { op: 'unshare_user', uidMap: [{ inside: 0, outside: 0, count: 4294967295 }], gidMap: [{ inside: 0, outside: 0, count: 65536 }] },
+        { op: 'unshare_user', uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 4294967295 }] },
+      ],
+    },
+    outcomes: [null, null, 'EPERM'],
+    creds: { uid: 0, euid: 0, gid: 0, egid: 65534, sgid: 0, fsgid: 65534 },
+  },
+  {
+    // Not from the generator (it never asks for 65534): a real, mapped 65534 is none of the
+    // caller's uids when its suid shows as 65534 for want of a mapping: CAP_SETUID needed.
+    name: 'setresuid: a mapped 65534 is not the caller\'s unmapped suid that shows as 65534',
+    c: {
+      start: [{ op: 'setresuid', ruid: -1, euid: -1, suid: 100000 }],
+      ops: [{ op: 'unshare_user', uidMap: [{ inside: 0, outside: 0, count: 65536 }], gidMap: [{ inside: 0, outside: 0, count: 65536 }] }, NO_CAPS, { op: 'setresuid', ruid: -1, euid: -1, suid: 65534 }],
+    },
+    outcomes: [null, null, null, 'EPERM'],
+    creds: { uid: 0, suid: 65534 },
+  },
+  {
+    // Not from the generator: an unmapped supplementary group (kgid 100000, shown as 65534) does
+    // not make the task a member of a mapped 65534: a set-group-ID 65534 file changes its ids,
+    // which clears the ambient set.
+    name: 'execve: a mapped 65534 is not an unmapped supplementary group that shows as 65534',
+    c: {
+      start: [{ op: 'setgroups', gids: [100000] }],
+      ops: [
+        { op: 'unshare_user', uidMap: [{ inside: 0, outside: 0, count: 65536 }], gidMap: [{ inside: 0, outside: 0, count: 65536 }] },
+        { op: 'capset', inheritable: 1n << 21n, permitted: (1n << 21n) | (1n << 6n), effective: 1n << 21n },
+        { op: 'ambient_raise', cap: 21 },
+        { op: 'execve', path: 'reporter', file: { setgid: { gid: 65534 } } },
+      ],
+    },
+    outcomes: [null, null, null, null],
+    creds: { egid: 65534, caps: { ambient: 0n } },
+  },
 ];
 
 describe('kernel-agreement regressions', () => {

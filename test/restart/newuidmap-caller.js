@@ -1,0 +1,99 @@
+// Run by newuidmap.test.ts as uid 65534 (plain JS: it loads the compiled package given in
+// argv[2]). Scenarios of two kinds:
+//   { name, ns, cred, options }: build an image (a namespace chain, outermost first, then the
+//     cred inside the innermost), restart() it with `options` (reporting what the program saw, or
+//     the refusal and whether anything was started), and ask the emulator alone what it predicts
+//     with the helpers restart found;
+//   { name, ops }: the addon's spawn with these ops directly (no judgement), for failures of the
+//     helper program itself, turned into the library's typed error.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const pkg = process.argv[2];
+const { ImageBuilder } = require(path.join(pkg, 'dist/format'));
+const { restart, callerCreds, RestartDenied } = require(path.join(pkg, 'dist/restart'));
+const { stepErrorFrom } = require(path.join(pkg, 'dist/restart/errors'));
+const { findIdmapHelpers, subordinateOf } = require(path.join(pkg, 'dist/restart/idmap-helpers'));
+const { native } = require(path.join(pkg, 'dist/native/binding'));
+const { Emulator, kernelProfile, predictExec } = require(path.join(pkg, 'dist/emulator'));
+
+const scenarios = JSON.parse(process.argv[3], (k, v) => (typeof v === 'string' && /^0x[0-9a-f]+$/.test(v) ? BigInt(v) : v));
+const me = callerCreds();
+const children = () => {
+  const t = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+  return t ? t.split(/\s+/).length : 0;
+};
+
+function imageOf(s) {
+  const b = new ImageBuilder();
+  let ns;
+  let creatorUser = b.user(s.ns[0].creator);
+  for (const level of s.ns) {
+    if (ns) creatorUser = b.user(level.creator, ns);
+    ns = b.namespace(creatorUser, level);
+  }
+  b.task(b.cred({ ...s.cred, user: b.user(s.cred.uid, ns) }));
+  return b.build();
+}
+
+function emulatorSays(image, options) {
+  const lastCap = native().probe().capLastCap;
+  const emu = new Emulator(kernelProfile('modern', { lastCap }));
+  const task = emu.spawnTask({ ...me, groups: { gids: me.groups }, user: emu.user(me.uid), caps: { ...me.caps } }, { noNewPrivs: me.noNewPrivs });
+  const subordinate = subordinateOf(findIdmapHelpers(me, options.idmapHelpers));
+  const out = emu.restart(image, task, { subordinate });
+  const t = out.tasks[0];
+  if (!t || !t.ok) return { ok: false, refused: out.steps.filter((s) => !s.allowed).map((s) => `${s.rule}: ${s.message}`) };
+  const exec = predictExec(t.cred, t.noNewPrivs, undefined, kernelProfile('modern', { lastCap }));
+  return { ok: true, execUids: [exec.uid, exec.euid, exec.suid, exec.fsuid], execGids: [exec.gid, exec.egid, exec.sgid, exec.fsgid] };
+}
+
+async function viaRestart(s) {
+  const image = imageOf(s);
+  const options = s.options || {};
+  const r = { name: s.name, childrenBefore: children() };
+  try {
+    const files = ['/proc/self/status', '/proc/self/uid_map', '/proc/self/gid_map', '/proc/self/setgroups'];
+    const h = restart(image, '/bin/sh', ['-c', `for f in ${files.join(' ')}; do echo "== $f"; cat $f; done`], { ...options, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
+    let text = '';
+    h.stdout.setEncoding('utf8');
+    h.stdout.on('data', (d) => (text += d));
+    const exit = await h;
+    r.started = true;
+    r.code = exit.code;
+    r.output = text;
+  } catch (e) {
+    r.started = false;
+    r.error = e.name;
+    r.denied = e instanceof RestartDenied;
+    r.refused = (e.steps || []).filter((x) => !x.allowed).map((x) => ({ op: x.op, rule: x.rule, message: x.message }));
+    r.message = e.message;
+  }
+  r.childrenAfter = children();
+  r.emulator = emulatorSays(image, options);
+  return r;
+}
+
+function viaSpawn(s) {
+  const r = { name: s.name, childrenBefore: children() };
+  try {
+    native().spawn({ files: ['/bin/true'], argv: ['true'], envp: [], stdio: ['ignore', 'ignore', 'ignore'], ops: s.ops, onExit() {} });
+    r.started = true;
+  } catch (e) {
+    const t = stepErrorFrom(e, s.ops, '/bin/true');
+    r.started = false;
+    r.error = { name: t.name, code: t.code, phase: t.phase, op: t.op, field: t.field, actual: t.actual, message: t.message };
+  }
+  r.childrenAfter = children();
+  return r;
+}
+
+async function main() {
+  const out = [];
+  for (const s of scenarios) out.push(s.ops ? viaSpawn(s) : await viaRestart(s));
+  process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));
+}
+main().catch((e) => {
+  process.stderr.write(String(e && e.stack));
+  process.exit(1);
+});
