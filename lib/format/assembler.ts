@@ -221,10 +221,16 @@ export class ImageAssembler {
   private readUts(view: DataView, at: number, offset: number, type: number, len: number): void {
     if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'three uts BUFFER records must follow the HEADER');
     this.fixedLen(offset, type, len, RecordSize.UTS_BUFFER);
-    const bytes = new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8);
-    const nul = bytes.indexOf(0);
-    // latin1: one char per byte, so any bytes decode and encode back unchanged.
-    this.uts.push(String.fromCharCode.apply(null, (nul < 0 ? bytes : bytes.subarray(0, nul)) as unknown as number[]));
+    // latin1, one char per byte up to the first NUL, so any bytes decode and encode back
+    // unchanged. A byte loop: these strings are short, and a typed-array view plus
+    // fromCharCode.apply cost more than the rest of a small image's decode.
+    let text = '';
+    for (let p = at + 8, end = at + len; p < end; p++) {
+      const c = view.getUint8(p);
+      if (c === 0) break;
+      text += String.fromCharCode(c);
+    }
+    this.uts.push(text);
     if (this.uts.length === 3) {
       const h = this.header as Mutable<ImageHeader>;
       h.uts = { release: this.uts[0], version: this.uts[1], machine: this.uts[2] };
