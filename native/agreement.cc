@@ -20,6 +20,7 @@
 #include "cred_state.h"
 #include "errors.h"
 #include "registry.h"
+#include "fd_io.h"
 #include "spawn_plan.h"
 
 namespace crc {
@@ -32,20 +33,6 @@ struct CredHead {
   uint64_t caps[5];
   int32_t securebits, no_new_privs, ngroups, read_err;
 };
-
-int WriteAll(int fd, const void* buf, size_t len) {
-  const char* p = static_cast<const char*>(buf);
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += n;
-    len -= size_t(n);
-  }
-  return 0;
-}
 
 struct ExecJob {
   std::string path;

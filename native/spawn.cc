@@ -20,6 +20,7 @@
 
 #include "cred_state.h"
 #include "errors.h"
+#include "fd_io.h"
 #include "registry.h"
 #include "spawn_plan.h"
 
@@ -388,21 +389,6 @@ Napi::Error StepError(Napi::Env env, const ErrorRecord& rec, const Plan& plan) {
   return e;
 }
 
-int ReadRecord(int fd, ErrorRecord* rec) {
-  size_t got = 0;
-  char* p = reinterpret_cast<char*>(rec);
-  while (got < sizeof *rec) {
-    ssize_t n = read(fd, p + got, sizeof *rec - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) break;
-    got += size_t(n);
-  }
-  return int(got);
-}
-
 void ReapBlocking(int pidfd) {
   siginfo_t info;
   while (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
@@ -522,7 +508,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   image_fd.reset();
 
   ErrorRecord rec = {};
-  int n = ReadRecord(err_rd.get(), &rec);
+  int n = ReadFull(err_rd.get(), &rec, sizeof rec);
   err_rd.reset();
   if (n != 0) {
     ReapBlocking(pidfd);

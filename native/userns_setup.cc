@@ -5,6 +5,7 @@
 // unprivileged restarter's ranged map) is written by newuidmap / newgidmap, which the writer runs
 // (fork, execve, wait4) on command lines prepared before the restart child was forked. Runs
 // after fork: raw syscalls only, no allocation.
+#include "fd_io.h"
 #include "spawn_plan.h"
 
 #include <errno.h>
@@ -31,35 +32,6 @@ struct HelperResult {
 char kEnvPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 char kEnvLang[] = "LC_ALL=C";
 char* const kHelperEnv[] = {kEnvPath, kEnvLang, nullptr};
-
-int WriteAll(int fd, const void* buf, size_t len) {
-  const char* p = static_cast<const char*>(buf);
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= size_t(n);
-  }
-  return 0;
-}
-
-int ReadFull(int fd, void* buf, size_t len) {
-  char* p = static_cast<char*>(buf);
-  size_t got = 0;
-  while (got < len) {
-    ssize_t n = read(fd, p + got, len - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) break;
-    got += size_t(n);
-  }
-  return int(got);
-}
 
 // A /proc map file takes its whole content in one write().
 int WriteProcFile(int dirfd, const char* name, const char* text, size_t len) {
