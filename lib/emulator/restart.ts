@@ -415,11 +415,14 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
           `${call} refused: the restarter lacks ${capName(cap)} and ${f} is none of its ${kind}s ${have.join('/')}`));
         return e;
       }
-      // Today's restorer calls setfs*id after setres*id, so the id must be one of the new ids.
+      // Today's restorer calls setfs*id after setres*id, so the id must be one of the new ids;
+      // unless the restarter's own r/e/s ids are kept (same namespace): then the restorer
+      // skips setres*id (which would reset the fs id to the e id) and the fs id may stay.
       const k = kernelId(ns, f, kind);
       const newK = newIds.map((x) => kernelId(ns, x, kind));
+      const kept = ns === R.user.ns && newIds.every((x, i) => x === have[i]);
       if (k < 0) deny(refuse(call, `setfs${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${f} has no mapping in the namespace`));
-      else if (!priv && !newK.includes(k)) {
+      else if (!priv && !newK.includes(k) && !(kept && f === oldFs)) {
         deny(refuse(call, `setfs${kind}.sequential`, 'EPERM',
           `${call} refused: without ${capName(cap)} the fs${kind} can only be one of the new ${kind}s ${newIds.join('/')}`));
       }

@@ -62,6 +62,25 @@ describe('restorePlan', () => {
     expect(credShape(root.cred)).toEqual(credShape(t.cred));
   });
 
+  test('a restarter whose fsuid and fsgid differ from its euid and egid restores its own cred: no setres*id, the fs ids stay (restart and plan agree)', () => {
+    // setres[ug]id would reset the fs id to the e id and then setfs[ug]id could not go back
+    // without CAP_SET[UG]ID; the plan leaves unchanged ids alone, and restart() judges the same.
+    const emu = new Emulator('modern');
+    const who = { uid: 1, euid: 1, suid: 1, fsuid: 2, gid: 1, egid: 1, sgid: 1, fsgid: 3, bnd: 0n };
+    const r = task(emu, who);
+    const b = new ImageBuilder();
+    const t = b.task(b.cred({ uid: 1, euid: 1, suid: 1, fsuid: 2, gid: 1, egid: 1, sgid: 1, fsgid: 3, caps: { bounding: 0n } }));
+    const out = emu.restart(b.build(), r);
+    expect(out.steps.filter((s) => !s.allowed)).toEqual([]);
+    expect(out.ok).toBe(true);
+    const plan = restorePlan(t, r, 'modern');
+    expect(plan.filter((o) => o.op.startsWith('setres') || o.op.startsWith('setfs'))).toEqual([]);
+    const w = task(emu, who);
+    expect(emu.applyAll(w, plan).ok).toBe(true);
+    expect(credShape(w.cred)).toEqual(credShape(t.cred));
+    expect(credShape(out.restored[0].cred)).toEqual(credShape(t.cred));
+  });
+
   test('an unprivileged restarter: the first refused call says why', () => {
     const b = new ImageBuilder();
     const t = b.task(b.cred({ uid: 0, caps: { bounding: fullCapSet(40) } }));
