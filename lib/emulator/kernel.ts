@@ -1,7 +1,7 @@
 // The credential syscalls, one function each, with the kernel's checks in the kernel's order.
 // Each takes the caller's cred (never modified: creds are copy-on-write, as in the kernel) and
 // returns the new cred, or the errno, with the step that explains the decision.
-import { CAP, capBit, capName, fullCapSet, hasCap } from '../model/capabilities';
+import { CAP, capBit, capName, fullCapSet, hasCap, securebitNames } from '../model/capabilities';
 import type { CredOp, IdArg } from '../model/ops';
 import type { Cred, IdMapExtent, UserNamespace } from '../model/types';
 import {
@@ -566,8 +566,8 @@ export function securebitsRule(profile: KernelProfile, old: Cred, b: number, has
   const ob = bits(old);
   const locks = ob & profile.securebitsLocks;
   if (!Number.isInteger(b) || b < 0) return { rule: 'securebits.unknown-bit', why: `0x${b.toString(16)} is not a securebits word` };
-  if ((locks >>> 1) & (ob ^ b)) return { rule: 'securebits.locked-bit', why: `bit(s) 0x${((locks >>> 1) & (ob ^ b)).toString(16)} are locked` };
-  if (locks & ~b) return { rule: 'securebits.unlock', why: `lock(s) 0x${(locks & ~b).toString(16)} cannot be cleared` };
+  if ((locks >>> 1) & (ob ^ b)) return { rule: 'securebits.locked-bit', why: `bit(s) 0x${((locks >>> 1) & (ob ^ b)).toString(16)} (${securebitNames((locks >>> 1) & (ob ^ b)).join(', ')}) are locked and cannot change` };
+  if (locks & ~b) return { rule: 'securebits.unlock', why: `lock(s) 0x${(locks & ~b).toString(16)} (${securebitNames(locks & ~b).join(', ')}) are set and cannot be cleared` };
   if (b & ~(profile.securebitsMask | profile.securebitsLocks)) {
     return { rule: 'securebits.unknown-bit', why: `bit(s) 0x${(b & ~(profile.securebitsMask | profile.securebitsLocks)).toString(16)} do not exist on this kernel` };
   }

@@ -16,7 +16,7 @@ import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, withCaps } from './c
 import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
-import type { Step } from './step';
+import { type Step, allowLazy } from './step';
 import { INVALID_ID, idUpTo, kernelId, mapDown } from './userns';
 
 export interface PlanRestarter {
@@ -39,7 +39,10 @@ export interface PlanOptions {
 /** A plan with the emulator's play of it. */
 export interface PlayedPlan {
   ops: RestoreOp[];
-  /** The emulator's decision on each op: steps[i] is ops[i]'s. */
+  /**
+   * The emulator's decision on each op: steps[i] is ops[i]'s. Its `op` is the CredOp's name
+   * ('setresuid', 'capbset_drop', ...); its message starts with the call ('setresuid(0,0,0)').
+   */
   steps: Step[];
   /** Index of the first op the emulator refuses (the child would stop there); -1 when none. */
   refused: number;
@@ -51,6 +54,13 @@ export interface PlayedPlan {
 const sortedSet = (xs: readonly number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
 const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const given = (x: number): boolean => x >= 0 && x < INVALID_ID;
+
+/** The kernel's step for a plan op, its `op` the CredOp's name and the call kept in its message. */
+function opStep(name: string, s: Step): Step {
+  const words = (): string => (s.message.startsWith(s.op) ? s.message : `${s.op}: ${s.message}`);
+  if (s.allowed) return allowLazy(s.rule, () => [name, words()]);
+  return { ...s, op: name, message: words() };
+}
 
 /** The ordered ops that take `restarter` to `target.cred` (the real cred: an override cannot be expressed as syscalls). */
 export function restorePlan(
@@ -88,7 +98,7 @@ export function playRestorePlan(
     const r = sim.apply(writerCaps ? withCaps(cur, { ...cur.caps, effective: cur.caps.effective | writerCaps }) : cur, nnp, op);
     if (!r.ok && refused < 0) refused = ops.length;
     ops.push(op);
-    steps.push(r.step);
+    steps.push(opStep(op.op, r.step));
     if (op.op === 'unshare_user') {
       if (profile.idMaps) {
         euidMapped = euidMapped && mapDown(op.uidMap, cur.euid) >= 0;

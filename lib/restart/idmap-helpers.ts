@@ -9,7 +9,7 @@ import type { Cred } from '../model/types';
 import type { NativeRestartOp, ThreadCreds } from '../native/binding';
 import { native } from '../native/binding';
 import type { IdRange, Subordinate } from '../emulator/userns';
-import { firstLevelMaps, nsChain, type MapHelper, type MapHelpers } from './chain';
+import type { FirstLevelMaps, MapHelper, MapHelpers } from './chain';
 
 /** Where to look instead of the usual places (tests: a missing path hides a helper). */
 export interface IdmapHelperPaths {
@@ -192,16 +192,13 @@ export function subordinateOf(h: MapHelpers | undefined): Subordinate | undefine
 }
 
 /**
- * `ops` with the first unshare_user op told which of its maps newuidmap / newgidmap write (the
- * decision of firstLevelMaps, the same the authorization judged). Other ops are returned as is.
+ * `ops` with the first unshare_user op told which of its maps newuidmap / newgidmap write (`w`:
+ * firstLevelMaps' decision, the one prepare() judged and planned with). Other ops are returned as is.
  */
-export function withIdmapHelpers(ops: readonly NativeRestartOp[], target: Cred, r: ThreadCreds, h: MapHelpers | undefined): NativeRestartOp[] {
+export function withIdmapHelpers(ops: readonly NativeRestartOp[], h: MapHelpers | undefined, w: FirstLevelMaps | undefined): NativeRestartOp[] {
   const out = [...ops];
-  const levels = nsChain(target);
   const i = out.findIndex((o) => o.op === 'unshare_user');
-  if (!h || levels.length === 0 || i < 0) return out;
-  const w = firstLevelMaps(levels[0], r, h);
-  if (w.uid !== 'helper' && w.gid !== 'helper') return out;
+  if (!h || !w || i < 0 || (w.uid !== 'helper' && w.gid !== 'helper')) return out;
   out[i] = {
     ...(out[i] as Extract<NativeRestartOp, { op: 'unshare_user' }>),
     ...(w.uid === 'helper' ? { uidHelper: h.uid.path! } : {}),
@@ -211,9 +208,7 @@ export function withIdmapHelpers(ops: readonly NativeRestartOp[], target: Cred, 
 }
 
 /** Which first-level maps newuidmap / newgidmap write (the restore plan's firstLevelHelpers). */
-export function firstLevelHelpersFor(target: Cred, r: ThreadCreds, h: MapHelpers | undefined): { uid?: boolean; gid?: boolean } | undefined {
-  const levels = nsChain(target);
-  if (!h || levels.length === 0) return undefined;
-  const w = firstLevelMaps(levels[0], r, h);
+export function firstLevelHelpersOf(w: FirstLevelMaps | undefined): { uid?: boolean; gid?: boolean } | undefined {
+  if (!w) return undefined;
   return w.uid === 'helper' || w.gid === 'helper' ? { uid: w.uid === 'helper', gid: w.gid === 'helper' } : undefined;
 }

@@ -9,14 +9,14 @@
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CAP, SECBIT, capNames, type Cred, type TaskCreds } from '../model';
+import { CAP, SECBIT, capNames, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, kernelProfile, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
-import { authorize } from './authorize';
+import { firstLevelMaps, nsChain } from './chain';
 import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
-import { firstLevelHelpersFor, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
+import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
 import { restorePlan, type RestorePlan, type Restarter } from './plan';
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore';
@@ -151,32 +151,44 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
       `task ${task}: its effective cred differs from its real cred (an in-kernel override); a program started from user space has one cred`,
     );
   const capLastCap = kernelCapLastCap();
-  // The emulator plays the restart (the seed's rules on today's kernel) with the caller as the
-  // restarter; authorize() adds what a step-by-step restart of a live process cannot do. Both
-  // must allow it; every refused step of either is listed. Then the emulator plays the op list
-  // itself (below).
+  // Two judgements, both must allow it, and every refused step of either is listed:
+  // (1) the emulator plays the restart as the seed would (the seed's rules on today's kernel),
+  //     the caller as the restarter: its steps explain a refusal in the seed's terms;
+  // (2) the emulator plays the very op list the child will run (the one restore plan), op by op
+  //     from the caller's creds: a refused op, or a result other than the image's cred, is a
+  //     denial. The first level's maps (who writes them: the caller, or newuidmap / newgidmap,
+  //     and whether they may) are decided once, by firstLevelMaps, for the plan and the child.
+  // Played even when (1) refuses, so the op-level reasons are listed too. Nothing is started.
   const idmap = idmapHelpersFor(target.cred, restarter, opts.idmapHelpers);
   const emulated = emulate(image, restarter, capLastCap, subordinateOf(idmap));
   const outcome: TaskOutcome | undefined = emulated.tasks[task];
-  const emuSteps = emulated.steps.filter((s) => s.task === undefined || s.task === task);
-  const live = authorize(target.cred, target.noNewPrivs, restarter, task, idmap);
-  const steps = [...emuSteps, ...live];
-  if (!outcome || !outcome.ok || live.some((s) => !s.allowed)) throw new RestartDenied(steps);
-  const extraAmbient = opts.carryCaps ? carriedCaps(target.cred) : 0n;
-  // The one plan: the ops the child runs, played by the emulator as they were built. A refused
-  // op, or a result other than the image's cred, is a denial: nothing is started.
-  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient, firstLevelHelpers: firstLevelHelpersFor(target.cred, restarter, idmap) });
-  for (const s of plan.played.steps) s.task = task;
-  steps.push(...plan.played.steps.slice(0, plan.played.refused < 0 ? undefined : plan.played.refused + 1));
-  const off = plan.played.refused < 0 ? planResult(target, extraAmbient, plan.played.cred, plan.played.noNewPrivs, task) : [];
+  const steps: Step[] = emulated.steps.filter((s) => s.task === undefined || s.task === task);
+  const seedDenied = !outcome || !outcome.ok;
+  let extraAmbient = 0n;
+  try {
+    if (opts.carryCaps) extraAmbient = carriedCaps(target.cred);
+  } catch (e) {
+    if (!seedDenied) throw e; // a denial outranks a carryCaps refusal; the plan is played without it
+  }
+  const levels = nsChain(target.cred);
+  const maps = levels.length ? firstLevelMaps(levels[0], restarter, idmap) : undefined;
+  for (const f of maps?.refused ?? [])
+    steps.push({ task, op: 'unshare_user', rule: f.rule, allowed: false, errno: 'EPERM', message: `user namespace 1 (creator uid ${levels[0].creatorUid}): ${f.message}` });
+  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient, firstLevelHelpers: firstLevelHelpersOf(maps) });
+  const played = plan.played;
+  for (const s of played.steps) s.task = task;
+  // Up to the first refused op (where the child would stop), then every later refused op: each
+  // played from the creds the ops before it left (a refused op changes nothing).
+  steps.push(...played.steps.filter((s, i) => played.refused < 0 || i <= played.refused || !s.allowed));
+  const off = played.refused < 0 ? planResult(target, extraAmbient, played.cred, played.noNewPrivs, restarter, task) : [];
   steps.push(...off);
-  if (plan.played.refused >= 0 || off.length) throw new RestartDenied(steps);
+  if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) throw new RestartDenied(steps);
 
   const restored: Cred = plan.played.cred;
   const restoredNoNewPrivs = plan.played.noNewPrivs;
   const standIn = opts.linuxCrStandIn;
   let pathKind: RestartPlanReport['path'] = 'ops';
-  let ops = withIdmapHelpers(plan.ops, target.cred, restarter, idmap);
+  let ops = withIdmapHelpers(plan.ops, idmap, maps);
   if (standIn) {
     pathKind = 'linux-cr-stand-in';
     ops = [{ op: 'sys_restart' }];
@@ -205,21 +217,48 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   };
 }
 
-/** Where the emulator's play of the plan ends elsewhere than the image's cred: one refused step per field. */
-function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boolean, task: number): Step[] {
+/**
+ * Where the emulator's play of the plan, every op allowed, ends elsewhere than the image's cred
+ * (something no call can do, e.g. add back a bounding bit): one refused step per field, naming
+ * the field and the ids or bits that differ.
+ */
+function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boolean, r: Restarter, task: number): Step[] {
   const want = target.cred;
   const out: Step[] = [];
-  const off = (field: string, w: unknown, g: unknown) =>
-    out.push({ task, op: 'restore plan', rule: 'plan.result', allowed: false, errno: 'EPERM',
-      message: `the op list would leave ${field} at ${String(g)}; the image has ${String(w)}` });
-  for (const k of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const) if (want[k] !== got[k]) off(k, want[k], got[k]);
-  if (want.groups.gids.join() !== got.groups.gids.join()) off('groups', `[${want.groups.gids.join(',')}]`, `[${got.groups.gids.join(',')}]`);
+  const off = (field: string, message: string) =>
+    out.push({ task, op: 'restore plan', rule: `plan.result.${field}`, allowed: false, errno: 'EPERM',
+      message: `restore plan: every op is allowed, but ${message}` });
+  for (const k of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const)
+    if (want[k] !== got[k]) off(k, `the op list would leave ${k} at ${got[k]}; the image has ${want[k]}`);
+  const wg = want.groups.gids;
+  const gg = got.groups.gids;
+  if (wg.join() !== gg.join()) {
+    const missing = wg.filter((g) => !gg.includes(g));
+    const extra = gg.filter((g) => !wg.includes(g));
+    off('groups', `the op list would leave the supplementary groups [${gg.join(',')}], the image has [${wg.join(',')}]` +
+      (missing.length ? `; without ${missing.join(', ')}` : '') + (extra.length ? `; with ${extra.join(', ')}, which the image has not` : ''));
+  }
   const wantCaps = { ...want.caps, ambient: want.caps.ambient | extraAmbient };
   for (const k of ['inheritable', 'permitted', 'effective', 'bounding', 'ambient'] as const) {
-    if (wantCaps[k] !== got.caps[k]) off(`${k} capabilities`, capNames(wantCaps[k]).join(',') || 'none', capNames(got.caps[k]).join(',') || 'none');
+    if (wantCaps[k] === got.caps[k]) continue;
+    const missing = wantCaps[k] & ~got.caps[k];
+    const extra = got.caps[k] & ~wantCaps[k];
+    const parts: string[] = [];
+    if (missing) {
+      const lacking = k === 'bounding' ? missing & ~r.caps.bounding : 0n;
+      parts.push(`without ${capNames(missing).join(', ')}, which the image has` +
+        (lacking ? ` (the caller's bounding set lacks ${capNames(lacking).join(', ')}, and no call can add a bit back to a bounding set)` : ''));
+    }
+    if (extra) parts.push(`with ${capNames(extra).join(', ')}, which the image has not`);
+    off(k, `the op list would leave the ${k} capability set ${parts.join(', and ')}`);
   }
-  if (want.securebits !== null && want.securebits !== got.securebits) off('securebits', want.securebits, got.securebits);
-  if (target.noNewPrivs !== nnp) off('no_new_privs', target.noNewPrivs, nnp);
+  if (want.securebits !== null && want.securebits !== got.securebits)
+    off('securebits', `the op list would leave securebits 0x${(got.securebits ?? 0).toString(16)} (${securebitNames(got.securebits ?? 0).join(', ') || 'none'}); ` +
+      `the image has 0x${want.securebits.toString(16)} (${securebitNames(want.securebits).join(', ') || 'none'})`);
+  if (target.noNewPrivs !== nnp)
+    off('no_new_privs', nnp
+      ? 'no_new_privs would stay set (the caller has it, and it cannot be cleared); the image does not have it'
+      : 'no_new_privs would stay clear; the image has it set');
   return out;
 }
 

@@ -100,20 +100,24 @@ describe('an unprivileged caller (uid 65534)', () => {
     expect(r.kernel.ok).toBe(true);
   });
 
-  const refusals: [string, string][] = [
-    ['uid 0', 'setresuid'],
-    ['foreign uid', 'setresuid'],
-    ['foreign gid', 'setresgid'],
-    ['group 0', 'setgroups'],
-    ['capability', 'capset'],
-    ['bounding bit', 'capbset'],
-    ['ranged map', 'unshare_user'],
+  // The refused op of the played op list (its CredOp name), and the reason its message gives.
+  // The bounding bit is no op the plan could run: every op is allowed, but the plan's result
+  // lacks the bit, and that step ('restore plan') names the set and the bit.
+  const refusals: [string, string, RegExp][] = [
+    ['uid 0', 'setresuid', /setresuid\(0,0,0\) refused: .*lacks CAP_SETUID/],
+    ['foreign uid', 'setresuid', /setresuid\(1000,.*\) refused: .*lacks CAP_SETUID/],
+    ['foreign gid', 'setresgid', /setresgid\(1000,.*\) refused: .*lacks CAP_SETGID/],
+    ['group 0', 'setgroups', /setgroups\(\[0\]\) refused: .*lacks CAP_SETGID/],
+    ['capability', 'capset', /capset\(.*\) refused: the permitted set cannot gain .*net_bind_service/i],
+    ['bounding bit', 'restore plan', /bounding capability set without CAP_SYS_RESOURCE.*the caller's bounding set lacks CAP_SYS_RESOURCE.*no call can add a bit back/],
+    ['ranged map', 'unshare_user', /unshare\(CLONE_NEWUSER\): writing uid_map refused/],
   ];
-  (isRoot ? test : test.skip).each(refusals)('is refused, with nothing started, for an image asking %s', (name, op) => {
+  (isRoot ? test : test.skip).each(refusals)('is refused, with nothing started, for an image asking %s', (name, op, why) => {
     const r = byName(name);
     expect(r.started).toBe(false);
     expect(r.denied).toBe(true);
     expect(r.refused).toContain(op);
+    expect(r.message).toMatch(why);
     expect(r.childrenAfter).toBe(r.childrenBefore);
     // The kernel, asked directly, refuses too; except the bounding bit, which it cannot add
     // back and silently leaves out (restart refuses to start a program without it).
@@ -125,6 +129,7 @@ describe('an unprivileged caller (uid 65534)', () => {
     const r = locked[0];
     expect([r.started, r.denied]).toEqual([false, true]);
     expect(r.refused).toContain('set_securebits');
+    expect(r.message).toMatch(/PR_SET_SECUREBITS, 0x0\) refused: .*SECBIT_NOROOT\b.*locked/);
     expect(r.childrenAfter).toBe(r.childrenBefore);
     expect(r.kernel).toMatchObject({ ok: false, code: 'EPERM', op: 'set_securebits' });
   });
