@@ -137,3 +137,24 @@ export function compiledPackage(name: string): string {
   fs.chmodSync(root, 0o755);
   return root;
 }
+
+/**
+ * Runs `script` (a caller in this folder, copied into the compiled package `pkg`) with the
+ * scenarios as a node process dropped to uid/gid 65534 (and `securebits`, set first while still
+ * root); resolves with what it printed, parsed.
+ */
+export async function runAsNobody<T>(pkg: string, script: string, scenarios: object[], securebits = 0): Promise<T[]> {
+  const NOBODY = 65534;
+  const ops: import('../../lib/native/binding').NativeRestartOp[] = [];
+  if (securebits) ops.push({ op: 'set_securebits', bits: securebits });
+  ops.push({ op: 'setgroups', gids: [] }, { op: 'setresgid', rgid: NOBODY, egid: NOBODY, sgid: NOBODY }, { op: 'setresuid', ruid: NOBODY, euid: NOBODY, suid: NOBODY });
+  const json = JSON.stringify(scenarios, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+  const r = await nativeRun({
+    ops,
+    argv: [process.execPath, path.join(pkg, script), pkg, json],
+    envp: ['PATH=/usr/bin:/bin'],
+    expect: { uid: NOBODY, gid: NOBODY, groups: [], caps: { permitted: 0n, effective: 0n }, securebits: securebits || undefined },
+  });
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as T[];
+}

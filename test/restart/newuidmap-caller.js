@@ -7,34 +7,14 @@
 //   { name, ops }: the addon's spawn with these ops directly (no judgement), for failures of the
 //     helper program itself, turned into the library's typed error.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const pkg = process.argv[2];
-const { ImageBuilder } = require(path.join(pkg, 'dist/format'));
-const { restart, callerCreds, RestartDenied } = require(path.join(pkg, 'dist/restart'));
-const { stepErrorFrom } = require(path.join(pkg, 'dist/restart/errors'));
-const { findIdmapHelpers, subordinateOf } = require(path.join(pkg, 'dist/restart/idmap-helpers'));
-const { native } = require(path.join(pkg, 'dist/native/binding'));
-const { Emulator, kernelProfile, predictExec } = require(path.join(pkg, 'dist/emulator'));
+const { load, scenarios, children, imageOf, run } = require('./caller-common');
+const { restart, callerCreds, RestartDenied } = load('dist/restart');
+const { stepErrorFrom } = load('dist/restart/errors');
+const { findIdmapHelpers, subordinateOf } = load('dist/restart/idmap-helpers');
+const { native } = load('dist/native/binding');
+const { Emulator, kernelProfile, predictExec } = load('dist/emulator');
 
-const scenarios = JSON.parse(process.argv[3], (k, v) => (typeof v === 'string' && /^0x[0-9a-f]+$/.test(v) ? BigInt(v) : v));
 const me = callerCreds();
-const children = () => {
-  const t = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
-  return t ? t.split(/\s+/).length : 0;
-};
-
-function imageOf(s) {
-  const b = new ImageBuilder();
-  let ns;
-  let creatorUser = b.user(s.ns[0].creator);
-  for (const level of s.ns) {
-    if (ns) creatorUser = b.user(level.creator, ns);
-    ns = b.namespace(creatorUser, level);
-  }
-  b.task(b.cred({ ...s.cred, user: b.user(s.cred.uid, ns) }));
-  return b.build();
-}
 
 function emulatorSays(image, options) {
   const lastCap = native().probe().capLastCap;
@@ -91,9 +71,6 @@ function viaSpawn(s) {
 async function main() {
   const out = [];
   for (const s of scenarios) out.push(s.ops ? viaSpawn(s) : await viaRestart(s));
-  process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));
+  return out;
 }
-main().catch((e) => {
-  process.stderr.write(String(e && e.stack));
-  process.exit(1);
-});
+run(main);

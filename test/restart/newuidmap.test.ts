@@ -5,13 +5,12 @@
 // started, as is everything ranged when the helpers are hidden; the emulator, given the same
 // subordinate ids, predicts every outcome.
 import * as fs from 'fs';
-import * as path from 'path';
 import { CAP, capBit, fullCapSet } from '../../lib/model';
-import { native, type NativeRestartOp } from '../../lib/native/binding';
+import { native } from '../../lib/native/binding';
 import { grantedRanges, parsePasswd, parseSubordinate } from '../../lib/restart/idmap-helpers';
 import { firstLevelMaps, type MapHelpers } from '../../lib/restart/chain';
 import { helperMapRule, rangeCovered } from '../../lib/emulator/userns';
-import { compiledPackage, nativeRun, parseStatus } from './helpers';
+import { compiledPackage, parseStatus, runAsNobody } from './helpers';
 
 const me = native().readThreadCreds();
 const isRoot = process.getuid?.() === 0 && (me.caps.effective & capBit(CAP.SETUID)) !== 0n;
@@ -122,22 +121,7 @@ function restoreFiles(): void {
 let pkg = '';
 
 /** Runs the scenarios in a node process that drops to uid/gid 65534. */
-async function asNobody(scenarios: object[]): Promise<Result[]> {
-  const ops: NativeRestartOp[] = [
-    { op: 'setgroups', gids: [] },
-    { op: 'setresgid', rgid: NOBODY, egid: NOBODY, sgid: NOBODY },
-    { op: 'setresuid', ruid: NOBODY, euid: NOBODY, suid: NOBODY },
-  ];
-  const json = JSON.stringify(scenarios, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
-  const r = await nativeRun({
-    ops,
-    argv: [process.execPath, path.join(pkg, 'newuidmap-caller.js'), pkg, json],
-    envp: ['PATH=/usr/bin:/bin'],
-    expect: { uid: NOBODY, gid: NOBODY, groups: [], caps: { permitted: 0n, effective: 0n } },
-  });
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as Result[];
-}
+const asNobody = (scenarios: object[]) => runAsNobody<Result>(pkg, 'newuidmap-caller.js', scenarios);
 
 const own = { inside: 65536, outside: NOBODY, count: 1 };
 const ranged = { inside: 0, outside: 200000, count: 65536 };

@@ -2,34 +2,12 @@
 // argv[2]). For each scenario: build an image, ask restart() (denials must start nothing),
 // then ask the real kernel directly (the plan's ops, bypassing the judgement) whether it agrees.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const pkg = argvPkg();
-const { ImageBuilder } = require(path.join(pkg, 'dist/format'));
-const { restart, restorePlan, callerCreds, RestartDenied } = require(path.join(pkg, 'dist/restart'));
-const { native } = require(path.join(pkg, 'dist/native/binding'));
-const { Emulator, kernelProfile, predictExec } = require(path.join(pkg, 'dist/emulator'));
+const { load, scenarios, children, imageOf, run } = require('./caller-common');
+const { restart, restorePlan, callerCreds, RestartDenied } = load('dist/restart');
+const { native } = load('dist/native/binding');
+const { Emulator, kernelProfile, predictExec } = load('dist/emulator');
 
-function argvPkg() {
-  return process.argv[2];
-}
-const scenarios = JSON.parse(process.argv[3], (k, v) => (typeof v === 'string' && /^0x[0-9a-f]+$/.test(v) ? BigInt(v) : v));
 const me = callerCreds();
-const children = () => {
-  const t = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
-  return t ? t.split(/\s+/).length : 0;
-};
-
-function imageOf(s) {
-  const b = new ImageBuilder();
-  let user;
-  if (s.ns) {
-    const ns = b.namespace(b.user(s.ns.creator), s.ns);
-    user = b.user(s.cred.uid, ns);
-  }
-  b.task(b.cred({ ...s.cred, user }));
-  return b.build();
-}
 
 function kernelSays(image) {
   const t = image.tasks[0];
@@ -91,9 +69,6 @@ async function main() {
     r.emulator = emulatorSays(image);
     out.push(r);
   }
-  process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));
+  return out;
 }
-main().catch((e) => {
-  process.stderr.write(String(e && e.stack));
-  process.exit(1);
-});
+run(main);

@@ -2,10 +2,9 @@
 // is refused, with nothing started, for everything it could not do itself. For each image the
 // real kernel, asked directly with the same ops, agrees: it refuses the same requests.
 import * as fs from 'fs';
-import * as path from 'path';
 import { CAP, SECBIT, capBit, fullCapSet } from '../../lib/model';
-import { native, type NativeRestartOp } from '../../lib/native/binding';
-import { compiledPackage, nativeRun, parseStatus } from './helpers';
+import { native } from '../../lib/native/binding';
+import { compiledPackage, parseStatus, runAsNobody } from './helpers';
 
 const me = native().readThreadCreds();
 const isRoot = process.getuid?.() === 0 && (me.caps.effective & capBit(CAP.SETUID)) !== 0n;
@@ -38,20 +37,7 @@ afterAll(() => pkg && fs.rmSync(pkg, { recursive: true, force: true }));
 const own = { uid: NOBODY, gid: NOBODY, caps: { bounding: B } };
 
 /** Runs the scenarios in a node process that drops to uid/gid 65534 (and optional securebits). */
-async function asNobody(scenarios: object[], securebits = 0): Promise<Result[]> {
-  const ops: NativeRestartOp[] = [];
-  if (securebits) ops.push({ op: 'set_securebits', bits: securebits });
-  ops.push({ op: 'setgroups', gids: [] }, { op: 'setresgid', rgid: NOBODY, egid: NOBODY, sgid: NOBODY }, { op: 'setresuid', ruid: NOBODY, euid: NOBODY, suid: NOBODY });
-  const json = JSON.stringify(scenarios, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
-  const r = await nativeRun({
-    ops,
-    argv: [process.execPath, path.join(pkg, 'unprivileged-caller.js'), pkg, json],
-    envp: ['PATH=/usr/bin:/bin'],
-    expect: { uid: NOBODY, gid: NOBODY, groups: [], caps: { permitted: 0n, effective: 0n }, securebits: securebits || undefined },
-  });
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as Result[];
-}
+const asNobody = (scenarios: object[], securebits = 0) => runAsNobody<Result>(pkg, 'unprivileged-caller.js', scenarios, securebits);
 
 describe('an unprivileged caller (uid 65534)', () => {
   let results: Result[] = [];
