@@ -26,6 +26,30 @@ function imageOf(s) {
   return b.build();
 }
 
+/**
+ * restart() of `image` running file+args with stdout piped (and cwd /: our own may be a root-only
+ * checkout); around it, this process's children counted. Started: the exit code and what the
+ * program printed. Refused: the error's name, whether it is a RestartDenied, its refused steps
+ * ({ op, rule, message }) and message.
+ */
+async function tryRestart(image, file, args, options = {}) {
+  const { restart, RestartDenied } = load('dist/restart');
+  const r = { childrenBefore: children() };
+  try {
+    const h = restart(image, file, args, { ...options, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
+    let text = '';
+    h.stdout.setEncoding('utf8');
+    h.stdout.on('data', (d) => (text += d));
+    const exit = await h;
+    Object.assign(r, { started: true, code: exit.code, output: text });
+  } catch (e) {
+    const refused = (e.steps || []).filter((x) => !x.allowed).map((x) => ({ op: x.op, rule: x.rule, message: x.message }));
+    Object.assign(r, { started: false, error: e.name, denied: e instanceof RestartDenied, refused, message: e.message });
+  }
+  r.childrenAfter = children();
+  return r;
+}
+
 /** Runs main and prints what it resolves to; an unexpected error exits 1 with its stack. */
 function run(main) {
   main().then(
@@ -37,4 +61,4 @@ function run(main) {
   );
 }
 
-module.exports = { load, scenarios, children, imageOf, run };
+module.exports = { load, scenarios, children, imageOf, tryRestart, run };

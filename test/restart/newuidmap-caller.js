@@ -7,8 +7,8 @@
 //   { name, ops }: the addon's spawn with these ops directly (no judgement), for failures of the
 //     helper program itself, turned into the library's typed error.
 'use strict';
-const { load, scenarios, children, imageOf, run } = require('./caller-common');
-const { restart, callerCreds, RestartDenied } = load('dist/restart');
+const { load, scenarios, children, imageOf, tryRestart, run } = require('./caller-common');
+const { callerCreds } = load('dist/restart');
 const { stepErrorFrom } = load('dist/restart/errors');
 const { findIdmapHelpers, subordinateOf } = load('dist/restart/idmap-helpers');
 const { native } = load('dist/native/binding');
@@ -31,25 +31,8 @@ function emulatorSays(image, options) {
 async function viaRestart(s) {
   const image = imageOf(s);
   const options = s.options || {};
-  const r = { name: s.name, childrenBefore: children() };
-  try {
-    const files = ['/proc/self/status', '/proc/self/uid_map', '/proc/self/gid_map', '/proc/self/setgroups'];
-    const h = restart(image, '/bin/sh', ['-c', `for f in ${files.join(' ')}; do echo "== $f"; cat $f; done`], { ...options, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
-    let text = '';
-    h.stdout.setEncoding('utf8');
-    h.stdout.on('data', (d) => (text += d));
-    const exit = await h;
-    r.started = true;
-    r.code = exit.code;
-    r.output = text;
-  } catch (e) {
-    r.started = false;
-    r.error = e.name;
-    r.denied = e instanceof RestartDenied;
-    r.refused = (e.steps || []).filter((x) => !x.allowed).map((x) => ({ op: x.op, rule: x.rule, message: x.message }));
-    r.message = e.message;
-  }
-  r.childrenAfter = children();
+  const files = ['/proc/self/status', '/proc/self/uid_map', '/proc/self/gid_map', '/proc/self/setgroups'];
+  const r = { name: s.name, ...(await tryRestart(image, '/bin/sh', ['-c', `for f in ${files.join(' ')}; do echo "== $f"; cat $f; done`], options)) };
   r.emulator = emulatorSays(image, options);
   return r;
 }

@@ -2,8 +2,8 @@
 // argv[2]). For each scenario: build an image, ask restart() (denials must start nothing),
 // then ask the real kernel directly (the plan's ops, bypassing the judgement) whether it agrees.
 'use strict';
-const { load, scenarios, children, imageOf, run } = require('./caller-common');
-const { restart, restorePlan, callerCreds, RestartDenied } = load('dist/restart');
+const { load, scenarios, imageOf, tryRestart, run } = require('./caller-common');
+const { restorePlan, callerCreds } = load('dist/restart');
 const { native } = load('dist/native/binding');
 const { Emulator, kernelProfile, predictExec } = load('dist/emulator');
 
@@ -47,24 +47,8 @@ async function main() {
   const out = [];
   for (const s of scenarios) {
     const image = imageOf(s);
-    const r = { name: s.name, childrenBefore: children() };
-    try {
-      const h = restart(image, '/bin/cat', ['/proc/self/status', '/proc/self/uid_map'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' }); // our own cwd may be a root-only checkout
-      let text = '';
-      h.stdout.setEncoding('utf8');
-      h.stdout.on('data', (d) => (text += d));
-      const exit = await h;
-      r.started = true;
-      r.code = exit.code;
-      r.status = text;
-    } catch (e) {
-      r.started = false;
-      r.error = e.name;
-      r.denied = e instanceof RestartDenied;
-      r.refused = (e.steps || []).filter((x) => !x.allowed).map((x) => x.op);
-      r.message = e.message;
-    }
-    r.childrenAfter = children();
+    const r = { name: s.name, ...(await tryRestart(image, '/bin/cat', ['/proc/self/status', '/proc/self/uid_map'])) };
+    if (r.refused) r.refused = r.refused.map((x) => x.op);
     r.kernel = kernelSays(image);
     r.emulator = emulatorSays(image);
     out.push(r);

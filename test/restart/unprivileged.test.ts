@@ -18,7 +18,7 @@ interface Result {
   name: string;
   started: boolean;
   code?: number;
-  status?: string;
+  output?: string;
   denied?: boolean;
   refused?: string[];
   message?: string;
@@ -71,7 +71,7 @@ describe('an unprivileged caller (uid 65534)', () => {
     const r = byName('own');
     expect(r.started).toBe(true);
     expect(r.code).toBe(0);
-    const s = parseStatus(r.status!);
+    const s = parseStatus(r.output!);
     expect(s.uids).toEqual([NOBODY, NOBODY, NOBODY, NOBODY]);
     expect(s.gids).toEqual([NOBODY, NOBODY, NOBODY, NOBODY]);
     expect(r.kernel.ok).toBe(true);
@@ -80,9 +80,9 @@ describe('an unprivileged caller (uid 65534)', () => {
   rootTest('maps its own euid alone into a new namespace and runs as uid 0 inside', () => {
     const r = byName('own map');
     expect(r.started).toBe(true);
-    const s = parseStatus(r.status!);
+    const s = parseStatus(r.output!);
     expect(s.uids).toEqual([0, 0, 0, 0]);
-    expect(r.status).toMatch(/^\s+0\s+65534\s+1$/m);
+    expect(r.output).toMatch(/^\s+0\s+65534\s+1$/m);
     expect(r.kernel.ok).toBe(true);
   });
 
@@ -131,7 +131,7 @@ describe('an unprivileged caller (uid 65534)', () => {
   rootTest('where allowed, the emulator predicts the creds the program reported', () => {
     for (const name of ['own', 'own map']) {
       const r = byName(name);
-      const s = parseStatus(r.status!);
+      const s = parseStatus(r.output!);
       expect([name, r.emulator.execUids]).toEqual([name, s.uids]);
       expect([name, BigInt(r.emulator.execPermitted!)]).toEqual([name, s.prm]);
     }
