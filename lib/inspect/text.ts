@@ -35,7 +35,8 @@ export function renderReport(image: Image, objrefs?: Map<object, number>): strin
   out.push(
     `image:     ${ARCH_NAMES[h.arch] ?? `arch ${h.arch}`}, ${h.byteOrder}-endian, CRED layout ${image.credLayout} bytes`,
     `kernel:    ${h.kernel.major}.${h.kernel.minor}.${h.kernel.patch} (rev ${h.kernel.rev}); uts ${h.uts.release} ${h.uts.version} ${h.uts.machine}`,
-    `written:   ${isoTime(h.time) ?? `${h.time} s`}`,
+    // 0: the writer did not record it (a CRIU conversion, a hand-built image).
+    `written:   ${h.time === 0n ? 'not recorded (time 0)' : (isoTime(h.time) ?? `${h.time} s`)}`,
     `tasks:     ${image.tasks.length}`,
     '',
     'user namespaces:',
