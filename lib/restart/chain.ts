@@ -1,4 +1,4 @@
-// A cred's user-namespace chain, and ids carried across it.
+// A cred's user-namespace chain, and who writes the maps of its first level.
 import type { Cred, IdMapExtent, UserNamespace } from '../model/types';
 import { type IdRange, helperMapRule, helperWriterRule } from '../emulator/userns';
 
@@ -18,27 +18,6 @@ export function nsChain(cred: Cred): ChainLevel[] {
     out.push({ ns, creatorUid: ns.creator.uid });
   }
   return out.reverse();
-}
-
-/** An inside id as the parent level sees it, or undefined when unmapped. */
-export function mapUp(map: readonly IdMapExtent[] | undefined, id: number): number | undefined {
-  for (const e of map ?? []) if (id >= e.inside && id - e.inside < e.count) return e.outside + (id - e.inside);
-  return undefined;
-}
-
-/** A parent-level id as the namespace sees it, or undefined when unmapped. */
-export function mapDown(map: readonly IdMapExtent[] | undefined, id: number): number | undefined {
-  for (const e of map ?? []) if (id >= e.outside && id - e.outside < e.count) return e.inside + (id - e.outside);
-  return undefined;
-}
-
-/** An id of the innermost level carried up to the restarter's level through every map. */
-export function mapToRoot(levels: readonly ChainLevel[], id: number, kind: 'uid' | 'gid'): number | undefined {
-  let v: number | undefined = id;
-  for (let i = levels.length - 1; i >= 0 && v !== undefined; i--) {
-    v = mapUp(kind === 'uid' ? levels[i].ns.uidMap : levels[i].ns.gidMap, v);
-  }
-  return v;
 }
 
 // --- who writes the maps of the first level --------------------------------------------------

@@ -3,4 +3,4 @@ export { restart, planRestart, callerCreds, type RestartOptions, type RestartPla
 export { RestartHandle, type RestartExit } from './handle';
 export { RestartDenied, RestartStepError, RestartUnsupported, CarryCapsRefused, type Step, type StepPhase } from './errors';
 export { restorePlan, type RestorePlan, type Restarter, type PlanOptions } from './plan';
-export { nsChain, mapUp, mapDown, mapToRoot, type ChainLevel } from './chain';
+export { nsChain, type ChainLevel } from './chain';

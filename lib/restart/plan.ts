@@ -5,7 +5,6 @@
 import { fullCapSet, type CapSet, type Cred, type UserNamespace } from '../model';
 import type { NativeExpect, NativeRestartOp, ThreadCreds } from '../native/binding';
 import { kernelProfile, playRestorePlan, type KernelProfile, type PlayedPlan } from '../emulator';
-import { nsChain, type ChainLevel } from './chain';
 
 /** The restarter, as the addon reads the caller's thread. */
 export type Restarter = ThreadCreds;
@@ -14,7 +13,6 @@ export interface RestorePlan {
   ops: NativeRestartOp[];
   /** What the child must read back before execve: the emulator's prediction. */
   expect: NativeExpect;
-  levels: ChainLevel[];
   /** The emulator's play of `ops`: its verdict on each op and the creds after the last. */
   played: PlayedPlan;
 }
@@ -31,7 +29,8 @@ export interface PlanOptions {
 const CALLER_NS: UserNamespace = Object.freeze({ creator: null });
 
 const profiles = new Map<number, KernelProfile>();
-function profileFor(lastCap: number): KernelProfile {
+/** The modern profile for this kernel's last cap, built once. */
+export function profileFor(lastCap: number): KernelProfile {
   let p = profiles.get(lastCap);
   if (!p) profiles.set(lastCap, (p = kernelProfile('modern', { lastCap })));
   return p;
@@ -63,5 +62,5 @@ export function restorePlan(target: Cred, noNewPrivs: boolean, restarter: Restar
     securebits: c.securebits ?? undefined,
     noNewPrivs: played.noNewPrivs,
   };
-  return { ops: played.ops, expect, levels: nsChain(target), played };
+  return { ops: played.ops, expect, played };
 }

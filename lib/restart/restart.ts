@@ -12,12 +12,12 @@ import * as path from 'path';
 import { CAP, SECBIT, capNames, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
-import { Emulator, kernelProfile, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
+import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { firstLevelMaps, nsChain } from './chain';
 import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
 import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
-import { restorePlan, type RestorePlan, type Restarter } from './plan';
+import { profileFor, restarterCred, restorePlan, type RestorePlan, type Restarter } from './plan';
 
 export type StdioOption = 'inherit' | 'pipe' | 'ignore';
 
@@ -208,7 +208,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
       ops,
       restored,
       restoredNoNewPrivs,
-      exec: { cred: predictExec(restored, restoredNoNewPrivs, undefined, kernelProfile('modern', { lastCap: capLastCap })), noNewPrivs: restoredNoNewPrivs },
+      exec: { cred: predictExec(restored, restoredNoNewPrivs, undefined, profileFor(capLastCap)), noNewPrivs: restoredNoNewPrivs },
       emulated: outcome,
     },
     plan: { ...plan, ops },
@@ -283,18 +283,8 @@ let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
 
 /** The emulator's restart of the whole image, the caller's live creds as the restarter. */
 function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
-  const emu = new Emulator(kernelProfile('modern', { lastCap }));
-  const me = emu.spawnTask(
-    {
-      uid: r.uid, euid: r.euid, suid: r.suid, fsuid: r.fsuid,
-      gid: r.gid, egid: r.egid, sgid: r.sgid, fsgid: r.fsgid,
-      groups: { gids: [...r.groups] },
-      user: emu.user(r.uid),
-      caps: { ...r.caps },
-      securebits: r.securebits,
-    },
-    { noNewPrivs: r.noNewPrivs },
-  );
+  const emu = new Emulator(profileFor(lastCap));
+  const me = emu.spawnTask({ ...restarterCred(r), user: emu.user(r.uid) }, { noNewPrivs: r.noNewPrivs });
   return emu.restart(image, me, { subordinate });
 }
 

@@ -7,7 +7,7 @@ import { ImageBuilder, decode, encode } from '../../lib/format';
 import { PassThrough, Writable } from 'stream';
 import { main } from '../../lib/cli/main';
 import { cli } from '../cli/io';
-import { copyDump, dumpPid, fixture, tmpPath } from './helpers';
+import { copyDump, copyDumpInUserns, dumpPid, fixture, tmpPath } from './helpers';
 
 test('--from criu DIR -o FILE: the image, written atomically; nothing on stdout or stderr', async () => {
   const out = tmpPath('img');
@@ -111,11 +111,7 @@ test('--strict: refuses with exit 1 and writes nothing when anything would be lo
 });
 
 test('assumptions are said, and do not count for --strict', async () => {
-  const dir = copyDump('plain-root');
-  const pid = dumpPid('plain-root');
-  const ids = path.join(dir, `ids-${pid}.img`);
-  const [entry] = await criu.readImage(ids, 'ids');
-  fs.writeFileSync(ids, criu.encodeImage('ids', [{ ...entry, user_ns_id: 30 }]));
+  const dir = await copyDumpInUserns('plain-root', 30);
   fs.writeFileSync(path.join(dir, 'userns-30.img'), criu.encodeImage('userns', [{ uid_map: [{ first: 0, lower_first: 100000, count: 65536 }] }]));
   const r = await cli(['convert', '--from', 'criu', dir, '--strict', '-o', `${tmpPath('img')}.img`]);
   expect(r.code).toBe(0);

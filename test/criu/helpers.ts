@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Reader } from 'protobufjs';
+import { criu } from '../../lib';
 
 export const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'criu-4.2');
 /** The four dumps: one process each, named by what their creds show. */
@@ -38,6 +39,18 @@ export function copyDump(name: string): string {
   fs.cpSync(fixture(name), to, { recursive: true });
   fs.rmSync(path.join(to, 'creds.crit.json'));
   return to;
+}
+
+/**
+ * A scratch copy of dump `name` whose task says it lives in CRIU user namespace `nsId` (its
+ * ids image rewritten); the userns image is the caller's to write, or to leave out.
+ */
+export async function copyDumpInUserns(name: string, nsId: number): Promise<string> {
+  const dir = copyDump(name);
+  const ids = path.join(dir, `ids-${dumpPid(name)}.img`);
+  const [entry] = await criu.readImage(ids, 'ids');
+  fs.writeFileSync(ids, criu.encodeImage('ids', [{ ...entry, user_ns_id: nsId }]));
+  return dir;
 }
 
 /** The payload of the first length-delimited field `field` of a protobuf message. */

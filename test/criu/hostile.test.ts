@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { criu } from '../../lib';
-import { copyDump, dumpPid } from './helpers';
+import { copyDump, copyDumpInUserns, dumpPid } from './helpers';
 
 const { CriuImageError, KINDS, MAGIC, MAX_ENTRY_BYTES } = criu;
 
@@ -183,11 +183,7 @@ describe('missing files', () => {
   });
 
   test("the tasks' user namespace is not CRIU's, and its userns image is absent", async () => {
-    const pid = dumpPid('plain-root');
-    const dir = copyDump('plain-root');
-    const ids = path.join(dir, `ids-${pid}.img`);
-    const [entry] = await criu.readImage(ids, 'ids');
-    fs.writeFileSync(ids, criu.encodeImage('ids', [{ ...entry, user_ns_id: 12 }]));
+    const dir = await copyDumpInUserns('plain-root', 12);
     const e = await failure(dir);
     expect([e.rule, e.file]).toEqual(['missing-file', path.join(dir, 'userns-12.img')]);
     // With it present, it is read.

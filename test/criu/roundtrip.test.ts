@@ -8,7 +8,7 @@ import { Reader } from 'protobufjs';
 import { criu } from '../../lib';
 import { ImageBuilder, decode, encode, type Image } from '../../lib/format';
 import { CAP, SECBIT, capBit, fullCapSet, type Cred, type TaskCreds, type UserNamespace } from '../../lib/model';
-import { DUMPS, copyDump, dumpPid, fixture, rawCreds, tmpPath } from './helpers';
+import { DUMPS, copyDumpInUserns, dumpPid, fixture, rawCreds, tmpPath } from './helpers';
 
 /** CRIU dir -> image -> linux-cr bytes -> image -> CRIU dir. */
 async function throughImage(dir: string) {
@@ -68,11 +68,7 @@ function criuUsernsBytes(uid: Array<[number, number, number]>, gid: Array<[numbe
 }
 
 test('a dump in a user namespace: the namespace is re-created below the root, and written back byte-identical', async () => {
-  const pid = dumpPid('groups-caps-secbits');
-  const dir = copyDump('groups-caps-secbits');
-  const ids = path.join(dir, `ids-${pid}.img`);
-  const [entry] = await criu.readImage(ids, 'ids');
-  fs.writeFileSync(ids, criu.encodeImage('ids', [{ ...entry, user_ns_id: 12 }]));
+  const dir = await copyDumpInUserns('groups-caps-secbits', 12);
   const userns = criuUsernsBytes([[0, 100000, 65536]], [[0, 100000, 1000], [1000, 1000, 1], [1001, 101001, 64535]]);
   fs.writeFileSync(path.join(dir, 'userns-12.img'), userns);
 

@@ -2,7 +2,7 @@
 // bytes survive decode -> encode, and the stream reader agrees with decode.
 import fc from 'fast-check';
 import { Readable } from 'stream';
-import { ImageBuilder, ImageEncodeError, decode, encode, readImage, type Image } from '../../lib/format';
+import { ImageBuilder, ImageEncodeError, decode, encode, readImage } from '../../lib/format';
 import { arbImage, sharingShape } from './arbitraries';
 import { walk } from './helpers';
 

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { CAP, SECBIT, capBit, fullCapSet } from '../../lib/model';
 import { native, type NativeRestartOp, type NativeStepFailure } from '../../lib/native/binding';
-import { childPids, fdCount, nativeRun, parseReport, parseStatus, REPORTER, STATUS } from './helpers';
+import { childPids, fdCount, nativeRun, parseReport, parseStatus, STATUS } from './helpers';
 
 const probe = native().probe();
 const FULL = fullCapSet(probe.capLastCap);
