@@ -8,7 +8,7 @@
 //  5. checkpoint the restarted process and show, field by field, that its creds are the same.
 'use strict';
 const {
-  ImageBuilder, CAP, capBit, capHex, SECBIT, encode, renderReport, restart, checkpoint, native,
+  ImageBuilder, CAP, capBit, SECBIT, encode, renderReport, credentialFields, restart, checkpoint, native,
 } = require('../dist');
 
 const say = (s) => process.stdout.write(s + '\n');
@@ -31,28 +31,6 @@ function sampleImage() {
   });
   b.task(cred);
   return b.build();
-}
-
-// Every credential field of a task, in a comparable form.
-function fields(image) {
-  const t = image.tasks[0];
-  const c = t.cred;
-  const chain = [];
-  for (let ns = c.user.ns; ns && ns.creator; ns = ns.creator.ns) chain.push({ uidMap: ns.uidMap, gidMap: ns.gidMap, setgroups: ns.setgroups });
-  return {
-    'uid/euid/suid/fsuid': `${c.uid}/${c.euid}/${c.suid}/${c.fsuid}`,
-    'gid/egid/sgid/fsgid': `${c.gid}/${c.egid}/${c.sgid}/${c.fsgid}`,
-    groups: c.groups.gids.join(','),
-    inheritable: capHex(c.caps.inheritable),
-    permitted: capHex(c.caps.permitted),
-    effective: capHex(c.caps.effective),
-    bounding: capHex(c.caps.bounding),
-    ambient: capHex(c.caps.ambient),
-    securebits: String(c.securebits),
-    no_new_privs: String(t.noNewPrivs),
-    'user.uid': String(c.user.uid),
-    'userns chain': JSON.stringify(chain),
-  };
 }
 
 async function main() {
@@ -83,8 +61,8 @@ async function main() {
 
   title('5. the restarted process, field by field');
   const after = await checkpoint(again.pid);
-  const a = fields(image);
-  const b = fields(after);
+  const a = credentialFields(image.tasks[0]);
+  const b = credentialFields(after.tasks[0]);
   let same = 0;
   const width = Math.max(...Object.keys(a).map((k) => k.length));
   for (const k of Object.keys(a)) {

@@ -15,3 +15,4 @@ export {
 } from './graph';
 export { renderDot, graphToDot, dotEscape } from './dot';
 export { renderSvg, graphToSvg, xmlEscape, type SvgOptions } from './svg';
+export { credentialFields, differentFields, type CredentialFields } from './fields';

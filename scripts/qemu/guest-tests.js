@@ -107,31 +107,9 @@ const hex = (s) => BigInt('0x' + s);
 const full = () => (1n << BigInt(native().probe().capLastCap + 1)) - 1n;
 const me = () => native().readThreadCreds();
 
-/** Every credential field of a task, comparable (the demo's field list, plus the chain). */
-function fields(task) {
-  const c = task.cred;
-  const chain = [];
-  for (let ns = c.user.ns; ns && ns.creator; ns = ns.creator.ns)
-    chain.push({ owner: ns.creator.uid, uidMap: ns.uidMap, gidMap: ns.gidMap, setgroups: ns.setgroups });
-  return {
-    uids: [c.uid, c.euid, c.suid, c.fsuid],
-    gids: [c.gid, c.egid, c.sgid, c.fsgid],
-    groups: [...c.groups.gids],
-    inheritable: capHex(c.caps.inheritable),
-    permitted: capHex(c.caps.permitted),
-    effective: capHex(c.caps.effective),
-    bounding: capHex(c.caps.bounding),
-    ambient: capHex(c.caps.ambient),
-    securebits: c.securebits,
-    noNewPrivs: task.noNewPrivs,
-    userUid: c.user.uid,
-    userns: chain.reverse(), // outermost first
-  };
-}
 /** Field-by-field comparison; returns how many fields were compared. */
 function sameFields(a, b, what) {
-  const bad = [];
-  for (const k of Object.keys(a)) if (!util.isDeepStrictEqual(a[k], b[k])) bad.push(`${k}: ${show(a[k])} vs ${show(b[k])}`);
+  const bad = lib.differentFields(a, b);
   if (bad.length) throw new Error(`${what}: ${bad.length} field(s) differ: ${bad.join('; ')}`);
   return Object.keys(a).length;
 }
@@ -353,11 +331,11 @@ suites.checkpoint = async () => {
         eq(validate(bytes).map(String), [], 'validate');
         const back = decode(bytes);
         eq(back.tasks.length, 1, 'tasks');
-        const predicted = fields({ cred: plan.exec.cred, noNewPrivs: plan.exec.noNewPrivs });
-        const got = fields(back.tasks[0]);
+        const predicted = lib.credentialFields({ cred: plan.exec.cred, noNewPrivs: plan.exec.noNewPrivs });
+        const got = lib.credentialFields(back.tasks[0]);
         // The prediction carries the image's namespace objects: compare the chain's maps, not identity.
         const n = sameFields(predicted, got, 'decoded checkpoint vs predicted creds');
-        eq(fields(taken.tasks[0]), got, 'decode(encode(image))');
+        eq(lib.credentialFields(taken.tasks[0]), got, 'decode(encode(image))');
         if (!roundTrip) roundTrip = { bytes, got, what };
         return `${n} fields equal after encode/decode (${bytes.length} bytes; ${checkpointPath()})`;
       } finally {
@@ -381,14 +359,14 @@ suites.restart = async () => {
       const h = startImage(distinctImage());
       try {
         const bytes = encode(await checkpoint(h.pid));
-        roundTrip = { bytes, got: fields(decode(bytes).tasks[0]), what: 'distinct' };
+        roundTrip = { bytes, got: lib.credentialFields(decode(bytes).tasks[0]), what: 'distinct' };
       } finally {
         await stop(h);
       }
     }
     const again = startImage(roundTrip.bytes);
     try {
-      const after = fields((await checkpoint(again.pid)).tasks[0]);
+      const after = lib.credentialFields((await checkpoint(again.pid)).tasks[0]);
       const n = sameFields(roundTrip.got, after, 'restarted vs original');
       return `${n} of ${n} fields identical`;
     } finally {
@@ -458,7 +436,7 @@ suites.restart = async () => {
     eq(plan.path, 'linux-cr', 'path');
     const again = startImage(image, { sysRestartNr: opts.sysRestartNr });
     try {
-      const n = sameFields(fields(image.tasks[0]), fields((await checkpoint(again.pid)).tasks[0]), 'sys_restart round trip');
+      const n = sameFields(lib.credentialFields(image.tasks[0]), lib.credentialFields((await checkpoint(again.pid)).tasks[0]), 'sys_restart round trip');
       return `${n} fields identical through sys_checkpoint/sys_restart`;
     } finally {
       await stop(again);
@@ -491,7 +469,7 @@ suites.linuxcr = async () => {
     try {
       const k = await checkpoint(h.pid, { kernel: 'auto' });
       const l = await checkpoint(h.pid, { kernel: 'never' });
-      return `${sameFields(fields(l.tasks[0]), fields(k.tasks[0]), 'kernel vs live')} fields equal`;
+      return `${sameFields(lib.credentialFields(l.tasks[0]), lib.credentialFields(k.tasks[0]), 'kernel vs live')} fields equal`;
     } finally {
       await stop(h);
     }
