@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Transform, type Readable } from 'stream';
-import { CliFailure } from './command';
+import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
 import { readImageDetailed } from '../format/stream';
 import { ImageFormatError } from '../format/errors';
@@ -53,7 +53,7 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
 }
 
 /** Writes atomically: a temp file beside the target, then rename. */
-export function writeAtomic(file: string, bytes: Uint8Array): void {
+function writeAtomic(file: string, bytes: Uint8Array): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     fs.writeFileSync(tmp, bytes, { mode: 0o600 });
@@ -62,4 +62,16 @@ export function writeAtomic(file: string, bytes: Uint8Array): void {
     fs.rmSync(tmp, { force: true });
     throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
   }
+}
+
+/** An image goes to `out` ('-': stdout); refused up front when stdout is a terminal. */
+export function checkImageOutput(io: CliIo, out: string): void {
+  if (out === '-' && io.isTTY && (io.stdout as { isTTY?: boolean }).isTTY)
+    throw new UsageError('refusing to write a binary image to a terminal');
+}
+
+/** Writes the image to stdout ('-', flushed before returning) or atomically to the file. */
+export async function writeImageOutput(io: CliIo, out: string, bytes: Uint8Array): Promise<void> {
+  if (out === '-') await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
+  else writeAtomic(out, bytes);
 }

@@ -2,6 +2,7 @@
 // Both directions say what they could not carry (`lossy`); CRIU -> image also says what it had
 // to assume (`assumed`). docs/criu-interop.md explains every key.
 import type { CapSet, Cred, IdMapExtent, TaskCreds, UserNamespace } from '../model/types';
+import { sameCred } from '../model/creds';
 import { ImageBuilder } from '../format/builder';
 import type { CredLayout, Image, ImageHeader } from '../format/types';
 import type { CriuDump, CriuTask, CriuUserns, LossyItem } from './dump';
@@ -471,11 +472,3 @@ function noteImageOnly(t: TaskCreds, ns0: UserNamespace, others: Set<UserNamespa
   }
 }
 
-function sameCred(a: Cred, b: Cred): boolean {
-  const k = (c: Cred): string =>
-    [
-      c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid, c.securebits, c.secRef ?? 0,
-      c.groups.gids.join('.'), c.caps.inheritable, c.caps.permitted, c.caps.effective, c.caps.bounding, c.caps.ambient,
-    ].join(',');
-  return k(a) === k(b) && a.user === b.user;
-}

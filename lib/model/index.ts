@@ -1,3 +1,4 @@
 export * from './types';
 export * from './capabilities';
 export * from './ops';
+export * from './creds';

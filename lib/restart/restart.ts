@@ -9,7 +9,7 @@
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CAP, SECBIT, capNames, securebitNames, type Cred, type TaskCreds } from '../model';
+import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
@@ -86,23 +86,6 @@ function selectTask(image: Image, opts: RestartOptions): number {
   if (!Number.isInteger(i) || i < 0 || i >= image.tasks.length)
     throw new RestartUnsupported(`task ${i}: the image has ${image.tasks.length} task(s)`);
   return i;
-}
-
-function sameCred(a: Cred, b: Cred): boolean {
-  if (a === b) return true;
-  const ids = ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const;
-  return (
-    ids.every((k) => a[k] === b[k]) &&
-    a.groups.gids.join() === b.groups.gids.join() &&
-    a.user.uid === b.user.uid &&
-    a.user.ns === b.user.ns &&
-    a.caps.inheritable === b.caps.inheritable &&
-    a.caps.permitted === b.caps.permitted &&
-    a.caps.effective === b.caps.effective &&
-    a.caps.bounding === b.caps.bounding &&
-    a.caps.ambient === b.caps.ambient &&
-    a.securebits === b.securebits
-  );
 }
 
 /** The caps carryCaps moves into ambient; throws CarryCapsRefused where the rules forbid it. */

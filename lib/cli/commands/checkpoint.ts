@@ -2,10 +2,10 @@ import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { CliFailure, UsageError } from '../command';
 import { usageErrors } from '../args';
-import { writeAtomic } from '../image-files';
+import { checkImageOutput, writeImageOutput } from '../image-files';
 import { checkpoint as checkpointPids, checkpointTree, CheckpointError, type CheckpointProgress } from '../../checkpoint';
 import { encode } from '../../format';
-import { progressFor } from '../progress';
+import { progressFor, withProgress } from '../progress';
 
 export const checkpoint: Command = {
   name: 'checkpoint',
@@ -46,8 +46,7 @@ export const checkpoint: Command = {
       throw new UsageError(`unknown --compat '${values.compat}' (only linux-cr)`);
     if (values.output === undefined) throw new UsageError('-o FILE is required');
     if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
-    if (values.output === '-' && io.isTTY && (io.stdout as { isTTY?: boolean }).isTTY)
-      throw new UsageError('refusing to write a binary image to a terminal');
+    checkImageOutput(io, values.output);
 
     const progress = progressFor(io, values);
     const options = {
@@ -61,21 +60,15 @@ export const checkpoint: Command = {
     };
     let bytes: Uint8Array;
     try {
-      const image = values.tree ? await checkpointTree(pids[0], options) : await checkpointPids(pids, options);
+      // The progress line is erased before any message or output: the terminal is left as it was.
+      const image = await withProgress(progress, () => (values.tree ? checkpointTree(pids[0], options) : checkpointPids(pids, options)));
       bytes = encode(image, { compat: options.compat });
     } catch (e) {
       if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_UNREADABLE')
         throw new CliFailure(`${e.message.replace(/; allow unknown.*$/, '')}; pass --allow-unknown-securebits to record them as unknown`);
       throw e;
-    } finally {
-      // Erased before any message or output: the terminal is left as it was.
-      progress.end();
     }
-    if (values.output === '-') {
-      await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
-    } else {
-      writeAtomic(values.output, bytes);
-    }
+    await writeImageOutput(io, values.output, bytes);
     return 0;
   },
 };

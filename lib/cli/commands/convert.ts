@@ -4,7 +4,7 @@ import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { CliFailure, UsageError, type CliIo } from '../command';
 import { usageErrors } from '../args';
-import { readImageSource, writeAtomic } from '../image-files';
+import { checkImageOutput, readImageSource, writeImageOutput } from '../image-files';
 import { encode } from '../../format';
 import { criuDirToImage, imageToCriuDump, writeCriuDir, type LossyItem } from '../../criu';
 
@@ -53,13 +53,10 @@ export const convert: Command = {
     if (values.from !== undefined) {
       if (positionals.length !== 1) throw new UsageError('--from criu takes one DIR, the CRIU dump directory');
       const out = values.output ?? '-';
-      if (out === '-' && io.isTTY && (io.stdout as { isTTY?: boolean }).isTTY)
-        throw new UsageError('refusing to write a binary image to a terminal');
+      checkImageOutput(io, out);
       const { image, lossy, assumed } = await criuDirToImage(positionals[0]);
       report(io, lossy, assumed, strict, 'the image');
-      const bytes = encode(image);
-      if (out === '-') await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
-      else writeAtomic(out, bytes);
+      await writeImageOutput(io, out, encode(image));
       return 0;
     }
 
