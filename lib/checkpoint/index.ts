@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { decode, encode, ImageEncodeError, type Image } from '../format';
+import { treeDepths } from '../model/tree';
 import { native } from '../native/binding';
 import { fromNative, NotExpressibleError } from './errors';
 import { buildImage } from './image';
@@ -33,22 +34,6 @@ export interface CheckpointOptions {
    * reading of processes (done of total). Not called when the kernel's sys_checkpoint is used.
    */
   onProgress?: (p: CheckpointProgress) => void;
-}
-
-/** Depth of each pid in the forest its parent links form within the set. */
-function depths(entries: readonly { pid: number; parent?: number }[]): Map<number, number> {
-  const parent = new Map(entries.map((e) => [e.pid, e.parent]));
-  const out = new Map<number, number>();
-  const depthOf = (pid: number, guard = 0): number => {
-    const known = out.get(pid);
-    if (known !== undefined) return known;
-    const p = parent.get(pid);
-    const d = p !== undefined && parent.has(p) && guard < 4096 ? depthOf(p, guard + 1) + 1 : 0;
-    out.set(pid, d);
-    return d;
-  };
-  for (const e of entries) depthOf(e.pid);
-  return out;
 }
 
 function checkCompat(image: Image, options: CheckpointOptions): Image {
@@ -90,7 +75,7 @@ export async function checkpoint(pids: number | readonly number[], options: Chec
   if (list.length === 0) throw new RangeError('checkpoint: no pids');
   if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0]), options);
   const live = await readLive(list, options);
-  const depth = depths(live.map((p) => ({ pid: p.pid, parent: p.ppid })));
+  const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
   return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
 }
 
@@ -103,5 +88,5 @@ export async function checkpointTree(rootPid: number, options: CheckpointOptions
     tree.map((t) => t.pid),
     options,
   );
-  return checkCompat(buildImage(live, { compat: options.compat, depth: depths(tree) }), options);
+  return checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
 }

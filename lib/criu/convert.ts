@@ -6,7 +6,7 @@ import { sameCred } from '../model/creds';
 import { ImageBuilder } from '../format/builder';
 import type { CredLayout, Image, ImageHeader } from '../format/types';
 import type { CriuDump, CriuTask, CriuUserns, LossyItem } from './dump';
-import { treeDepths } from './reader';
+import { treeDepths } from '../model/tree';
 import {
   LSMTYPE,
   MARCH,

@@ -6,7 +6,7 @@ import type { LossyItem } from './dump';
 import { readCriuDir } from './reader';
 import { writeCriuDir } from './writer';
 
-export { readCriuDir, treeDepths } from './reader';
+export { readCriuDir } from './reader';
 export { writeCriuDir, encodeCriuDir } from './writer';
 export {
   criuToImage,

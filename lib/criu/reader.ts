@@ -3,6 +3,7 @@ import * as path from 'path';
 import { MAX_ID_EXTENTS, NGROUPS_MAX, PID_MAX_LIMIT } from '../format/constants';
 import { CriuImageError } from './errors';
 import { readImage } from './framing';
+import { treeDepths } from '../model/tree';
 import type { CriuDump, CriuTask, CriuUserns } from './dump';
 import type { CredsEntry, PstreeEntry, TaskKobjIdsEntry, UsernsEntry } from './schema';
 
@@ -140,38 +141,3 @@ function checkTree(pstree: PstreeEntry[], file: string): void {
   });
 }
 
-/**
- * Depth of each process below the tree's root(s) (linux-cr TaskPids.depth), in linear time.
- * A parent chain that loops calls `onLoop` (default: depth counted up to the loop).
- */
-export function treeDepths(
-  pstree: readonly PstreeEntry[],
-  onLoop: (pid: number) => void = () => undefined,
-): Map<number, number> {
-  const parent = new Map(pstree.map((p) => [p.pid, p.ppid] as const));
-  const depth = new Map<number, number>();
-  for (const p of pstree) {
-    if (depth.has(p.pid)) continue;
-    // Walk up to a process of known depth (or a root), then assign on the way back down.
-    const path: number[] = [];
-    const onPath = new Set<number>();
-    let q: number | undefined = p.pid;
-    let base = -1;
-    while (q !== undefined && parent.has(q)) {
-      const known = depth.get(q);
-      if (known !== undefined) {
-        base = known;
-        break;
-      }
-      if (onPath.has(q)) {
-        onLoop(q);
-        break;
-      }
-      onPath.add(q);
-      path.push(q);
-      q = parent.get(q);
-    }
-    for (let i = path.length - 1; i >= 0; i--) depth.set(path[i], ++base);
-  }
-  return depth;
-}

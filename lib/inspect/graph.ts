@@ -4,7 +4,7 @@
 //
 // The model is plain data with a stable order (tasks in image order, objects by objref), so the
 // renderers (dot.ts, svg.ts) are deterministic.
-import { capNames, securebitNames } from '../model/capabilities';
+import { capNames, fullCapSet, securebitNames } from '../model/capabilities';
 import type { CapSet, Cred, GroupInfo, IdMapExtent, User, UserNamespace } from '../model/types';
 import { ARCH_NAMES } from '../format/constants';
 import type { Image } from '../format/types';
@@ -75,7 +75,7 @@ export function capShort(set: CapSet): string {
   const top = set.toString(2).length - 1;
   const names = capNames(set).map((n) => n.replace(/^CAP_/, '').toLowerCase());
   if (top >= 32) {
-    const full = (1n << BigInt(top + 1)) - 1n;
+    const full = fullCapSet(top);
     const missing = capNames(full & ~set).map((n) => n.replace(/^CAP_/, '').toLowerCase());
     if (missing.length === 0) return `all(0..${top})`;
     if (missing.length <= 3) return `all(0..${top})-${missing.join(',')}`;
@@ -158,14 +158,16 @@ function credLines(c: Cred): string[] {
 /** The image's object graph. `objrefs`: the decoder's details (decodeDetailed, readImageDetailed). */
 export function toGraph(image: Image, objrefs?: Map<object, number>, options: GraphOptions = {}): ObjectGraph {
   const known = objrefs !== undefined && objrefs.size > 0;
-  const synthetic = firstUseNumbers(image);
-  // Objects the decoder did not number (none, for a decoded image) take numbers after its largest.
-  let extra = known ? Math.max(0, ...objrefs.values()) : 0;
+  const synthetic = known ? undefined : firstUseNumbers(image);
+  // Objects the decoder did not number (none, for a decoded image) take numbers after its largest
+  // (a loop, not Math.max(...spread): a big image has more objects than a call has arguments).
+  let extra = 0;
+  if (known) for (const r of objrefs.values()) if (r > extra) extra = r;
   const numberOf = new Map<object, number>();
   const num = (o: object): number => {
     let n = numberOf.get(o);
     if (n === undefined) {
-      n = known ? (objrefs.get(o) ?? ++extra) : (synthetic.get(o) as number);
+      n = synthetic ? (synthetic.get(o) as number) : (objrefs!.get(o) ?? ++extra);
       numberOf.set(o, n);
     }
     return n;

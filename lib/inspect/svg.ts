@@ -5,6 +5,13 @@
 import type { Image } from '../format/types';
 import { toGraph, type GraphEdge, type GraphEdgeKind, type GraphNode, type GraphNodeKind, type GraphOptions, type ObjectGraph } from './graph';
 
+/** The largest of many numbers (Math.max(...xs) would exceed the argument limit on a huge graph). */
+function maxOf(xs: readonly number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
 /**
  * Text made safe for XML content and attribute values: the five special characters as entities,
  * characters XML 1.0 forbids (controls other than tab/newline/CR, lone surrogates, U+FFFE/F)
@@ -92,7 +99,7 @@ function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>;
   const graphOrder = new Map(g.nodes.map((n, i) => [n.id, i]));
   for (const node of g.nodes) {
     const lines = [node.title, ...node.lines].map(clip);
-    const w = Math.ceil(Math.max(...lines.map((l) => l.length)) * CHAR_W + 2 * PAD_X);
+    const w = Math.ceil(maxOf(lines.map((l) => l.length)) * CHAR_W + 2 * PAD_X);
     const h = lines.length * LINE_H + 2 * PAD_Y;
     boxes.set(node.id, { node, lines, w, h, x: 0, y: 0, layer: LAYER[node.kind], row: 0 });
   }
@@ -175,22 +182,22 @@ function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>;
     let width = 0;
     for (const b of layers[l]) {
       if (cur.length && width + GAP_X + b.w > maxRowWidth) {
-        rows.push({ boxes: cur, width, height: Math.max(...cur.map((x) => x.h)), layer: l });
+        rows.push({ boxes: cur, width, height: maxOf(cur.map((x) => x.h)), layer: l });
         cur = [];
         width = 0;
       }
       width += (cur.length ? GAP_X : 0) + b.w;
       cur.push(b);
     }
-    if (cur.length) rows.push({ boxes: cur, width, height: Math.max(...cur.map((x) => x.h)), layer: l });
+    if (cur.length) rows.push({ boxes: cur, width, height: maxOf(cur.map((x) => x.h)), layer: l });
     const nRows = rows.length - start;
     if (l === 0 && nRows > 1) {
       const all = layers[0];
-      const cell = Math.max(...all.map((b) => b.w));
+      const cell = maxOf(all.map((b) => b.w));
       const cols = Math.ceil(all.length / nRows);
       const grid: Box[][] = Array.from({ length: nRows }, () => []);
       all.forEach((b, i) => grid[i % nRows].push(b));
-      rows.splice(start, nRows, ...grid.filter((r) => r.length).map((r) => ({ boxes: r, width: cols * cell + (cols - 1) * GAP_X, height: Math.max(...r.map((x) => x.h)), layer: 0, cell })));
+      rows.splice(start, nRows, ...grid.filter((r) => r.length).map((r) => ({ boxes: r, width: cols * cell + (cols - 1) * GAP_X, height: maxOf(r.map((x) => x.h)), layer: 0, cell })));
     }
   }
   const width = Math.max(400, ...rows.map((r) => r.width)) + 2 * MARGIN;

@@ -2,3 +2,4 @@ export * from './types';
 export * from './capabilities';
 export * from './ops';
 export * from './creds';
+export * from './tree';
