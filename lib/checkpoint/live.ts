@@ -156,18 +156,16 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
       unknownSecurebits: options.unknownSecurebits ?? 'fail',
       testDelayMs: options.testDelayMs,
     } as const;
-    let tasks: LiveTask[];
+    // With a listener, the same reads in the same order a batch at a time, so that it hears of
+    // each batch; without one, a single batch.
     const report = options.onProgress;
-    if (report === undefined) tasks = await readLiveTasks([...pids], nativeOptions);
-    else {
-      // The same reads in the same order, a batch at a time, so the caller hears of each batch.
-      tasks = [];
-      report({ phase: 'read', done: 0, total: pids.length });
-      for (let i = 0; i < pids.length; i += PROGRESS_BATCH) {
-        const batch = pids.slice(i, i + PROGRESS_BATCH);
-        for (const t of await readLiveTasks(batch, nativeOptions)) tasks.push(t);
-        report({ phase: 'read', done: Math.min(pids.length, i + batch.length), total: pids.length });
-      }
+    const size = report ? PROGRESS_BATCH : Math.max(1, pids.length);
+    const tasks: LiveTask[] = [];
+    report?.({ phase: 'read', done: 0, total: pids.length });
+    for (let i = 0; i < pids.length; i += size) {
+      const batch = pids.slice(i, i + size);
+      for (const t of await readLiveTasks(batch, nativeOptions)) tasks.push(t);
+      report?.({ phase: 'read', done: Math.min(pids.length, i + batch.length), total: pids.length });
     }
     // One chain per distinct namespace, read through any one of its tasks.
     const root = (callerNs ??= n.callerUserNsInode());
