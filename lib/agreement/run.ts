@@ -1,12 +1,12 @@
 // One case both ways: the emulator (modern profile, the host's cap_last_cap, starting from the
 // calling thread's creds) and the kernel (a forked child of this thread, native/agreement.cc),
 // compared op by op (errno) and on the final creds, execve's result included.
-import { Emulator, kernelProfile, type EmuTask } from '../emulator';
-import { kernelId } from '../emulator';
+import { Emulator, kernelId, type EmuTask } from '../emulator';
 import { idKey } from '../emulator/userns';
 import type { CredOp, ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { native, type NativeAgreementOp, type ThreadCreds } from '../native/binding';
+import { profileFor, restarterCred } from '../restart/plan';
 import { AgreementError } from './errors';
 import { type DiskFile, ReporterFiles, parseReport } from './reporter';
 import type { AgreementCase, CaseResult, CredSnapshot, Disagreement, Outcome } from './types';
@@ -58,15 +58,9 @@ export class AgreementHarness {
 
   /** A fresh emulator and a task holding the host thread's creds. */
   private emulatorTask(): { emu: Emulator; task: EmuTask } {
-    const emu = new Emulator(kernelProfile('modern', { lastCap: this.lastCap }));
+    const emu = new Emulator(profileFor(this.lastCap));
     const h = this.host;
-    const cred: Cred = {
-      uid: h.uid, euid: h.euid, suid: h.suid, fsuid: h.fsuid, gid: h.gid, egid: h.egid, sgid: h.sgid, fsgid: h.fsgid,
-      groups: { gids: [...h.groups] },
-      user: emu.user(h.uid),
-      caps: { ...h.caps },
-      securebits: h.securebits,
-    };
+    const cred: Cred = { ...restarterCred(h), user: emu.user(h.uid) };
     return { emu, task: emu.spawnTask(cred, { noNewPrivs: h.noNewPrivs }) };
   }
 

@@ -17,7 +17,7 @@ import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
 import { type Step, allowLazy } from './step';
-import { INVALID_ID, idUpTo, kernelId, mapDown } from './userns';
+import { idKey, idUpTo, kernelId } from './userns';
 
 export interface PlanRestarter {
   cred: Cred;
@@ -53,7 +53,6 @@ export interface PlayedPlan {
 
 const sortedSet = (xs: readonly number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
 const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-const given = (x: number): boolean => x >= 0 && x < INVALID_ID;
 
 /** The kernel's step for a plan op, its `op` the CredOp's name and the call kept in its message. */
 function opStep(name: string, s: Step): Step {
@@ -87,27 +86,12 @@ export function playRestorePlan(
   const R = restarter.cred;
   let cur = R;
   let nnp = restarter.noNewPrivs;
-  // Do the kernel ids behind the euid and egid have a mapping in the current namespace? An id an
-  // unshare leaves unmapped reads (and is emulated) as 65534, which the new namespace may well
-  // map; but the kernel keeps the unmapped kernel id, and unshare(CLONE_NEWUSER) refuses (EPERM)
-  // a caller whose euid or egid has no mapping. Set explicitly, an id is mapped.
-  let euidMapped = true;
-  let egidMapped = true;
   const emit = (op: RestoreOp, writerCaps = 0n): void => {
     // withCaps, not a spread: the copy keeps the kernel ids behind unmapped ids.
     const r = sim.apply(writerCaps ? withCaps(cur, { ...cur.caps, effective: cur.caps.effective | writerCaps }) : cur, nnp, op);
     if (!r.ok && refused < 0) refused = ops.length;
     ops.push(op);
     steps.push(opStep(op.op, r.step));
-    if (op.op === 'unshare_user') {
-      if (profile.idMaps) {
-        euidMapped = euidMapped && mapDown(op.uidMap, cur.euid) >= 0;
-        egidMapped = egidMapped && mapDown(op.gidMap, cur.egid) >= 0;
-      }
-    } else if (r.ok) {
-      if (op.op === 'setresuid' && given(op.euid)) euidMapped = true;
-      else if (op.op === 'setresgid' && given(op.egid)) egidMapped = true;
-    }
     cur = r.cred;
     nnp = r.noNewPrivs;
   };
@@ -156,14 +140,17 @@ export function playRestorePlan(
       }
       // unshare needs the egid mapped in this level (the image does not record the creator's
       // gid): take one the new gid_map maps, else one this level maps.
-      if (!egidMapped || kernelId(cur.user.ns, cur.egid, 'gid') < 0) {
+      // An id an earlier unshare left unmapped reads as 65534, which this level may well map,
+      // but the kernel refuses unshare to a caller whose euid or egid has no mapping: the
+      // emulator's cred keeps the kernel id behind it (idKey < 0).
+      if (idKey(cur, 'egid') < 0 || kernelId(cur.user.ns, cur.egid, 'gid') < 0) {
         const g = [ns.gidMap?.[0]?.outside, ns.creator!.ns.gidMap?.[0]?.inside].find(
           (x): x is number => x !== undefined && kernelId(cur.user.ns, x, 'gid') >= 0,
         );
         if (g !== undefined) emit({ op: 'setresgid', rgid: -1, egid: g, sgid: -1 });
       }
       // The namespace's owner is the euid at unshare time: become its creator first.
-      if (!euidMapped || cur.euid !== owner) {
+      if (idKey(cur, 'euid') < 0 || cur.euid !== owner) {
         const temp = keepCapsOverUidChange(cur.uid, owner, cur.suid);
         emit({ op: 'setresuid', ruid: -1, euid: owner, suid: -1 });
         if (temp) emit({ op: 'set_keepcaps', on: false });

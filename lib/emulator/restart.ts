@@ -10,7 +10,7 @@ import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, capList, subset, wit
 import { type Kernel, NGROUPS_MAX, capsetRule, securebitsRule } from './kernel';
 import type { ObjectTable } from './objects';
 import { type Step, allow, allowLazy, refuse } from './step';
-import { OVERFLOW_ID, type Subordinate, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
+import { OVERFLOW_ID, type Subordinate, credKernelId, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
 
 export type TaskOutcome =
   | { ok: true; cred: Cred; ecred: Cred; noNewPrivs: boolean }
@@ -72,8 +72,9 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     return { ok: false, errno: s.errno! };
   };
 
-  const Rkuids = [R.uid, R.euid, R.suid].map((u) => kernelId(R.user.ns, u, 'uid'));
-  const Rkgids = [R.gid, R.egid, R.sgid].map((g) => kernelId(R.user.ns, g, 'gid'));
+  // The restarter's kernel ids, including those behind ids its namespace leaves unmapped.
+  const Rkuids = (['uid', 'euid', 'suid'] as const).map((f) => credKernelId(R, f));
+  const Rkgids = (['gid', 'egid', 'sgid'] as const).map((f) => credKernelId(R, f));
 
   // ---- GROUPINFO (restore_groupinfo) ----
   function restoreGroups(g: GroupInfo): Result<GroupInfo> {
