@@ -44,7 +44,9 @@ export function clone(c: Cred): Cred {
     groups: c.groups, user: c.user, caps: c.caps, securebits: c.securebits,
   };
   if (c.secRef !== undefined) n.secRef = c.secRef;
-  return c.user.ns.creator ? withUnmapped(n, unmappedIds(c)) : n;
+  const u = unmappedIds(c);
+  if (u) withUnmapped(n, u); // shared: entries never change
+  return n;
 }
 
 export function capsOf(inheritable: bigint, permitted: bigint, effective: bigint, bounding: bigint, ambient: bigint): Capabilities {

@@ -227,11 +227,17 @@ export function unmappedIds(c: Cred): UnmappedIds | undefined {
   return c.user.ns.creator ? unmappedTable.get(c) : undefined;
 }
 
-/** Records `u` (none when empty) for `c`, a cred being built; returns `c`. */
+/** Records `u` (none when empty) for `c`, a cred being built; returns `c`. Entries are never
+ *  changed after they are recorded, so creds may share one. */
 export function withUnmapped(c: Cred, u: UnmappedIds | undefined): Cred {
-  if (u && Object.values(u).some((v) => v !== undefined)) unmappedTable.set(c, u);
+  if (u && hasUnmapped(u)) unmappedTable.set(c, u);
   else if (c.user.ns.creator) unmappedTable.delete(c);
   return c;
+}
+
+function hasUnmapped(u: UnmappedIds): boolean {
+  for (const k in u) if (u[k as keyof UnmappedIds] !== undefined) return true;
+  return false;
 }
 
 /**
