@@ -42,6 +42,8 @@ struct ExecJob {
 };
 
 [[noreturn]] void RunAgreementChild(const Plan& plan, CredState* st, const ExecJob* exec, int out) {
+  // As the restart child does first: the ops and the reporter run with the signals a program gets.
+  ResetSignals();  // fails only if sigprocmask does, which it cannot with a valid set
   for (const OpRec& op : plan.ops) {
     int field = 0;
     int32_t err = ApplyOp(plan, op, &field);

@@ -112,13 +112,14 @@ int RunInVmChild(int (*fn)(void*), void* arg) {
   // would wake Node's event loop to look at its own children for nothing). CLEARTID: the kernel
   // zeroes `live` and wakes its futex once the child has let go of our memory, as it exits or is
   // killed.
+  tls_stack.busy = true;  // before the clone: the child runs on this stack from its first instruction
   c.pid = clone(&VmTrampoline, top, CLONE_VM | CLONE_CHILD_CLEARTID, &c, nullptr, nullptr, &c.live);
   if (c.pid < 0) {
     int err = errno;
+    tls_stack.busy = false;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return -err;
   }
-  tls_stack.busy = true;
   for (int v; (v = __atomic_load_n(&c.live, __ATOMIC_ACQUIRE)) != 0;)
     syscall(SYS_futex, &c.live, FUTEX_WAIT, v, nullptr, nullptr, 0);  // shared: as the kernel wakes
   tls_stack.busy = false;

@@ -131,7 +131,6 @@ uint32_t AddHelper(Plan* plan, Napi::Value path_v, Napi::Value map_v, bool uid) 
   if (!map_v.IsArray() || map_v.As<Napi::Array>().Length() == 0)
     throw Napi::TypeError::New(env, std::string(what) + ": the map to write is missing");
   auto cmd = std::make_unique<HelperCmd>();
-  cmd->uid = uid;
   std::vector<size_t> starts;
   auto arg = [&](const std::string& a) {
     starts.push_back(cmd->text.size());
@@ -149,7 +148,6 @@ uint32_t AddHelper(Plan* plan, Napi::Value path_v, Napi::Value map_v, bool uid) 
   }
   for (size_t st : starts) cmd->argv.push_back(&cmd->text[st]);
   cmd->argv.push_back(nullptr);
-  cmd->pid = cmd->argv[1];
   plan->helpers.push_back(std::move(cmd));
   return uint32_t(plan->helpers.size());
 }

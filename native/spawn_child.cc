@@ -24,21 +24,6 @@ namespace {
   _exit(127);
 }
 
-// Node installs handlers and ignores SIGPIPE; a program must start with the defaults. Signals
-// were blocked in the parent around fork, so none of Node's handlers can run here.
-int ResetSignals() {
-  struct sigaction sa = {};
-  sa.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < _NSIG; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &sa, nullptr);  // EINVAL for libc-reserved signals: harmless
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
-  return 0;
-}
-
 // Stand-in for sys_restart, NAMED AS SUCH: used only when the plan asks for it (tests of the
 // linux-cr plumbing on kernels without the syscall). It checks that the image fd carries the
 // head magic, then returns the errno the test asked for; it changes no creds.
@@ -88,6 +73,21 @@ int Prctl(int option, unsigned long a, unsigned long b = 0) {
 }
 
 }  // namespace
+
+// Node installs handlers and ignores SIGPIPE; a program must start with the defaults. Signals
+// were blocked in the parent around fork, so none of Node's handlers can run here.
+int ResetSignals() {
+  struct sigaction sa = {};
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < _NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &sa, nullptr);  // EINVAL for libc-reserved signals: harmless
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
+  return 0;
+}
 
 // One op; returns 0 or errno (and *field for unshare_user). Shared with the agreement harness.
 int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail) {

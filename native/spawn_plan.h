@@ -88,8 +88,6 @@ struct HelperCmd {
   static constexpr size_t kPidSlot = 12;  // digits of a pid (pid_max <= 2^22) and the NUL
   std::string text;         // the argv strings, NUL-separated; never changed after argv is set
   std::vector<char*> argv;  // NULL-terminated, into text
-  char* pid = nullptr;      // == argv[1]
-  bool uid = true;          // newuidmap (else newgidmap)
 };
 
 struct Plan {
@@ -134,6 +132,10 @@ OpRec ParseOp(Plan* plan, Napi::Object o);
 // the MapFile that failed for unshare_user and *detail a map helper's wait status
 // (spawn_child.cc). Async-signal-safe.
 int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail = nullptr);
+
+// Default dispositions for every signal and an empty mask, as a program must start (Node ignores
+// SIGPIPE and the parent blocks every signal around fork). 0 or an errno. Async-signal-safe.
+int ResetSignals();
 
 // Runs in the forked child: applies the plan and execs. Never returns; on failure writes an
 // ErrorRecord to err_fd and exits 127. Async-signal-safe.

@@ -60,7 +60,7 @@ void FormatPid(char* out, pid_t v) {
 // the errno of its execve (*status kNoWaitStatus), or EPERM with *status its wait status.
 int RunMapProgram(const HelperCmd& cmd, pid_t target, uint64_t* status) {
   *status = kNoWaitStatus;
-  FormatPid(cmd.pid, target);  // this process's own copy of the plan: nobody else sees it
+  FormatPid(cmd.argv[1], target);  // the pid slot  // this process's own copy of the plan: nobody else sees it
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) return errno;
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
