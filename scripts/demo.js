@@ -39,7 +39,7 @@ async function main() {
     return 1;
   }
   title('1. a sample process with distinctive creds');
-  const sample = restart(sampleImage(), '/bin/sleep', ['600'], { stdio: 'ignore' });
+  const sample = restart(sampleImage(), '/bin/sleep', ['600'], { stdio: 'ignore', cwd: '/' });
   say(`started pid ${sample.pid}: sleep 600, uid 1000 in a user namespace, groups 27,100,1000, CAP_NET_BIND_SERVICE ambient, SECBIT_NOROOT`);
 
   title('2. checkpoint it from the live kernel');
@@ -56,7 +56,7 @@ async function main() {
   title('4. restart the same program from the image');
   const plan = restart(bytes, '/bin/sleep', ['600'], { dryRun: true });
   say(`plan: ${plan.ops.length} operations, ${plan.steps.length} checked steps, all allowed`);
-  const again = restart(bytes, '/bin/sleep', ['600'], { stdio: 'ignore' });
+  const again = restart(bytes, '/bin/sleep', ['600'], { stdio: 'ignore', cwd: '/' });
   say(`restarted as pid ${again.pid}`);
 
   title('5. the restarted process, field by field');

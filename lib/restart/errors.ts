@@ -74,8 +74,10 @@ export function stepErrorFrom(e: unknown, ops: readonly NativeRestartOp[], comma
       : 'reading the creds back failed';
   else if (f.phase === 'execve') what = `execve ${command} failed`;
   else what = `${f.phase}${f.field ? ` (${f.field})` : ''} failed`;
+  // The working directory is entered with the restored creds: say so when they may not.
+  const hint = f.phase === 'chdir' && f.code === 'EACCES' ? ' (the restored creds may not enter the working directory; pass cwd)' : '';
   return new RestartStepError(
-    `restart of ${command}: ${what}: ${f.code}`,
+    `restart of ${command}: ${what}: ${f.code}${hint}`,
     f.code,
     f.errno ?? 0,
     f.phase,

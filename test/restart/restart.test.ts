@@ -2,6 +2,9 @@
 // live checkpoint, a program started with their creds, and the prediction of the creds that
 // program runs with compared to what it reports, field by field.
 import { spawn as nodeSpawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { CAP, SECBIT, capBit, type Cred } from '../../lib/model';
 import { ImageBuilder, encode, type Image } from '../../lib/format';
 import { native } from '../../lib/native/binding';
@@ -171,7 +174,7 @@ describe('restart() with images of one task', () => {
     expectPrediction(plan, got);
     // Seen from outside: uid 7 of the inner namespace is 100000 + 1000 + 7.
     const h = restart(image, '/bin/sleep', ['5'], { stdio: 'ignore' });
-    const status = parseStatus(require('fs').readFileSync(`/proc/${h.pid}/status`, 'utf8'));
+    const status = parseStatus(fs.readFileSync(`/proc/${h.pid}/status`, 'utf8'));
     expect(status.uids).toEqual([101007, 101007, 101007, 101007]);
     expect(status.groups).toEqual([101009]);
     h.kill();
@@ -221,6 +224,26 @@ describe('restart(): selection, exits, errors', () => {
     expect(err).toBeInstanceOf(RestartStepError);
     expect(err).toMatchObject({ code: 'ENOENT', phase: 'execve', op: 'execve' });
     expect(childPids().length).toBe(kids);
+  });
+
+  rootTest('a working directory the restored uid may not enter: RestartStepError at chdir that says to pass cwd', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-cwd-'));
+    fs.chmodSync(dir, 0o700);
+    try {
+      const kids = childPids().length;
+      let err: unknown;
+      try {
+        restart(twoTasks(), '/bin/true', [], { stdio: 'ignore', cwd: dir });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RestartStepError);
+      expect(err).toMatchObject({ code: 'EACCES', phase: 'chdir' });
+      expect((err as Error).message).toMatch(/may not enter the working directory; pass cwd/);
+      expect(childPids().length).toBe(kids);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   rootTest('an in-kernel override (ecred != cred) is refused: one cred per program', () => {
