@@ -8,6 +8,7 @@
 #include <string>
 
 #include "errors.h"
+#include "vm_child.h"
 
 namespace crc {
 
@@ -53,9 +54,6 @@ inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
   if (f.pid > 0) e.Set("pid", Napi::Number::New(env, f.pid));
   return e;
 }
-
-// Reaps helper children (RunInVmChild) that were still exiting when their caller went on.
-void ReapVmChildren();
 
 // Runs `work` on the libuv pool and settles a Promise with `result(env)` or the failure.
 class PromiseWorker : public Napi::AsyncWorker {

@@ -72,13 +72,11 @@ const char* const kKeyNames[] = {"State", "Tgid", "Pid", "PPid", "TracerPid", "U
                                  "Groups", "NStgid", "NSpid", "NSpgid", "NSsid", "CapInh",
                                  "CapPrm", "CapEff", "CapBnd"};
 
-// The parser over the bytes of a status file, without a copy per line; *threads gets the
-// optional Threads line (-1 without one).
-bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, int* threads, Failure* f) {
+// The parser over the bytes of a status file, without a copy per line.
+bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, Failure* f) {
   unsigned seen = 0;
   size_t pos = 0;
   int lineno = 0;
-  *threads = -1;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == Sv::npos) end = text.size();
@@ -127,7 +125,6 @@ bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, int* threads, Failu
       case 'T':
         if (key == "Tgid") { bit = kTgid; ok = one(&out->tgid); }
         else if (key == "TracerPid") { bit = kTracerPid; ok = one(&out->tracer_pid); }
-        else if (key == "Threads" && !one(threads)) *threads = -1;  // optional: a hint only
         break;
       case 'P':
         if (key == "Pid") { bit = kPid; ok = one(&out->pid); }
@@ -212,7 +209,7 @@ long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big) {
 }
 
 // Reads and parses one status file; a missing file is ESRCH.
-bool ReadStatus(const char* path, int pid, ProcStatus* out, int* threads, Failure* f) {
+bool ReadStatus(const char* path, int pid, ProcStatus* out, Failure* f) {
   char buf[4096];
   std::string big;
   long n = ReadProcFile(path, buf, sizeof buf, &big);
@@ -224,20 +221,18 @@ bool ReadStatus(const char* path, int pid, ProcStatus* out, int* threads, Failur
     return false;
   }
   Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
-  return ParseStatus(text, path, pid, out, threads, f);
+  return ParseStatus(text, path, pid, out, f);
 }
 
 }  // namespace
 
 bool ParseProcStatus(const std::string& text, const std::string& path, int pid, ProcStatus* out,
                      Failure* f) {
-  int threads;
-  return ParseStatus(text, path, pid, out, &threads, f);
+  return ParseStatus(text, path, pid, out, f);
 }
 
 bool ReadProcStatus(const std::string& path, int pid, ProcStatus* out, Failure* f) {
-  int threads;
-  return ReadStatus(path.c_str(), pid, out, &threads, f);
+  return ReadStatus(path.c_str(), pid, out, f);
 }
 
 namespace {
@@ -294,21 +289,20 @@ int VirtualParentPid(const ProcStatus& st) {
   Failure ignored;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/status", st.ppid);
-  int threads;
-  if (!ReadStatus(path, st.ppid, &parent, &threads, &ignored)) return 0;
+  if (!ReadStatus(path, st.ppid, &parent, &ignored)) return 0;
   return parent.nspid.size() > level ? parent.nspid[level] : 0;
 }
 
 // Everything but the securebits: status of the process (and of its threads when asked), its
-// user namespace, its parent. *nthreads: the Threads line of its status (-1: none).
-bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, int* nthreads, Failure* f) {
+// user namespace, its parent.
+bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
   t->pid = pid;
   char path[96];
   int base = snprintf(path, sizeof path, "/proc/%d", pid);
   LiveThread leader;
   leader.tid = pid;
   snprintf(path + base, sizeof path - base, "/status");
-  if (!ReadStatus(path, pid, &leader.st, nthreads, f)) return false;
+  if (!ReadStatus(path, pid, &leader.st, f)) return false;
   if (leader.st.tgid != pid) {
     f->Errno(std::string("read ") + path, ESRCH, pid,
              "not a process (a thread id of process " + std::to_string(leader.st.tgid) + ")");
@@ -323,9 +317,8 @@ bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, int* nthreads, Fai
       LiveThread th;
       th.tid = tid;
       Failure tf;
-      int ignored;
       snprintf(path + base, sizeof path - base, "/task/%d/status", tid);
-      if (!ReadStatus(path, pid, &th.st, &ignored, &tf)) {
+      if (!ReadStatus(path, pid, &th.st, &tf)) {
         if (tf.code.empty() && tf.err == ESRCH) continue;  // that thread exited meanwhile
         *f = tf;
         return false;
@@ -379,42 +372,62 @@ bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* 
   return true;
 }
 
-// All the processes, in two passes: /proc for each (stopping at the first that fails), then the
-// securebits of those read, with one ptrace helper for all of them (each process attached,
-// read, restored and detached in turn; see ReadSecurebitsPtraceBatch). The failure reported is
-// that of the first process that fails, at whichever step, as if each process were read whole
-// before the next.
-bool ReadLiveTasks(const std::vector<int>& pids, const LiveOptions& o, std::vector<LiveTask>* tasks,
-                   Failure* f) {
+// The securebits requests of the first `count` processes: one per process but our own (which
+// cannot trace itself), for its leader, or, with `tasks` read, for every thread read.
+std::vector<SecurebitsRequest> SecurebitsRequests(const std::vector<int>& pids, size_t count,
+                                                  const LiveOptions& o,
+                                                  const std::vector<LiveTask>* tasks) {
+  std::vector<SecurebitsRequest> reqs;
+  int self = getpid();
+  for (size_t i = 0; i < count; i++) {
+    if (pids[i] == self) continue;
+    reqs.emplace_back();
+    SecurebitsRequest& req = reqs.back();
+    req.pid = pids[i];
+    req.test_delay_ms = o.test_delay_ms;
+    if (tasks)
+      for (auto& th : (*tasks)[i].threads) req.tids.push_back(th.tid);
+    else
+      req.tids.push_back(pids[i]);
+  }
+  return reqs;
+}
+
+// The securebits of the leaders only are known to be wanted before /proc is read: the tracer
+// gets them at once (from the calling thread), and reads them while /proc is read here.
+std::shared_ptr<SecurebitsBatch> PostEarly(const std::vector<int>& pids, const LiveOptions& o) {
+  if (o.threads || o.unknown == Unknown::kSkip) return nullptr;
+  return SecurebitsBatch::Post(SecurebitsRequests(pids, pids.size(), o, nullptr),
+                               o.unknown == Unknown::kMark);
+}
+
+// All the processes: /proc for each (stopping at the first that fails) while the tracer reads
+// the securebits (`early`, posted by PostEarly; else posted here once the threads are known),
+// each process attached, read, restored and detached in turn (see SecurebitsBatch). The
+// failure reported is that of the first process that fails, at whichever step, as if each
+// process were read whole before the next.
+bool ReadLiveTasks(const std::vector<int>& pids, const LiveOptions& o, SecurebitsBatch* early,
+                   std::vector<LiveTask>* tasks, Failure* f) {
   tasks->resize(pids.size());
-  std::vector<int> nthreads(pids.size(), -1);
   Failure proc_failure;
   size_t nread = 0;  // processes read from /proc: [0, nread)
   for (; nread < pids.size(); nread++)
-    if (!ReadLiveProc(pids[nread], o, &(*tasks)[nread], &nthreads[nread], &proc_failure)) break;
+    if (!ReadLiveProc(pids[nread], o, &(*tasks)[nread], &proc_failure)) break;
 
-  std::vector<SecurebitsRequest> reqs;
-  std::vector<int> req_of(nread, -1);  // index into reqs, -1: no ptrace (our own process)
-  if (o.unknown != Unknown::kSkip) {
-    int self = getpid();
-    for (size_t i = 0; i < nread; i++) {
-      const LiveTask& t = (*tasks)[i];
-      if (t.pid == self) continue;
-      req_of[i] = int(reqs.size());
-      reqs.emplace_back();
-      SecurebitsRequest& req = reqs.back();
-      req.pid = t.pid;
-      req.test_delay_ms = o.test_delay_ms;
-      req.ppid = t.threads[0].st.ppid;
-      req.nthreads = nthreads[i];
-      for (auto& th : t.threads) req.tids.push_back(th.tid);
-    }
-  }
   std::vector<SecurebitsResult> results;
-  if (!reqs.empty()) ReadSecurebitsPtraceBatch(reqs, o.unknown == Unknown::kMark, &results);
-
+  if (o.unknown != Unknown::kSkip) {
+    std::unique_ptr<SecurebitsBatch> late;
+    if (!early) {
+      late = SecurebitsBatch::Post(SecurebitsRequests(pids, nread, o, tasks), o.unknown == Unknown::kMark);
+      early = late.get();
+    }
+    early->Finish(&results);
+  }
+  int self = getpid();
+  size_t req = 0;  // the requests follow the processes, ours left out
   for (size_t i = 0; i < nread; i++) {
-    const SecurebitsResult* sb = req_of[i] < 0 ? nullptr : &results[req_of[i]];
+    const SecurebitsResult* sb = nullptr;
+    if (o.unknown != Unknown::kSkip && pids[i] != self) sb = &results[req++];
     if (sb && !sb->done) {  // the batch stopped before it; an earlier failure says why
       f->Errno("ptrace helper", EIO, (*tasks)[i].pid, "the process was not reached");
       return false;
@@ -574,18 +587,19 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   }
   o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   auto tasks = std::make_shared<std::vector<LiveTask>>();
+  std::shared_ptr<SecurebitsBatch> early = PostEarly(*pids, o);
   if (flat) {
     auto packed = std::make_shared<FlatTasks>();
     return PromiseWorker::Start(
         env,
-        [pids, o, tasks, packed](Failure* f) {
-          if (ReadLiveTasks(*pids, o, tasks.get(), f)) Flatten(*tasks, packed.get());
+        [pids, o, early, tasks, packed](Failure* f) {
+          if (ReadLiveTasks(*pids, o, early.get(), tasks.get(), f)) Flatten(*tasks, packed.get());
         },
         [packed](Napi::Env env) { return FlatToJs(env, *packed); });
   }
   return PromiseWorker::Start(
       env,
-      [pids, o, tasks](Failure* f) { ReadLiveTasks(*pids, o, tasks.get(), f); },
+      [pids, o, early, tasks](Failure* f) { ReadLiveTasks(*pids, o, early.get(), tasks.get(), f); },
       [tasks](Napi::Env env) {
         Napi::Array out = Napi::Array::New(env, tasks->size());
         for (size_t i = 0; i < tasks->size(); i++) out.Set(uint32_t(i), TaskToJs(env, (*tasks)[i]));
@@ -597,6 +611,8 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
 // in order: the count, then that many child pids; a count of -1 when /proc/PID/task cannot be
 // opened (the process is gone); threads that exit meanwhile are skipped.
 void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
+  // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
+  const std::vector<int> helpers = HelperPids();
   char dirbuf[8192];
   char buf[4096];
   std::string big;
@@ -640,6 +656,11 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
       long n = ReadProcFile(path, buf, sizeof buf, &big);
       if (n <= 0) continue;  // no children, or the thread exited meanwhile
       Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
+      auto add = [&](int32_t child) {
+        if (std::find(helpers.begin(), helpers.end(), child) != helpers.end()) return;
+        flat->push_back(child);
+        (*flat)[count_at]++;
+      };
       int32_t v = 0;
       bool in = false;
       for (char c : text) {
@@ -647,16 +668,12 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
           v = v * 10 + (c - '0');
           in = true;
         } else if (in) {
-          flat->push_back(v);
-          (*flat)[count_at]++;
+          add(v);
           v = 0;
           in = false;
         }
       }
-      if (in) {
-        flat->push_back(v);
-        (*flat)[count_at]++;
-      }
+      if (in) add(v);
     }
   }
 }

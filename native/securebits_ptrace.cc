@@ -18,125 +18,20 @@
 
 #include <sys/stat.h>
 
-#include <linux/futex.h>
-#include <pthread.h>
-
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "raw_syscall.h"
 #include "registry.h"
 
 namespace crc {
 
-namespace {
-
-// The helper's stack, mapped once per calling thread (with a guard page below it) and reused:
-// a fresh mapping per call costs its page faults and, at munmap, a TLB shootdown across the
-// CPUs that run our threads.
-struct VmStack {
-  static constexpr size_t kGuard = 4096;
-  static constexpr size_t kSize = 256 * 1024;
-  void* base = nullptr;
-  bool busy = false;  // a child of this thread runs on it
-  ~VmStack() {
-    if (base) munmap(base, kGuard + kSize);
-  }
-  char* Top() {
-    if (!base) {
-      void* p = mmap(nullptr, kGuard + kSize, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-      if (p == MAP_FAILED) return nullptr;
-      mprotect(p, kGuard, PROT_NONE);
-      base = p;
-    }
-    return static_cast<char*>(base) + kGuard + kSize;
-  }
-};
-thread_local VmStack tls_stack;
-
-struct VmChild {
-  int pid = -1;
-  int (*fn)(void*) = nullptr;
-  void* arg = nullptr;
-  int live = 0;     // cleared by the kernel when the child lets go of our memory (CLEARTID)
-  int result = -1;  // fn's exit code, stored by the child
-};
-
-// Children that are done with our memory but were still exiting when we stopped waiting for
-// them: reaped at the next start of one, or when a promise settles (ReapVmChildren).
-std::mutex g_reap_mu;
-std::vector<int> g_reap;
-
-int VmTrampoline(void* p) {
-  // Every signal is blocked from the first instruction (the mask is inherited): Node's
-  // handlers were copied into the child, and none of them may run here.
-  auto* c = static_cast<VmChild*>(p);
-  int r = c->fn(c->arg) & 0xff;
-  __atomic_store_n(&c->result, r, __ATOMIC_RELEASE);
-  syscall(SYS_exit, r);  // raw exit: no atexit handlers, no flushing
-  return 0;
-}
-
-}  // namespace
-
-void ReapVmChildren() {
-  std::lock_guard<std::mutex> lock(g_reap_mu);
-  for (size_t i = 0; i < g_reap.size();) {
-    int status;
-    if (waitpid(g_reap[i], &status, __WALL | WNOHANG) == 0) {
-      i++;  // still exiting
-      continue;
-    }
-    g_reap[i] = g_reap.back();  // reaped (or, ECHILD, not ours to reap any more)
-    g_reap.pop_back();
-  }
-}
-
-int RunInVmChild(int (*fn)(void*), void* arg) {
-  ReapVmChildren();
-  char* top = tls_stack.busy ? nullptr : tls_stack.Top();
-  if (!top) return tls_stack.busy ? -EBUSY : -errno;  // busy: fn called RunInVmChild
-  VmChild c;
-  c.fn = fn;
-  c.arg = arg;
-  c.live = 1;
-  // Every signal blocked until the child is done: it starts with them blocked (the mask is
-  // inherited), and nothing interrupts our wait, whose syscall would write this thread's errno,
-  // which the child shares (it runs with our TLS).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  // No exit signal: the child's end is ours to reap (__WALL) and wakes nobody else (a SIGCHLD
-  // would wake Node's event loop to look at its own children for nothing). CLEARTID: the kernel
-  // zeroes `live` and wakes its futex once the child has let go of our memory, as it exits or is
-  // killed.
-  tls_stack.busy = true;  // before the clone: the child runs on this stack from its first instruction
-  c.pid = clone(&VmTrampoline, top, CLONE_VM | CLONE_CHILD_CLEARTID, &c, nullptr, nullptr, &c.live);
-  if (c.pid < 0) {
-    int err = errno;
-    tls_stack.busy = false;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    return -err;
-  }
-  for (int v; (v = __atomic_load_n(&c.live, __ATOMIC_ACQUIRE)) != 0;)
-    syscall(SYS_futex, &c.live, FUTEX_WAIT, v, nullptr, nullptr, 0);  // shared: as the kernel wakes
-  tls_stack.busy = false;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  int result = __atomic_load_n(&c.result, __ATOMIC_ACQUIRE);
-  // Reaped now if it is gone already; else a moment later, rather than sleeping here a second
-  // time until its exit completes, for nothing we need.
-  int status;
-  if (waitpid(c.pid, &status, __WALL | WNOHANG) == 0) {
-    std::lock_guard<std::mutex> lock(g_reap_mu);
-    g_reap.push_back(c.pid);
-  }
-  return result < 0 ? 255 : result;  // no result stored: the child was killed
-}
-
 #if defined(__x86_64__)
 namespace {
+
+// Everything below down to RunJob runs in the tracer (vm_child.h): raw system calls only, each
+// answering its result or -errno; no allocation.
 
 constexpr int kMaxTracees = 4096;
 constexpr int kMaxStopLoops = 64;
@@ -160,19 +55,17 @@ struct Tracee {
 
 constexpr const char* kSeize = "ptrace(PTRACE_SEIZE)";
 
-// One process of a batch. Everything the child touches lives here or in Job, allocated before
-// the clone.
+// One process of a batch. Everything the tracer touches lives here, in Job (both allocated
+// before the job is posted) or in the tracer's scratch (Scratch).
 struct Item {
   int pid;
-  bool caller_is_parent;  // the task is our own child: its exit status belongs to libuv
   int delay_ms;
-  int capacity;  // of tracees: sized to the process, since fresh pages cost a fault each
   const int* wanted;
   int nwanted;
   int* values;
   char* settle;  // per wanted thread, the state it goes back to once detached (see Settle)
   char path[32];  // /proc/PID/task
-  Tracee* tracees;  // room for capacity
+  Tracee* tracees;  // room for kMaxTracees (in the scratch)
   int ntracees;
   bool begun;     // its leader seized and interrupted ahead of its turn (see RunJob)
   bool done;      // the helper finished with it (success or failure)
@@ -189,8 +82,16 @@ struct Job {
   bool continue_on_refusal;
   Item* cur;  // the process being worked on
   unsigned long sigchld_mask;  // kernel sigset for rt_sigtimedwait
+  char* dirbuf;  // in the scratch
+};
+
+// The tracer's scratch, as a job uses it: two processes are held at a time (the current one and
+// the next), two slots of tracees in turn.
+struct Scratch {
+  Tracee slots[2][kMaxTracees];
   char dirbuf[16384];
 };
+static_assert(sizeof(Scratch) <= kTracerScratchBytes, "the tracer's scratch is too small");
 
 void Fail(Job* j, const char* syscall, int err, int tid, const char* detail = nullptr) {
   Item* it = j->cur;
@@ -201,21 +102,22 @@ void Fail(Job* j, const char* syscall, int err, int tid, const char* detail = nu
   it->fail_detail = detail;
 }
 
-long Ptrace(long req, int tid, void* addr, void* data) {
-  return syscall(SYS_ptrace, req, tid, addr, data);
-}
+// The raw request: 0 or -errno; PEEKTEXT stores the word through `data`.
+long Ptrace(long req, int tid, void* addr, void* data) { return Sys(SYS_ptrace, req, tid, addr, data); }
 
 void SleepMicros(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  while (Sys(SYS_nanosleep, &ts, &ts) == -EINTR) {
   }
 }
 
 long long NowNs() {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  Sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+
+long Wait4(int tid, int* status, int options) { return Sys(SYS_wait4, tid, status, options, 0); }
 
 enum class Ev { kStop, kExited, kError, kTimeout };
 
@@ -229,13 +131,14 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
   for (;;) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    if (waitid(P_PID, t->tid, &si, WEXITED | WSTOPPED | __WALL | WNOHANG | WNOWAIT) != 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECHILD) {  // reaped elsewhere: it is gone
+    long r = Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | WSTOPPED | __WALL | WNOHANG | WNOWAIT);
+    if (r != 0) {
+      if (r == -EINTR) continue;
+      if (r == -ECHILD) {  // reaped elsewhere: it is gone
         t->exited = true;
         return Ev::kExited;
       }
-      Fail(j, "waitid", errno, t->tid);
+      Fail(j, "waitid", int(-r), t->tid);
       return Ev::kError;
     }
     if (si.si_pid == 0) {
@@ -248,19 +151,19 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       }
       long long left = deadline - now;
       struct timespec ts = {time_t(left / 1000000000LL), long(left % 1000000000LL)};
-      syscall(SYS_rt_sigtimedwait, &j->sigchld_mask, nullptr, &ts, sizeof j->sigchld_mask);
+      Sys(SYS_rt_sigtimedwait, &j->sigchld_mask, 0, &ts, sizeof j->sigchld_mask);
       continue;
     }
     if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
       t->exited = true;
       t->running = false;
-      // A thread, or a process we only trace: reaping the trace notification hands it on to its
-      // real parent. Our own child's status stays for libuv.
-      bool leader = t->tid == j->cur->pid;
-      if (!(leader && j->cur->caller_is_parent)) waitpid(t->tid, status, __WALL | WNOHANG);
+      // Reaping the trace notification hands the task on to its real parent (never the
+      // tracer, a process of its own): a child of ours stays a zombie for libuv to reap. Not
+      // reaped, it would stay attached to the tracer, which lives on, out of libuv's reach.
+      Wait4(t->tid, status, __WALL | WNOHANG);
       return Ev::kExited;
     }
-    if (waitpid(t->tid, status, __WALL | WNOHANG) <= 0) continue;
+    if (Wait4(t->tid, status, __WALL | WNOHANG) <= 0) continue;
     if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
       t->exited = true;
       t->running = false;
@@ -286,14 +189,13 @@ void OweSignal(Tracee* t, int sig) {
 // Parses decimal names from a getdents64 buffer: the threads of the current process.
 int ListThreads(Job* j, int* out, int max) {
   int n = 0;
-  int fd = open(j->cur->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = int(Sys(SYS_openat, AT_FDCWD, j->cur->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0) return fd;
   for (;;) {
-    long got = syscall(SYS_getdents64, fd, j->dirbuf, sizeof j->dirbuf);
+    long got = Sys(SYS_getdents64, fd, j->dirbuf, sizeof(Scratch::dirbuf));
     if (got < 0) {
-      int e = errno;
-      close(fd);
-      return -e;
+      Sys(SYS_close, fd);
+      return int(got);
     }
     if (got == 0) break;
     for (long off = 0; off < got;) {
@@ -306,7 +208,7 @@ int ListThreads(Job* j, int* out, int max) {
       if (n < max) out[n++] = tid;
     }
   }
-  close(fd);
+  Sys(SYS_close, fd);
   return n;
 }
 
@@ -323,13 +225,13 @@ bool SeizeNew(Job* j, const int* tids, int n, int* added) {
   *added = 0;
   for (int i = 0; i < n; i++) {
     if (Find(j, tids[i])) continue;
-    if (it->ntracees >= it->capacity) {
+    if (it->ntracees >= kMaxTracees) {
       Fail(j, kSeize, E2BIG, it->pid, "too many threads");
       return false;
     }
-    if (Ptrace(PTRACE_SEIZE, tids[i], nullptr, nullptr) != 0) {
-      if (errno == ESRCH) continue;  // that thread just exited
-      Fail(j, kSeize, errno, tids[i]);
+    if (long r = Ptrace(PTRACE_SEIZE, tids[i], nullptr, nullptr)) {
+      if (r == -ESRCH) continue;  // that thread just exited
+      Fail(j, kSeize, int(-r), tids[i]);
       return false;
     }
     Tracee* t = &it->tracees[it->ntracees++];
@@ -338,13 +240,13 @@ bool SeizeNew(Job* j, const int* tids, int n, int* added) {
     t->attached = true;
     t->running = true;
     ++*added;
-    if (Ptrace(PTRACE_INTERRUPT, t->tid, nullptr, nullptr) != 0) {
-      if (errno == ESRCH) {
+    if (long r = Ptrace(PTRACE_INTERRUPT, t->tid, nullptr, nullptr)) {
+      if (r == -ESRCH) {
         t->exited = true;
         t->running = false;
         continue;
       }
-      Fail(j, "ptrace(PTRACE_INTERRUPT)", errno, t->tid);
+      Fail(j, "ptrace(PTRACE_INTERRUPT)", int(-r), t->tid);
       return false;
     }
   }
@@ -377,7 +279,7 @@ bool AttachAll(Job* j) {
       added = it->ntracees;
       if (added == 0) continue;  // the leader is gone: the listing says whether the process is
     } else {
-      int n = ListThreads(j, tids, it->capacity);
+      int n = ListThreads(j, tids, kMaxTracees);
       if (n < 0) {
         Fail(j, "open /proc/PID/task", n == -ENOENT ? ESRCH : -n, it->pid, "the process is gone");
         return false;
@@ -407,7 +309,8 @@ bool AttachAll(Job* j) {
     }
     // Every thread we hold is stopped. If they are all the process has, we are done.
     struct stat st;
-    if (!any_exited && stat(it->path, &st) == 0 && long(st.st_nlink) - 2 == it->ntracees)
+    if (!any_exited && Sys(SYS_newfstatat, AT_FDCWD, it->path, &st, 0) == 0 &&
+        long(st.st_nlink) - 2 == it->ntracees)
       return true;
   }
   return true;
@@ -416,8 +319,8 @@ bool AttachAll(Job* j) {
 // Runs prctl(PR_GET_SECUREBITS) in t: one `syscall` instruction written at rip, registers set
 // up for it, one single step, result from rax. Everything is put back before returning.
 bool Inject(Job* j, Tracee* t, int* value) {
-  if (Ptrace(PTRACE_GETREGS, t->tid, nullptr, &t->saved) != 0) {
-    Fail(j, "ptrace(PTRACE_GETREGS)", errno, t->tid);
+  if (long r = Ptrace(PTRACE_GETREGS, t->tid, nullptr, &t->saved)) {
+    Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
     return false;
   }
   // A task stopped in a system call (the usual case: asleep in one) sits just after its
@@ -434,17 +337,17 @@ bool Inject(Job* j, Tracee* t, int* value) {
     t->addr = rip - 2;
   } else {
     t->addr = rip;
-    if (Ptrace(PTRACE_PEEKTEXT, t->tid, reinterpret_cast<void*>(t->addr), &word) != 0) {
-      Fail(j, "ptrace(PTRACE_PEEKTEXT)", errno, t->tid);
+    if (long r = Ptrace(PTRACE_PEEKTEXT, t->tid, reinterpret_cast<void*>(t->addr), &word)) {
+      Fail(j, "ptrace(PTRACE_PEEKTEXT)", int(-r), t->tid);
       return false;
     }
     t->code = word;
     unsigned long patched = (t->code & ~0xffffUL) | 0x050fUL;  // 0f 05: syscall
     t->dirty = true;
     t->patched = true;
-    if (Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
-               reinterpret_cast<void*>(patched)) != 0) {
-      Fail(j, "ptrace(PTRACE_POKETEXT)", errno, t->tid);
+    if (long r = Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
+                        reinterpret_cast<void*>(patched))) {
+      Fail(j, "ptrace(PTRACE_POKETEXT)", int(-r), t->tid);
       return false;
     }
   }
@@ -457,8 +360,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
   regs.rsi = regs.rdx = regs.r10 = regs.r8 = 0;
   regs.rip = t->addr;
   t->dirty = true;
-  if (Ptrace(PTRACE_SETREGS, t->tid, nullptr, &regs) != 0) {
-    Fail(j, "ptrace(PTRACE_SETREGS)", errno, t->tid);
+  if (long r = Ptrace(PTRACE_SETREGS, t->tid, nullptr, &regs)) {
+    Fail(j, "ptrace(PTRACE_SETREGS)", int(-r), t->tid);
     return false;
   }
   for (int loop = 0;; loop++) {
@@ -466,8 +369,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
       Fail(j, "ptrace(PTRACE_SINGLESTEP)", EIO, t->tid, "the injected syscall never completed");
       return false;
     }
-    if (Ptrace(PTRACE_SINGLESTEP, t->tid, nullptr, nullptr) != 0) {
-      Fail(j, "ptrace(PTRACE_SINGLESTEP)", errno, t->tid);
+    if (long r = Ptrace(PTRACE_SINGLESTEP, t->tid, nullptr, nullptr)) {
+      Fail(j, "ptrace(PTRACE_SINGLESTEP)", int(-r), t->tid);
       return false;
     }
     t->running = true;
@@ -484,8 +387,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
       continue;
     }
     struct user_regs_struct after;
-    if (Ptrace(PTRACE_GETREGS, t->tid, nullptr, &after) != 0) {
-      Fail(j, "ptrace(PTRACE_GETREGS)", errno, t->tid);
+    if (long r = Ptrace(PTRACE_GETREGS, t->tid, nullptr, &after)) {
+      Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
       return false;
     }
     if (after.rip != t->addr + 2) continue;  // a trap before our instruction ran
@@ -502,11 +405,13 @@ bool Inject(Job* j, Tracee* t, int* value) {
 // Puts back the code word and the registers; the task must be stopped.
 void Restore(Job* j, Tracee* t) {
   if (!t->dirty) return;
-  if (t->patched && Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
-                           reinterpret_cast<void*>(t->code)) != 0)
-    Fail(j, "ptrace(PTRACE_POKETEXT) restoring code", errno, t->tid);
-  if (Ptrace(PTRACE_SETREGS, t->tid, nullptr, &t->saved) != 0)
-    Fail(j, "ptrace(PTRACE_SETREGS) restoring registers", errno, t->tid);
+  if (t->patched) {
+    if (long r = Ptrace(PTRACE_POKETEXT, t->tid, reinterpret_cast<void*>(t->addr),
+                        reinterpret_cast<void*>(t->code)))
+      Fail(j, "ptrace(PTRACE_POKETEXT) restoring code", int(-r), t->tid);
+  }
+  if (long r = Ptrace(PTRACE_SETREGS, t->tid, nullptr, &t->saved))
+    Fail(j, "ptrace(PTRACE_SETREGS) restoring registers", int(-r), t->tid);
   t->dirty = false;
 }
 
@@ -532,27 +437,11 @@ void DetachAll(Job* j) {
     int first = 0;
     long sig = 0;
     if (t->last_stop_is_signal && t->npending > 0) sig = t->pending[first++];
-    if (Ptrace(PTRACE_DETACH, t->tid, nullptr, reinterpret_cast<void*>(sig)) != 0 && errno != ESRCH)
-      Fail(j, "ptrace(PTRACE_DETACH)", errno, t->tid);
-    for (int i = first; i < t->npending; i++)
-      syscall(SYS_tgkill, j->cur->pid, t->tid, t->pending[i]);
+    long r = Ptrace(PTRACE_DETACH, t->tid, nullptr, reinterpret_cast<void*>(sig));
+    if (r != 0 && r != -ESRCH) Fail(j, "ptrace(PTRACE_DETACH)", int(-r), t->tid);
+    for (int i = first; i < t->npending; i++) Sys(SYS_tgkill, j->cur->pid, t->tid, t->pending[i]);
     t->attached = false;
   }
-}
-
-// The state letter of a thread (from /proc/PID/task/TID/stat), or 0 if it cannot be read.
-char ThreadState(int pid, int tid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
-  char buf[512];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char* rp = strrchr(buf, ')');  // comm may hold spaces and parentheses
-  return rp && rp[1] == ' ' ? rp[2] : 0;
 }
 
 // One process: attach every thread, inject into the wanted ones, put everything back, detach.
@@ -567,7 +456,8 @@ void RunOne(Job* j) {
       // A stop that arrived during the delay (the task was killed) shows up here.
       siginfo_t si;
       memset(&si, 0, sizeof si);
-      if (waitid(P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0) {
+      if (Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT) == 0 &&
+          si.si_pid != 0) {
         int status;
         WaitEvent(j, t, &status);
         Fail(j, "ptrace", ESRCH, t->tid, "the process exited during checkpoint");
@@ -594,25 +484,19 @@ bool IsRefusal(const Item* it) {
   return it->fail_syscall == kSeize && (it->fail_errno == EPERM || it->fail_errno == EACCES);
 }
 
-int RunJob(void* p) {
-  Job* j = static_cast<Job*>(p);
-  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);  // the test delay's sleep, not 50 us more
-  // Our own disposition (the helper has its own copy of the handler table): SIGCHLD for every
-  // stop of a tracee, whatever Node set (SA_NOCLDSTOP would silence the stops).
-  struct {
-    void* handler;
-    unsigned long flags;
-    void* restorer;
-    unsigned long mask;
-  } dfl = {reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
-  syscall(SYS_rt_sigaction, SIGCHLD, &dfl, nullptr, sizeof dfl.mask);
+void RunJob(void* arg, char* scratch) {
+  Job* j = static_cast<Job*>(arg);
+  Scratch* sc = reinterpret_cast<Scratch*>(scratch);
+  j->dirbuf = sc->dirbuf;
   // The next process's leader is interrupted while this one is worked on, so that its stop
   // (the wait for a sleeping task to be scheduled) overlaps with our work here rather than
   // adding to it. Only that one runs ahead: each process is still held for about as long as it
   // takes to read one.
   for (int i = 0; i < j->nitems; i++) {
     Item* it = &j->items[i];
+    it->tracees = sc->slots[i % 2];
     Item* ahead = i + 1 < j->nitems ? &j->items[i + 1] : nullptr;
+    if (ahead) ahead->tracees = sc->slots[(i + 1) % 2];
     j->cur = it;
     if (!it->begun) AttachLeader(j);
     if (ahead && ahead->pid != it->pid) {  // the same pid twice: one at a time
@@ -631,28 +515,27 @@ int RunJob(void* p) {
       break;
     }
   }
-  return 0;
 }
 
-int ParentPid(int pid) {
+// --- back in our own threads ---
+
+// The state letter of a thread (from /proc/PID/task/TID/stat), or 0 if it cannot be read.
+char ThreadState(int pid, int tid) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
+  char buf[512];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[1024];
+  if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return -1;
+  if (n <= 0) return 0;
   buf[n] = 0;
   const char* rp = strrchr(buf, ')');  // comm may hold spaces and parentheses
-  int ppid = -1;
-  char state;
-  if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2) return -1;
-  return ppid;
+  return rp && rp[1] == ' ' ? rp[2] : 0;
 }
 
 // Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
-// asleep (not running) again. Usually it is by the time the helper has exited: one look. A
+// asleep (not running) again. Usually it is by the time the job is joined: one look. A
 // SIGCONT, or the awaited data arriving, can keep it from that state: the wait is bounded (40
 // or 5 ms).
 void Settle(int pid, int tid, char want) {
@@ -676,68 +559,91 @@ bool IsSecurebitsRefusal(const Failure& f) {
          (f.code.empty() && (f.err == EPERM || f.err == EACCES) && f.syscall == kSeize);
 }
 
-void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
-                               std::vector<SecurebitsResult>* results) {
-  results->clear();
-  results->resize(reqs.size());
-  if (reqs.empty()) return;
-  auto job = std::make_unique<Job>();
-  memset(job.get(), 0, sizeof(Job));
-  std::vector<Item> items(reqs.size());
-  std::vector<std::vector<char>> settle(reqs.size());
-  int max_capacity = 0;
-  int self = getpid();
-  for (size_t i = 0; i < reqs.size(); i++) {
-    const SecurebitsRequest& req = reqs[i];
-    Item& it = items[i];
+// Everything the tracer reads and writes for one batch, allocated before it is posted.
+struct SecurebitsBatch::State {
+  std::vector<SecurebitsRequest> reqs;
+  std::vector<Item> items;
+  std::vector<std::vector<int>> values;
+  std::vector<std::vector<char>> settle;
+  Job job;
+  TracerJob tracer_job;
+  int post_error = 0;  // -errno: no tracer could be started
+  bool joined = false;
+  bool completed = false;  // joined and the tracer finished it (not killed first)
+};
+
+std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsRequest> reqs,
+                                                       bool continue_on_refusal) {
+  std::unique_ptr<SecurebitsBatch> batch(new SecurebitsBatch());
+  batch->state_ = std::make_unique<State>();
+  State& s = *batch->state_;
+  s.reqs = std::move(reqs);
+  size_t n = s.reqs.size();
+  s.items.resize(n);
+  s.values.resize(n);
+  s.settle.resize(n);
+  for (size_t i = 0; i < n; i++) {
+    const SecurebitsRequest& req = s.reqs[i];
+    Item& it = s.items[i];
     memset(&it, 0, sizeof it);
     snprintf(it.path, sizeof it.path, "/proc/%d/task", req.pid);
-    // Room for the threads there are now and as many again that may start before all are
-    // stopped.
-    int now = req.nthreads;
-    if (now < 0) {
-      now = 0;
-      struct stat st;
-      if (stat(it.path, &st) == 0) now = int(st.st_nlink) - 2;  // procfs: 2 + threads
-    }
-    it.capacity = std::min(kMaxTracees, std::max(now, int(req.tids.size())) * 2 + 16);
-    max_capacity = std::max(max_capacity, it.capacity);
-    (*results)[i].values.assign(req.tids.size(), -1);
+    s.values[i].assign(req.tids.size(), -1);
+    s.settle[i].assign(req.tids.size(), 0);
     it.pid = req.pid;
-    it.caller_is_parent = (req.ppid >= 0 ? req.ppid : ParentPid(req.pid)) == self;
     it.delay_ms = req.test_delay_ms;
     it.wanted = req.tids.data();
     it.nwanted = static_cast<int>(req.tids.size());
-    it.values = (*results)[i].values.data();
-    settle[i].assign(req.tids.size(), 0);
-    it.settle = settle[i].data();
+    it.values = s.values[i].data();
+    it.settle = s.settle[i].data();
   }
-  // Two processes are held at a time (the current one and the next): two slots, in turn.
-  std::vector<Tracee> tracees(size_t(max_capacity) * 2);
-  for (size_t i = 0; i < items.size(); i++) items[i].tracees = &tracees[(i % 2) * max_capacity];
-  job->items = items.data();
-  job->nitems = int(items.size());
-  job->continue_on_refusal = continue_on_refusal;
-  job->sigchld_mask = 1UL << (SIGCHLD - 1);
-  int r = RunInVmChild(RunJob, job.get());
-  for (size_t i = 0; i < items.size(); i++)
-    for (int w = 0; w < items[i].nwanted; w++)
-      if (items[i].settle[w]) Settle(items[i].pid, items[i].wanted[w], items[i].settle[w]);
-  if (r < 0) {
+  memset(&s.job, 0, sizeof s.job);
+  s.job.items = s.items.data();
+  s.job.nitems = int(n);
+  s.job.continue_on_refusal = continue_on_refusal;
+  s.job.sigchld_mask = 1UL << (SIGCHLD - 1);
+  s.tracer_job.run = RunJob;
+  s.tracer_job.arg = &s.job;
+  if (n == 0) {
+    s.joined = s.completed = true;  // nothing to do
+    return batch;
+  }
+  s.post_error = TracerPost(&s.tracer_job);
+  if (s.post_error < 0) s.joined = true;
+  return batch;
+}
+
+SecurebitsBatch::~SecurebitsBatch() {
+  if (state_ && !state_->joined) TracerWait(&state_->tracer_job);
+}
+
+void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
+  State& s = *state_;
+  if (!s.joined) {
+    s.completed = TracerWait(&s.tracer_job);
+    s.joined = true;
+  }
+  results->clear();
+  results->resize(s.reqs.size());
+  if (s.reqs.empty()) return;
+  if (s.post_error < 0) {
     (*results)[0].done = true;
-    (*results)[0].failure.Errno("clone", -r, reqs[0].pid, "starting the ptrace helper");
+    (*results)[0].failure.Errno("clone", -s.post_error, s.reqs[0].pid, "starting the ptrace helper");
     return;
   }
-  for (size_t i = 0; i < items.size(); i++) {
-    const Item& it = items[i];
+  for (size_t i = 0; i < s.items.size(); i++)
+    for (int w = 0; w < s.items[i].nwanted; w++)
+      if (s.items[i].settle[w]) Settle(s.items[i].pid, s.items[i].wanted[w], s.items[i].settle[w]);
+  for (size_t i = 0; i < s.items.size(); i++) {
+    const Item& it = s.items[i];
     SecurebitsResult& res = (*results)[i];
     if (!it.done) {
-      if (r == 0) break;  // the batch stopped at an earlier failure
+      if (s.completed) break;  // the batch stopped at an earlier failure
       res.done = true;
       res.failure.Errno("ptrace helper", EIO, it.pid, "the helper died");
       break;
     }
     res.done = true;
+    res.values = s.values[i];
     if (it.fail_syscall) {
       res.failure.Errno(it.fail_syscall, it.fail_errno, it.fail_tid ? it.fail_tid : it.pid,
                         it.fail_detail ? it.fail_detail : "");
@@ -748,7 +654,7 @@ void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool 
 
 bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f) {
   std::vector<SecurebitsResult> results;
-  ReadSecurebitsPtraceBatch({req}, false, &results);
+  SecurebitsBatch::Post({req}, false)->Finish(&results);
   if (results[0].failure.set) {
     *f = results[0].failure;
     return false;
@@ -771,15 +677,29 @@ bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values
   return false;
 }
 
-void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
-                               std::vector<SecurebitsResult>* results) {
+struct SecurebitsBatch::State {
+  std::vector<SecurebitsRequest> reqs;
+  bool continue_on_refusal;
+};
+
+std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsRequest> reqs,
+                                                       bool continue_on_refusal) {
+  std::unique_ptr<SecurebitsBatch> batch(new SecurebitsBatch());
+  batch->state_.reset(new State{std::move(reqs), continue_on_refusal});
+  return batch;
+}
+
+SecurebitsBatch::~SecurebitsBatch() = default;
+
+void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
+  const State& s = *state_;
   results->clear();
-  results->resize(reqs.size());
-  for (size_t i = 0; i < reqs.size(); i++) {
+  results->resize(s.reqs.size());
+  for (size_t i = 0; i < s.reqs.size(); i++) {
     (*results)[i].done = true;
-    (*results)[i].values.assign(reqs[i].tids.size(), -1);
-    ReadSecurebitsPtrace(reqs[i], nullptr, &(*results)[i].failure);
-    if (!continue_on_refusal) break;
+    (*results)[i].values.assign(s.reqs[i].tids.size(), -1);
+    ReadSecurebitsPtrace(s.reqs[i], nullptr, &(*results)[i].failure);
+    if (!s.continue_on_refusal) break;
   }
 }
 

@@ -1,21 +1,15 @@
 // Securebits of another task are not in /proc: only the task itself can ask (prctl
 // PR_GET_SECUREBITS). We run that one syscall inside it over ptrace, as CRIU's parasite does,
 // and leave the task exactly as it was (running or stopped as before, untraced, its interrupted
-// syscall restarted).
+// syscall restarted). The ptrace work is done by the tracer (vm_child.h).
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "live_worker.h"
+#include "vm_child.h"
 
 namespace crc {
-
-// Runs fn(arg) in a child that shares our memory (clone CLONE_VM); the calling thread sleeps
-// until the child is done with our memory (it is then exiting). The child is a process of its
-// own: it may trace tasks (even children of ours, whose ptrace stops would otherwise reach
-// libuv's waitpid) and setns. fn runs with every signal blocked and may use only syscalls and
-// memory prepared before the call: no allocation, no locks. Returns fn's exit code (0..255; 255
-// if the child was killed), or -errno if clone failed.
-int RunInVmChild(int (*fn)(void*), void* arg);
 
 struct SecurebitsRequest {
   int pid = 0;
@@ -24,9 +18,6 @@ struct SecurebitsRequest {
   std::vector<int> tids;
   // Tests only: keep the threads stopped this long, so a test can kill the task meanwhile.
   int test_delay_ms = 0;
-  // What the caller already knows from /proc/PID/status (saves reading it again); -1: unknown.
-  int ppid = -1;      // PPid, as /proc shows it
-  int nthreads = -1;  // Threads
 };
 
 // values->at(i) is the securebits word of req.tids[i], or -1 if that thread exited meanwhile
@@ -45,12 +36,26 @@ struct SecurebitsResult {
 // refused (EPERM/EACCES from PTRACE_SEIZE) or an unsupported architecture.
 bool IsSecurebitsRefusal(const Failure& f);
 
-// Many processes with one ptrace helper: each in turn is attached, read, restored and detached,
-// as ReadSecurebitsPtrace does for one; only the next one's leader is seized and interrupted
-// ahead (its stop then overlaps this one's work), so at most two processes are held at a time.
-// The batch stops after the first failed process (letting go of the next), unless the failure
-// is a refusal and continue_on_refusal is set. results->at(i) answers reqs[i].
-void ReadSecurebitsPtraceBatch(const std::vector<SecurebitsRequest>& reqs, bool continue_on_refusal,
-                               std::vector<SecurebitsResult>* results);
+// Many processes, handed to the tracer as one job as soon as they are known (Post), so that the
+// caller can read /proc meanwhile, and joined later (Finish). Each process in turn is attached,
+// read, restored and detached, as ReadSecurebitsPtrace does for one; only the next one's leader
+// is seized and interrupted ahead (its stop then overlaps this one's work), so at most two
+// processes are held at a time. The batch stops after the first failed process (letting go of
+// the next), unless the failure is a refusal and continue_on_refusal is set.
+class SecurebitsBatch {
+ public:
+  static std::unique_ptr<SecurebitsBatch> Post(std::vector<SecurebitsRequest> reqs,
+                                               bool continue_on_refusal);
+  // Blocks until the tracer is done; once a detached thread is back where it was (see Settle),
+  // results->at(i) answers reqs[i].
+  void Finish(std::vector<SecurebitsResult>* results);
+  ~SecurebitsBatch();  // waits for the tracer if Finish was not called: it writes into the batch
+
+  struct State;
+
+ private:
+  SecurebitsBatch() = default;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace crc

@@ -16,6 +16,7 @@ export * from './errors';
 export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
 export { buildImage, liveHeader } from './image';
 export { processTree } from './tree';
+export { stopTracer } from './tracer';
 export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
 
 export interface CheckpointOptions {

@@ -5,6 +5,7 @@ import type { Capabilities, IdMapExtent } from '../model/types';
 import { native, type LiveTask, type LiveTasksFlat, type LiveThread, type ReadLiveTasksOptions, type UserNsLevel } from '../native/binding';
 import { fromNative } from './errors';
 import { translateDown } from './idmap';
+import { tracerUsed } from './tracer';
 
 export type UnknownSecurebits = 'fail' | 'mark';
 
@@ -193,5 +194,7 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
     return out;
   } catch (e) {
     throw fromNative(e);
+  } finally {
+    tracerUsed();
   }
 }

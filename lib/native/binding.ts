@@ -143,6 +143,13 @@ export interface LiveCheckpointBinding {
   /** The chain from the caller's user namespace (excluded) down to pid's (included), outermost first. */
   readUserNsChain(pid: number): Promise<UserNsLevel[]>;
   callerUserNsInode(): bigint;
+  /**
+   * Ends the tracer (the helper process, named cr-creds-trace, that reads securebits over ptrace
+   * and is kept between checkpoints) if it has nothing to do, and reaps it; false if it is busy.
+   */
+  stopTracer(): boolean;
+  /** Pids of our helper processes (the tracer, helpers still exiting): tree walks leave them out. */
+  helperPids(): number[];
   /** sys_checkpoint where /proc/kallsyms shows it; else throws ERR_NO_LINUX_CR, issuing no syscall. */
   linuxCrCheckpoint(pid: number, fd: number, flags: number): number;
   linuxCrAvailable(): boolean;

@@ -1,0 +1,37 @@
+// The tracer (native/vm_child.h: the helper process, cr-creds-trace, that reads securebits over
+// ptrace) is kept between checkpoints, since starting and ending a process for each costs more
+// than the ptrace work itself. It goes once checkpoints stop coming: IDLE_MS after the last one,
+// or when stopTracer is called.
+import { native } from '../native/binding';
+
+const IDLE_MS = 2000;
+
+let timer: NodeJS.Timeout | undefined;
+
+function onIdle(): void {
+  if (native().stopTracer()) timer = undefined;
+  else timer?.refresh(); // busy (another thread's checkpoint): look again later
+}
+
+/** Called after each use of the tracer: puts off its end. The timer never keeps Node alive. */
+export function tracerUsed(): void {
+  if (timer) {
+    timer.refresh();
+    return;
+  }
+  timer = setTimeout(onIdle, IDLE_MS);
+  timer.unref();
+}
+
+/**
+ * Ends the tracer now if it has nothing to do (a later checkpoint starts a new one); false if a
+ * checkpoint is using it.
+ */
+export function stopTracer(): boolean {
+  const stopped = native().stopTracer();
+  if (stopped && timer) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
+  return stopped;
+}
