@@ -372,15 +372,20 @@ bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* 
   return true;
 }
 
-// The securebits requests of the first `count` processes: one per process but our own (which
-// cannot trace itself), for its leader, or, with `tasks` read, for every thread read.
+// Whether a process's securebits go to the tracer: not when skipped, nor for our own process
+// (which cannot trace itself: FinishLiveProc answers for it).
+bool TracesSecurebits(int pid, const LiveOptions& o) {
+  return o.unknown != Unknown::kSkip && pid != getpid();
+}
+
+// The securebits requests of the first `count` processes (see TracesSecurebits): for the
+// leader, or, with `tasks` read, for every thread read.
 std::vector<SecurebitsRequest> SecurebitsRequests(const std::vector<int>& pids, size_t count,
                                                   const LiveOptions& o,
                                                   const std::vector<LiveTask>* tasks) {
   std::vector<SecurebitsRequest> reqs;
-  int self = getpid();
   for (size_t i = 0; i < count; i++) {
-    if (pids[i] == self) continue;
+    if (!TracesSecurebits(pids[i], o)) continue;
     reqs.emplace_back();
     SecurebitsRequest& req = reqs.back();
     req.pid = pids[i];
@@ -423,11 +428,9 @@ bool ReadLiveTasks(const std::vector<int>& pids, const LiveOptions& o, Securebit
     }
     early->Finish(&results);
   }
-  int self = getpid();
-  size_t req = 0;  // the requests follow the processes, ours left out
+  size_t req = 0;  // the requests follow the processes (see TracesSecurebits)
   for (size_t i = 0; i < nread; i++) {
-    const SecurebitsResult* sb = nullptr;
-    if (o.unknown != Unknown::kSkip && pids[i] != self) sb = &results[req++];
+    const SecurebitsResult* sb = TracesSecurebits(pids[i], o) ? &results[req++] : nullptr;
     if (sb && !sb->done) {  // the batch stopped before it; an earlier failure says why
       f->Errno("ptrace helper", EIO, (*tasks)[i].pid, "the process was not reached");
       return false;
