@@ -55,14 +55,36 @@ inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
   return e;
 }
 
-// Runs `work` on the libuv pool and settles a Promise with `result(env)` or the failure.
+// Settles a Promise with result(env), or rejects it with the failure (or what result threw).
+inline void SettlePromise(Napi::Env env, const Napi::Promise::Deferred& deferred, const Failure& f,
+                          const std::function<Napi::Value(Napi::Env)>& result) {
+  if (f.set) {
+    deferred.Reject(FailureToJs(env, f).Value());
+    return;
+  }
+  try {
+    deferred.Resolve(result(env));
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+  }
+}
+
+// Runs `work` on the libuv pool, then `then` on the JS thread, which settles the Promise (now or
+// later); Start's `result` form settles it at once (SettlePromise).
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Work = std::function<void(Failure*)>;
   using Result = std::function<Napi::Value(Napi::Env)>;
+  using Then = std::function<void(Napi::Env, Napi::Promise::Deferred, const Failure&)>;
 
   static Napi::Promise Start(Napi::Env env, Work work, Result result) {
-    auto* w = new PromiseWorker(env, std::move(work), std::move(result));
+    return StartThen(env, std::move(work),
+                     [result = std::move(result)](Napi::Env env, Napi::Promise::Deferred d,
+                                                  const Failure& f) { SettlePromise(env, d, f, result); });
+  }
+
+  static Napi::Promise StartThen(Napi::Env env, Work work, Then then) {
+    auto* w = new PromiseWorker(env, std::move(work), std::move(then));
     Napi::Promise p = w->deferred_.Promise();
     w->Queue();
     return p;
@@ -72,29 +94,20 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override { work_(&failure_); }
   void OnOK() override {
     ReapVmChildren();  // a helper of this work, gone by now
-    Napi::Env env = Env();
-    if (failure_.set) {
-      deferred_.Reject(FailureToJs(env, failure_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(result_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    then_(Env(), deferred_, failure_);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  PromiseWorker(Napi::Env env, Work work, Result result)
+  PromiseWorker(Napi::Env env, Work work, Then then)
       : Napi::AsyncWorker(env, "cr-creds"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
-        result_(std::move(result)) {}
+        then_(std::move(then)) {}
 
   Napi::Promise::Deferred deferred_;
   Work work_;
-  Result result_;
+  Then then_;
   Failure failure_;
 };
 

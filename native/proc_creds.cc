@@ -14,6 +14,7 @@
 
 #include "registry.h"
 #include "securebits_ptrace.h"
+#include "tracer_wait.h"
 #include "userns.h"
 
 namespace crc {
@@ -398,47 +399,53 @@ std::vector<SecurebitsRequest> SecurebitsRequests(const std::vector<int>& pids, 
   return reqs;
 }
 
-// The securebits of the leaders only are known to be wanted before /proc is read: the tracer
-// gets them at once (from the calling thread), and reads them while /proc is read here.
-std::shared_ptr<SecurebitsBatch> PostEarly(const std::vector<int>& pids, const LiveOptions& o) {
-  if (o.threads || o.unknown == Unknown::kSkip) return nullptr;
-  return SecurebitsBatch::Post(SecurebitsRequests(pids, pids.size(), o, nullptr),
-                               o.unknown == Unknown::kMark);
+// One readLiveTasks call. The securebits of the leaders only are known to be wanted before
+// /proc is read: the tracer gets them at once, from the calling thread, and reads them while
+// /proc is read (ReadProcPart); with every thread wanted, they are posted once /proc has listed
+// the threads. The two are joined on the calling thread once the tracer is done (Join).
+struct LiveRead {
+  std::vector<int> pids;
+  LiveOptions o;
+  int notify_fd = -1;  // the calling thread's notifier (tracer_wait.h)
+  std::shared_ptr<SecurebitsBatch> batch;  // null when no securebits are read
+  std::vector<LiveTask> tasks;
+  size_t nread = 0;  // processes read from /proc: [0, nread)
+  Failure proc_failure;
+};
+
+void PostEarly(LiveRead* r) {
+  if (r->o.threads || r->o.unknown == Unknown::kSkip) return;
+  r->batch = SecurebitsBatch::Post(SecurebitsRequests(r->pids, r->pids.size(), r->o, nullptr),
+                                   r->o.unknown == Unknown::kMark, r->notify_fd);
 }
 
-// All the processes: /proc for each (stopping at the first that fails) while the tracer reads
-// the securebits (`early`, posted by PostEarly; else posted here once the threads are known),
-// each process attached, read, restored and detached in turn (see SecurebitsBatch). The
-// failure reported is that of the first process that fails, at whichever step, as if each
-// process were read whole before the next.
-bool ReadLiveTasks(const std::vector<int>& pids, const LiveOptions& o, SecurebitsBatch* early,
-                   std::vector<LiveTask>* tasks, Failure* f) {
-  tasks->resize(pids.size());
-  Failure proc_failure;
-  size_t nread = 0;  // processes read from /proc: [0, nread)
-  for (; nread < pids.size(); nread++)
-    if (!ReadLiveProc(pids[nread], o, &(*tasks)[nread], &proc_failure)) break;
+// /proc for each process, stopping at the first that fails; then the late post, if any.
+void ReadProcPart(LiveRead* r) {
+  r->tasks.resize(r->pids.size());
+  for (; r->nread < r->pids.size(); r->nread++)
+    if (!ReadLiveProc(r->pids[r->nread], r->o, &r->tasks[r->nread], &r->proc_failure)) break;
+  if (!r->batch && r->o.unknown != Unknown::kSkip)
+    r->batch = SecurebitsBatch::Post(SecurebitsRequests(r->pids, r->nread, r->o, &r->tasks),
+                                     r->o.unknown == Unknown::kMark, r->notify_fd);
+}
 
+// Once /proc is read and the tracer is done: the securebits into the tasks. The failure
+// reported is that of the first process that fails, at whichever step, as if each process were
+// read whole before the next.
+bool Join(LiveRead* r, Failure* f) {
   std::vector<SecurebitsResult> results;
-  if (o.unknown != Unknown::kSkip) {
-    std::unique_ptr<SecurebitsBatch> late;
-    if (!early) {
-      late = SecurebitsBatch::Post(SecurebitsRequests(pids, nread, o, tasks), o.unknown == Unknown::kMark);
-      early = late.get();
-    }
-    early->Finish(&results);
-  }
+  if (r->batch) r->batch->Finish(&results);
   size_t req = 0;  // the requests follow the processes (see TracesSecurebits)
-  for (size_t i = 0; i < nread; i++) {
-    const SecurebitsResult* sb = TracesSecurebits(pids[i], o) ? &results[req++] : nullptr;
+  for (size_t i = 0; i < r->nread; i++) {
+    const SecurebitsResult* sb = TracesSecurebits(r->pids[i], r->o) ? &results[req++] : nullptr;
     if (sb && !sb->done) {  // the batch stopped before it; an earlier failure says why
-      f->Errno("ptrace helper", EIO, (*tasks)[i].pid, "the process was not reached");
+      f->Errno("ptrace helper", EIO, r->tasks[i].pid, "the process was not reached");
       return false;
     }
-    if (!FinishLiveProc(o, sb, &(*tasks)[i], f)) return false;
+    if (!FinishLiveProc(r->o, sb, &r->tasks[i], f)) return false;
   }
-  if (nread < pids.size()) {
-    *f = proc_failure;
+  if (r->nread < r->pids.size()) {
+    *f = r->proc_failure;
     return false;
   }
   return true;
@@ -559,6 +566,21 @@ Napi::Value FlatToJs(Napi::Env env, const FlatTasks& flat) {
   return o;
 }
 
+// The answer of readLiveTasks (objects) or readLiveTasksFlat (flat).
+Napi::Value TasksToJs(Napi::Env env, const std::vector<LiveTask>& tasks, bool flat) {
+  if (flat) {
+    FlatTasks packed;
+    Flatten(tasks, &packed);
+    return FlatToJs(env, packed);
+  }
+  Napi::Array out = Napi::Array::New(env, tasks.size());
+  for (size_t i = 0; i < tasks.size(); i++) out.Set(uint32_t(i), TaskToJs(env, tasks[i]));
+  return out;
+}
+
+// Processes read on the calling thread rather than on the pool (leaders only; see below).
+constexpr size_t kInlinePids = 4;
+
 // readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
 // readLiveTasksFlat (the same, flat).
 Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
@@ -589,25 +611,36 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     if (d.IsNumber()) o.test_delay_ms = d.As<Napi::Number>().Int32Value();
   }
   o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-  auto tasks = std::make_shared<std::vector<LiveTask>>();
-  std::shared_ptr<SecurebitsBatch> early = PostEarly(*pids, o);
-  if (flat) {
-    auto packed = std::make_shared<FlatTasks>();
-    return PromiseWorker::Start(
-        env,
-        [pids, o, early, tasks, packed](Failure* f) {
-          if (ReadLiveTasks(*pids, o, early.get(), tasks.get(), f)) Flatten(*tasks, packed.get());
-        },
-        [packed](Napi::Env env) { return FlatToJs(env, *packed); });
+  auto r = std::make_shared<LiveRead>();
+  r->pids = std::move(*pids);
+  r->o = o;
+  if (o.unknown != Unknown::kSkip) {
+    r->notify_fd = TracerNotifyFd(env);
+    if (r->notify_fd < 0) throw ErrnoError(env, "eventfd", -r->notify_fd, 0, "waiting for the ptrace helper");
   }
-  return PromiseWorker::Start(
-      env,
-      [pids, o, early, tasks](Failure* f) { ReadLiveTasks(*pids, o, early.get(), tasks.get(), f); },
-      [tasks](Napi::Env env) {
-        Napi::Array out = Napi::Array::New(env, tasks->size());
-        for (size_t i = 0; i < tasks->size(); i++) out.Set(uint32_t(i), TaskToJs(env, (*tasks)[i]));
-        return out;
-      });
+  PostEarly(r.get());
+  PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure& f) {
+    if (f.set) {
+      deferred.Reject(FailureToJs(env, f).Value());
+      return;
+    }
+    WhenTracerDone(
+        env, [r] { return !r->batch || r->batch->Ended(); },
+        [r, flat, deferred](Napi::Env env) {
+          Failure jf;
+          Join(r.get(), &jf);
+          SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
+        });
+  };
+  // A few processes' /proc files are read here, on the calling thread, as libuv reads
+  // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
+  if (!o.threads && r->pids.size() <= kInlinePids) {
+    ReadProcPart(r.get());
+    auto deferred = Napi::Promise::Deferred::New(env);
+    then(env, deferred, Failure());
+    return deferred.Promise();
+  }
+  return PromiseWorker::StartThen(env, [r](Failure*) { ReadProcPart(r.get()); }, then);
 }
 
 // The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid

@@ -483,6 +483,54 @@ bool IsRefusal(const Item* it) {
   return it->fail_syscall == kSeize && (it->fail_errno == EPERM || it->fail_errno == EACCES);
 }
 
+// Appends the decimal digits of v (>= 0) at p; returns the end.
+char* PutInt(char* p, int v) {
+  char digits[12];
+  int n = 0;
+  do digits[n++] = char('0' + v % 10);
+  while ((v /= 10) > 0);
+  while (n) *p++ = digits[--n];
+  return p;
+}
+
+// The state letter of a thread of the item's process (from /proc/PID/task/TID/stat), or 0 if
+// it cannot be read.
+char ThreadState(Job* j, const Item* it, int tid) {
+  char path[64];
+  char* p = path;
+  for (const char* s = it->path; *s;) *p++ = *s++;  // /proc/PID/task
+  *p++ = '/';
+  p = PutInt(p, tid);
+  for (const char* s = "/stat"; *s;) *p++ = *s++;
+  *p = 0;
+  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  char* buf = j->dirbuf;
+  long n = Sys(SYS_read, fd, buf, 1024);
+  Sys(SYS_close, fd);
+  for (long i = n - 1; i > 0; i--)  // comm may hold spaces and parentheses: the last ')'
+    if (buf[i] == ')') return i + 2 < n && buf[i + 1] == ' ' ? buf[i + 2] : 0;
+  return 0;
+}
+
+// Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
+// asleep (not running) again, so that the caller, told we are done, finds the task as it was.
+// Usually one look. A SIGCONT, or the awaited data arriving, can keep it from that state: the
+// wait is bounded (40 or 5 ms).
+void Settle(Job* j, const Item* it, int tid, char want) {
+  long long deadline = NowNs() + (want == 'T' ? 40 : 5) * 1000000LL;
+  for (int tries = 0;; tries++) {
+    char st = ThreadState(j, it, tid);
+    if (st == 0 || st == 'Z' || st == 'X' || st == 't') return;
+    if (want == 'T' ? st == 'T' : st != 'R') return;
+    if (NowNs() >= deadline) return;
+    if (tries < 8)
+      Sys(SYS_sched_yield);  // it may be waiting for this very CPU
+    else
+      SleepMicros(20);
+  }
+}
+
 void RunJob(void* arg, char* scratch) {
   Job* j = static_cast<Job*>(arg);
   Scratch* sc = reinterpret_cast<Scratch*>(scratch);
@@ -514,41 +562,9 @@ void RunJob(void* arg, char* scratch) {
       break;
     }
   }
-}
-
-// --- back in our own threads ---
-
-// The state letter of a thread (from /proc/PID/task/TID/stat), or 0 if it cannot be read.
-char ThreadState(int pid, int tid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
-  char buf[512];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char* rp = strrchr(buf, ')');  // comm may hold spaces and parentheses
-  return rp && rp[1] == ' ' ? rp[2] : 0;
-}
-
-// Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
-// asleep (not running) again. Usually it is by the time the job is joined: one look. A
-// SIGCONT, or the awaited data arriving, can keep it from that state: the wait is bounded (40
-// or 5 ms).
-void Settle(int pid, int tid, char want) {
-  long long deadline = NowNs() + (want == 'T' ? 40 : 5) * 1000000LL;
-  for (int tries = 0;; tries++) {
-    char st = ThreadState(pid, tid);
-    if (st == 0 || st == 'Z' || st == 'X' || st == 't') return;
-    if (want == 'T' ? st == 'T' : st != 'R') return;
-    if (NowNs() >= deadline) return;
-    if (tries < 8)
-      sched_yield();  // it may be waiting for this very CPU
-    else
-      SleepMicros(20);
-  }
+  for (int i = 0; i < j->nitems; i++)
+    for (int w = 0; w < j->items[i].nwanted; w++)
+      if (j->items[i].settle[w]) Settle(j, &j->items[i], j->items[i].wanted[w], j->items[i].settle[w]);
 }
 
 }  // namespace
@@ -572,10 +588,11 @@ struct SecurebitsBatch::State {
 };
 
 std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsRequest> reqs,
-                                                       bool continue_on_refusal) {
+                                                       bool continue_on_refusal, int notify_fd) {
   std::unique_ptr<SecurebitsBatch> batch(new SecurebitsBatch());
   batch->state_ = std::make_unique<State>();
   State& s = *batch->state_;
+  s.tracer_job.notify_fd = notify_fd;
   s.reqs = std::move(reqs);
   size_t n = s.reqs.size();
   s.items.resize(n);
@@ -615,6 +632,17 @@ SecurebitsBatch::~SecurebitsBatch() {
   if (state_ && !state_->joined) TracerWait(&state_->tracer_job);
 }
 
+bool SecurebitsBatch::Ended() {
+  State& s = *state_;
+  if (!s.joined) {
+    int r = TracerPoll(&s.tracer_job);
+    if (r == 0) return false;
+    s.completed = r > 0;
+    s.joined = true;
+  }
+  return true;
+}
+
 void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
   State& s = *state_;
   if (!s.joined) {
@@ -629,9 +657,6 @@ void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
     (*results)[0].failure.Errno("clone", -s.post_error, s.reqs[0].pid, "starting the ptrace helper");
     return;
   }
-  for (size_t i = 0; i < s.items.size(); i++)
-    for (int w = 0; w < s.items[i].nwanted; w++)
-      if (s.items[i].settle[w]) Settle(s.items[i].pid, s.items[i].wanted[w], s.items[i].settle[w]);
   for (size_t i = 0; i < s.items.size(); i++) {
     const Item& it = s.items[i];
     SecurebitsResult& res = (*results)[i];
@@ -682,13 +707,14 @@ struct SecurebitsBatch::State {
 };
 
 std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsRequest> reqs,
-                                                       bool continue_on_refusal) {
+                                                       bool continue_on_refusal, int) {
   std::unique_ptr<SecurebitsBatch> batch(new SecurebitsBatch());
   batch->state_.reset(new State{std::move(reqs), continue_on_refusal});
   return batch;
 }
 
 SecurebitsBatch::~SecurebitsBatch() = default;
+bool SecurebitsBatch::Ended() { return true; }
 
 void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
   const State& s = *state_;

@@ -42,12 +42,18 @@ bool IsSecurebitsRefusal(const Failure& f);
 // is seized and interrupted ahead (its stop then overlaps this one's work), so at most two
 // processes are held at a time. The batch stops after the first failed process (letting go of
 // the next), unless the failure is a refusal and continue_on_refusal is set.
+//
+// The tracer has put every detached thread back where it was (asleep or stopped) before it
+// calls the batch done.
 class SecurebitsBatch {
  public:
+  // notify_fd: the TracerJob's (a JS thread waits for it with WhenTracerDone); -1: none.
   static std::unique_ptr<SecurebitsBatch> Post(std::vector<SecurebitsRequest> reqs,
-                                               bool continue_on_refusal);
-  // Blocks until the tracer is done; once a detached thread is back where it was (see Settle),
-  // results->at(i) answers reqs[i].
+                                               bool continue_on_refusal, int notify_fd = -1);
+  // Whether the tracer is done with the batch (or died first), without blocking.
+  bool Ended();
+  // Blocks until the tracer is done (at once after Ended() said so); results->at(i) answers
+  // reqs[i].
   void Finish(std::vector<SecurebitsResult>* results);
   ~SecurebitsBatch();  // waits for the tracer if Finish was not called: it writes into the batch
 

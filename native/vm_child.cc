@@ -1,11 +1,14 @@
 #include "vm_child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -146,6 +149,42 @@ int RunInVmChild(int (*fn)(void*), void* arg) {
 
 // --- the tracer -------------------------------------------------------------------------------
 
+namespace {
+
+// Open notifier eventfds, each with the generation it was opened in (see TracerNotifierOpen).
+// Under g_notifier_mu (after g_mu where both are taken).
+std::mutex g_notifier_mu;
+std::vector<std::pair<int, uint64_t>> g_notifiers;
+uint64_t g_notifier_gen = 0;
+
+// The generation of an open notifier; 0 if fd is none.
+uint64_t NotifierGen(int fd) {
+  std::lock_guard<std::mutex> lock(g_notifier_mu);
+  for (auto& n : g_notifiers)
+    if (n.first == fd) return n.second;
+  return 0;
+}
+
+}  // namespace
+
+int TracerNotifierOpen() {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return -errno;
+  std::lock_guard<std::mutex> lock(g_notifier_mu);
+  g_notifiers.emplace_back(fd, ++g_notifier_gen);
+  return fd;
+}
+
+void TracerNotifierClose(int fd) {
+  std::lock_guard<std::mutex> lock(g_notifier_mu);
+  for (auto n = g_notifiers.begin(); n != g_notifiers.end(); ++n) {
+    if (n->first != fd) continue;
+    g_notifiers.erase(n);
+    close(fd);  // a tracer's copy (its own descriptor table) stays, unused, until it exits
+    return;
+  }
+}
+
 #if defined(__x86_64__)
 
 namespace {
@@ -189,20 +228,24 @@ constexpr size_t kTcbHead = 0x100;
 
 struct TracerInstance {
   int pid = 0;
-  int parent = 0;
   // Nonzero while the tracer lives (the kernel zeroes it at exit: CLONE_CHILD_CLEARTID); bumped
   // after each job. Waiters sleep on it.
   int events = 1;
-  int wake = 0;       // the tracer sleeps on it; bumped with each post and at retirement
+  int wake_fd = -1;   // eventfd: written with each post and at retirement (ours; it has a copy)
   int retiring = 0;   // no more jobs will come: exit once the queue is empty
   std::atomic<TracerJob*> head{nullptr};  // posted jobs, newest first
   std::atomic<int> busy{0};               // posted and not yet done
   CredSnapshot creds;
+  // The descriptors it keeps (sorted): the notifier eventfds, its wake_fd and the lifeline's
+  // read end; and the last notifier opened when it started.
+  std::vector<int> keep;
+  uint64_t notifier_gen = 0;
   char* mem = nullptr;
   size_t mem_size = 0;
 
   ~TracerInstance() {
     if (mem) munmap(mem, mem_size);
+    if (wake_fd >= 0) close(wake_fd);
   }
   char* StackTop() { return mem + kGuard + kStack; }
   char* ThreadPointer() { return StackTop() + kTlsBelow; }
@@ -215,20 +258,34 @@ std::mutex g_mu;  // posting, starting, retiring, reaping
 std::shared_ptr<TracerInstance> g_tracer;
 // Tracers told to exit, kept (their memory too: it is their stack) until reaped.
 std::vector<std::shared_ptr<TracerInstance>> g_retired;
+// A pipe whose write end only this process holds (close-on-exec; never closed): a tracer, which
+// keeps the read end, sees it hang up when we are gone, whichever thread started it and whenever
+// that thread ends (PR_SET_PDEATHSIG would kill it with that thread: a worker's, say).
+int g_lifeline[2] = {-1, -1};
 
 bool Alive(TracerInstance* t) { return __atomic_load_n(&t->events, __ATOMIC_ACQUIRE) != 0; }
+
+void Wake(TracerInstance* t) {
+  uint64_t one = 1;
+  (void)!write(t->wake_fd, &one, sizeof one);
+}
 
 // Runs in the tracer: raw system calls only, no TLS writes, nothing allocated.
 int TracerMain(void* p) {
   auto* t = static_cast<TracerInstance*>(p);
-  Sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);  // gone with the thread that started it
-  if (Sys(SYS_getppid) != t->parent) return 0;  // that thread's process is already gone
   Sys(SYS_prctl, PR_SET_NAME, "cr-creds-trace");
-  // None of our descriptors: a pipe's end held here would keep its reader from seeing EOF.
-  if (Sys(SYS_close_range, 0, ~0U, 0) != 0) {
-    struct rlimit lim = {1024, 1024};
-    Sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &lim);
-    for (rlim_t fd = 0; fd < std::min<rlim_t>(lim.rlim_cur, 1 << 20); fd++) Sys(SYS_close, fd);
+  // None of our descriptors but its own (`keep`): a pipe's end held here would keep its reader
+  // from seeing EOF (the lifeline's write end above all).
+  unsigned from = 0;
+  for (size_t i = 0; i <= t->keep.size(); i++) {
+    unsigned to = i < t->keep.size() ? unsigned(t->keep[i]) : ~0U;  // next kept fd
+    if (to > from && Sys(SYS_close_range, from, to - 1, 0) != 0) {
+      struct rlimit lim = {1024, 1024};  // no close_range (before 5.9): one at a time
+      Sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &lim);
+      for (rlim_t fd = from; fd < std::min<rlim_t>({lim.rlim_cur, rlim_t(1) << 20, rlim_t(to)}); fd++)
+        Sys(SYS_close, fd);
+    }
+    from = to + 1;
   }
   // Our own disposition (the tracer has its own copy of the handler table): SIGCHLD for every
   // stop of a tracee, whatever Node set (SA_NOCLDSTOP would silence the stops). It stays
@@ -242,12 +299,16 @@ int TracerMain(void* p) {
   Sys(SYS_rt_sigaction, SIGCHLD, &dfl, 0, sizeof dfl.mask);
   Sys(SYS_prctl, PR_SET_TIMERSLACK, 1);  // short sleeps (a test's delay) stay short
   char* scratch = t->Scratch();
+  const int lifeline = g_lifeline[0];
   for (;;) {
-    int w = __atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
     TracerJob* list = t->head.exchange(nullptr, std::memory_order_acq_rel);
     if (!list) {
       if (__atomic_load_n(&t->retiring, __ATOMIC_ACQUIRE)) return 0;
-      Sys(SYS_futex, &t->wake, FUTEX_WAIT, w, 0);
+      // A post after the exchange above has written wake_fd: the poll returns at once.
+      struct pollfd fds[2] = {{t->wake_fd, POLLIN, 0}, {lifeline, POLLIN, 0}};
+      if (Sys(SYS_ppoll, fds, 2, 0, 0) > 0 && fds[1].revents) return 0;  // we are gone
+      uint64_t count;
+      Sys(SYS_read, t->wake_fd, &count, sizeof count);  // reset (non-blocking)
       continue;
     }
     TracerJob* fifo = nullptr;  // the list is newest first: turn it round
@@ -260,8 +321,13 @@ int TracerMain(void* p) {
     while (fifo) {
       TracerJob* job = fifo;
       fifo = job->next;  // read before `done`: the job's owner may free it from then on
+      int notify = job->notify_fd;  // read before `done`, as `next` is
       job->run(job->arg, scratch);
       __atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+      if (notify >= 0) {
+        uint64_t one = 1;
+        Sys(SYS_write, notify, &one, sizeof one);
+      }
       t->busy.fetch_sub(1, std::memory_order_acq_rel);
       int e = __atomic_add_fetch(&t->events, 1, __ATOMIC_ACQ_REL);
       if (e == 0) __atomic_store_n(&t->events, 1, __ATOMIC_RELEASE);  // 0 means dead
@@ -275,8 +341,7 @@ int TracerMain(void* p) {
 void RetireCurrent() {
   TracerInstance* t = g_tracer.get();
   __atomic_store_n(&t->retiring, 1, __ATOMIC_RELEASE);
-  __atomic_add_fetch(&t->wake, 1, __ATOMIC_ACQ_REL);
-  FutexWake(&t->wake, 1);
+  Wake(t);
   g_retired.push_back(std::move(g_tracer));
   g_tracer.reset();
 }
@@ -313,7 +378,16 @@ int StartTracer() {
   *reinterpret_cast<char**>(tp) = tp;         // tcb
   *reinterpret_cast<char**>(tp + 0x10) = tp;  // self
   t->creds = CurrentCreds();
-  t->parent = getpid();
+  if (g_lifeline[0] < 0 && pipe2(g_lifeline, O_CLOEXEC) != 0) return -errno;
+  t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (t->wake_fd < 0) return -errno;
+  // Held until the clone: the notifiers it keeps are the ones open when its table is copied.
+  std::lock_guard<std::mutex> notifier_lock(g_notifier_mu);
+  for (auto& n : g_notifiers) t->keep.push_back(n.first);
+  t->keep.push_back(t->wake_fd);
+  t->keep.push_back(g_lifeline[0]);
+  std::sort(t->keep.begin(), t->keep.end());
+  t->notifier_gen = g_notifier_gen;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);  // inherited: the tracer runs with all blocked
@@ -327,18 +401,30 @@ int StartTracer() {
   return 0;
 }
 
-// Under g_mu: a dead tracer (killed) or one started with other credentials is replaced.
-int CurrentTracer() {
-  if (g_tracer && (!Alive(g_tracer.get()) || !(g_tracer->creds == CurrentCreds()))) RetireCurrent();
+// Under g_mu: a dead tracer (killed), one started with other credentials, or one started before
+// the notifier opened in generation `notifier_gen` (0: none) is replaced.
+int CurrentTracer(uint64_t notifier_gen) {
+  if (g_tracer && (!Alive(g_tracer.get()) || !(g_tracer->creds == CurrentCreds()) ||
+                   g_tracer->notifier_gen < notifier_gen))
+    RetireCurrent();
   ReapRetired(false);
   return g_tracer ? 0 : StartTracer();
+}
+
+// Under g_mu: what to do after a job's tracer died before the job ran.
+void ReplaceDead(TracerInstance* t) {
+  FutexWake(&t->events, INT_MAX);  // the kernel woke one waiter only: pass it on
+  if (g_tracer.get() == t) RetireCurrent();
+  ReapRetired(false);
 }
 
 }  // namespace
 
 int TracerPost(TracerJob* job) {
   std::lock_guard<std::mutex> lock(g_mu);
-  int r = CurrentTracer();
+  uint64_t gen = job->notify_fd >= 0 ? NotifierGen(job->notify_fd) : 0;
+  if (job->notify_fd >= 0 && gen == 0) return -EBADF;  // not a notifier (closed?)
+  int r = CurrentTracer(gen);
   if (r < 0) return r;
   TracerInstance* t = g_tracer.get();
   job->tracer = g_tracer;
@@ -347,8 +433,7 @@ int TracerPost(TracerJob* job) {
   TracerJob* head = t->head.load(std::memory_order_acquire);
   do job->next = head;
   while (!t->head.compare_exchange_weak(head, job, std::memory_order_acq_rel));
-  __atomic_add_fetch(&t->wake, 1, __ATOMIC_ACQ_REL);
-  FutexWake(&t->wake, 1);
+  Wake(t);
   return 0;
 }
 
@@ -358,15 +443,25 @@ bool TracerWait(TracerJob* job) {
     int ev = __atomic_load_n(&t->events, __ATOMIC_ACQUIRE);
     if (__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) return true;
     if (ev == 0) {
-      FutexWake(&t->events, INT_MAX);  // the kernel woke one waiter only: pass it on
       std::lock_guard<std::mutex> lock(g_mu);
-      if (g_tracer.get() == t) RetireCurrent();
-      ReapRetired(false);
+      ReplaceDead(t);
       return false;
     }
     FutexWait(&t->events, ev);
   }
 }
+
+int TracerPoll(TracerJob* job) {
+  TracerInstance* t = job->tracer.get();
+  int ev = __atomic_load_n(&t->events, __ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) return 1;
+  if (ev != 0) return 0;
+  std::lock_guard<std::mutex> lock(g_mu);
+  ReplaceDead(t);
+  return -1;
+}
+
+
 
 bool TracerStopIfIdle() {
   std::lock_guard<std::mutex> lock(g_mu);
@@ -391,6 +486,7 @@ bool TracerStopIfIdle() {
 struct TracerInstance {};
 int TracerPost(TracerJob*) { return -ENOSYS; }
 bool TracerWait(TracerJob*) { return false; }
+int TracerPoll(TracerJob*) { return -1; }
 bool TracerStopIfIdle() { return true; }
 
 #endif

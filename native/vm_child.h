@@ -34,6 +34,8 @@ struct TracerInstance;
 struct TracerJob {
   void (*run)(void* arg, char* scratch) = nullptr;
   void* arg = nullptr;
+  // An eventfd (TracerNotifierOpen) the tracer adds 1 to once the job has run; -1: none.
+  int notify_fd = -1;
   // The tracer's own:
   TracerJob* next = nullptr;
   int done = 0;
@@ -41,12 +43,23 @@ struct TracerJob {
 };
 
 // Hands the job to the tracer, starting one if there is none, or a new one if our credentials
-// changed since it started: it must never hold more privilege than we have now. Any thread;
+// changed since it started (it must never hold more privilege than we have now) or the job's
+// notifier was opened since (it would not hold it). The tracer ends when we do: it watches the
+// read end of a pipe only this process can write to, not the thread that started it. Any thread;
 // returns 0, or -errno when no tracer could be started (the job then never runs).
 int TracerPost(TracerJob* job);
 
 // Blocks until a posted job has run; false if the tracer died (was killed) before it finished.
 bool TracerWait(TracerJob* job);
+
+// The same without blocking: 1 the job has run, 0 not yet, -1 its tracer died first.
+int TracerPoll(TracerJob* job);
+
+// An eventfd for TracerJob::notify_fd (a JS thread's event loop watches it: tracer_wait.h), or
+// -errno. The tracer holds no descriptor but these: each one opened after it started makes the
+// next post that names it start a new tracer.
+int TracerNotifierOpen();
+void TracerNotifierClose(int fd);
 
 // Ends the tracer if it has nothing to do and reaps it; false (and nothing done) if it is busy.
 bool TracerStopIfIdle();

@@ -1,7 +1,10 @@
 // The tracer (native/vm_child.cc): one helper process that reads securebits over ptrace, kept
-// between checkpoints. It must hold none of our descriptors, never outlive a change of our
-// credentials, be replaced if killed, leave no task traced, stay out of our tree walks, and go
-// with us. Needs root (CI runs as root): the credential-change case drops to uid 65534.
+// between checkpoints. It must hold none of our descriptors but its own (the eventfds it signals
+// JS threads' loops with, native/tracer_wait.cc), never outlive a change of our credentials, be
+// replaced if killed, leave no task traced, stay out of our tree walks, and go with us (not with
+// the thread that started it: a worker's may end first); a loop
+// waiting for it must neither hang nor keep a process or worker from ending. Needs root (CI runs
+// as root): the credential-change case drops to uid 65534.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -19,6 +22,18 @@ const exists = (pid: number) => fs.existsSync(`/proc/${pid}`);
 const state = (pid: number) => (exists(pid) ? procStatus(pid).State[0] : 'gone');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The tracer's descriptors, sorted, as "what access-mode" (0 read-only, 2 read-write). */
+function tracerFds(tracer: number): string[] {
+  return fs
+    .readdirSync(`/proc/${tracer}/fd`)
+    .map((fd) => {
+      const what = fs.readlinkSync(`/proc/${tracer}/fd/${fd}`).replace(/^pipe:.*/, 'pipe');
+      const flags = parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${tracer}/fdinfo/${fd}`, 'utf8'))![1], 8);
+      return `${what} ${flags & 3}`;
+    })
+    .sort();
+}
+
 function tracerPid(): number {
   const pids = native().helperPids();
   expect(pids).toHaveLength(1);
@@ -26,15 +41,16 @@ function tracerPid(): number {
 }
 
 describe('the tracer', () => {
-  test('is kept between checkpoints, holds none of our descriptors, and is reaped when stopped', async () => {
+  test('is kept between checkpoints, holds no descriptor but its own, and is reaped when stopped', async () => {
     stopTracer();
     const p = await credproc(['--securebits=16']);
     await checkpoint(p.pid);
     const tracer = tracerPid();
     expect(fs.readFileSync(`/proc/${tracer}/comm`, 'utf8')).toBe('cr-creds-trace\n');
     expect(procStatus(tracer).PPid).toBe(String(process.pid));
-    // A pipe end held there would keep a reader from seeing EOF.
-    expect(fs.readdirSync(`/proc/${tracer}/fd`)).toEqual([]);
+    // A pipe's write end held there would keep a reader from seeing EOF. It holds its own: this
+    // thread's notifier and its wake eventfd, and the read end of the pipe that tells it we are gone.
+    expect(tracerFds(tracer)).toEqual(['anon_inode:[eventfd] 2', 'anon_inode:[eventfd] 2', 'pipe 0']);
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
     expect(tracerPid()).toBe(tracer);
     expect(stopTracer()).toBe(true);
@@ -59,6 +75,54 @@ describe('the tracer', () => {
     expect(await native().readSecurebits(p.pid)).toEqual([0]);
     expect(tracerPid()).not.toBe(tracer);
     expect(exists(tracer)).toBe(false); // the dead one reaped when the new one started
+  });
+
+  test('killed while a checkpoint waits for it on the event loop: EIO within the next look (50 ms)', async () => {
+    const p = await credproc([]);
+    const pending = native().readLiveTasksFlat([p.pid], { testDelayMs: 5000 });
+    await sleep(100);
+    const tracer = tracerPid();
+    expect(procStatus(p.pid).TracerPid).toBe(String(tracer));
+    const t0 = Date.now();
+    process.kill(tracer, 'SIGKILL');
+    await expect(pending).rejects.toMatchObject({ code: 'EIO', syscall: 'ptrace helper' });
+    expect(Date.now() - t0).toBeLessThan(2000); // not the 5 s the tracer would have held it
+    for (let i = 0; i < 50 && procStatus(p.pid).TracerPid !== '0'; i++) await sleep(10);
+    expectUntraced(p.pid);
+    expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(0);
+  });
+
+  test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
+    // Each worker's notifier is opened after the tracer started: a new tracer holding it takes
+    // over. A worker's loop must close its handles as it ends (Node aborts on a loop left open).
+    const script = `
+      const { Worker } = require('worker_threads');
+      const { spawn } = require('child_process');
+      const n = require(${JSON.stringify(ADDON)});
+      const target = spawn('sleep', ['100'], { stdio: 'ignore' });
+      const sb = (flat) => flat.nums[7 + 1];
+      setTimeout(async () => {
+        const out = { main: sb(await n.readLiveTasksFlat([target.pid])) };
+        const first = n.helperPids()[0];
+        const code = \`
+          const { parentPort, workerData } = require('worker_threads');
+          const n = require(workerData.addon);
+          n.readLiveTasksFlat([workerData.pid]).then((f) => parentPort.postMessage(f.nums[8]));\`;
+        for (let i = 0; i < 2; i++) {
+          const w = new Worker(code, { eval: true, workerData: { addon: ${JSON.stringify(ADDON)}, pid: target.pid } });
+          out['worker' + i] = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+          out['exit' + i] = await new Promise((res) => w.once('exit', res));
+        }
+        out.again = sb(await n.readLiveTasksFlat([target.pid]));
+        out.replaced = n.helperPids()[0] !== first;
+        out.fds = require('fs').readdirSync('/proc/' + n.helperPids()[0] + '/fd').length;
+        target.kill('SIGKILL');
+        console.log(JSON.stringify(out));
+      }, 100);`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 }));
+    // fds: the notifiers of the main thread and of the second worker (the first one's closed
+    // with it, before that tracer started), its wake eventfd and the lifeline.
+    expect(out).toEqual({ main: 0, worker0: 0, exit0: 0, worker1: 0, exit1: 0, again: 0, replaced: true, fds: 4 });
   });
 
   test('is not part of our process tree', async () => {
@@ -108,7 +172,8 @@ describe('the tracer', () => {
     expect(out.rootTracerGone).toBe(true);
   });
 
-  test('goes with us: a process that checkpointed and exited leaves no tracer running', async () => {
+  test('goes with us: a process that checkpointed ends on its own and leaves no tracer running', async () => {
+    // No process.exit: the loop must hold nothing once the checkpoint is done.
     const script = `
       const { spawn } = require('child_process');
       const n = require(${JSON.stringify(ADDON)});
@@ -117,7 +182,6 @@ describe('the tracer', () => {
         await n.readLiveTasksFlat([target.pid], { threads: false, unknownSecurebits: 'fail' });
         console.log(JSON.stringify(n.helperPids()));
         target.kill('SIGKILL');
-        process.exit(0);
       }, 100);`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
@@ -125,7 +189,7 @@ describe('the tracer', () => {
     await new Promise((r) => child.on('close', r));
     const [tracer] = JSON.parse(text) as number[];
     expect(tracer).toBeGreaterThan(0);
-    // Killed with its creator (PR_SET_PDEATHSIG), then reaped by whoever inherited it.
+    // Ends when our end of its lifeline pipe closes with us, then is reaped by whoever inherits it.
     for (let i = 0; i < 100 && state(tracer) !== 'gone' && state(tracer) !== 'Z'; i++) await sleep(20);
     expect(['gone', 'Z']).toContain(state(tracer));
   });

@@ -1,0 +1,25 @@
+// Waiting for the tracer (vm_child.h) on a JS thread's event loop rather than on a pool thread:
+// the tracer adds to the env's eventfd once a job naming it has run. A checkpoint of a few
+// processes then hands off between threads twice (to the tracer and back), not four times
+// (to a pool thread, which hands to the tracer, waits for it, then wakes the JS thread): each
+// wake of a sleeping thread costs about as much as the ptrace work itself on a machine whose
+// idle CPUs halt (15-45 us on ours).
+#pragma once
+#include <napi.h>
+
+#include <functional>
+
+namespace crc {
+
+// The env's notifier (for TracerJob::notify_fd): opened on first use, closed with the env.
+// Returns -errno when it cannot be opened.
+int TracerNotifyFd(Napi::Env env);
+
+// Calls then(env) on env's JS thread once ended() is true (in a callback scope: a promise it
+// settles runs its reactions): at once if it is already; else when the tracer next signals the
+// env's notifier, or at the latest at the next look (every 50 ms while anything waits), for a
+// tracer killed mid-job, which signals nothing. then() must not throw. Dropped (neither called)
+// if the env ends first.
+void WhenTracerDone(Napi::Env env, std::function<bool()> ended, std::function<void(Napi::Env)> then);
+
+}  // namespace crc
