@@ -86,9 +86,17 @@ struct Job {
 
 // The tracer's scratch, as a job uses it: two processes are held at a time (the current one and
 // the next), two slots of tracees in turn.
+struct SettleWish {
+  int pid, tid;
+  char want;
+};
+constexpr int kMaxWishes = 16384;
+
 struct Scratch {
   Tracee slots[2][kMaxTracees];
   char dirbuf[16384];
+  SettleWish wishes[kMaxWishes];  // for SettleAfter
+  int nwishes;
 };
 static_assert(sizeof(Scratch) <= kTracerScratchBytes, "the tracer's scratch is too small");
 
@@ -493,19 +501,20 @@ char* PutInt(char* p, int v) {
   return p;
 }
 
-// The state letter of a thread of the item's process (from /proc/PID/task/TID/stat), or 0 if
-// it cannot be read.
-char ThreadState(Job* j, const Item* it, int tid) {
+// Appends the string s at p; returns the end.
+char* PutStr(char* p, const char* s) {
+  while (*s) *p++ = *s++;
+  return p;
+}
+
+// The state letter of a thread (from /proc/PID/task/TID/stat), or 0 if it cannot be read; buf
+// has room for 1 KB.
+char ThreadState(char* buf, int pid, int tid) {
   char path[64];
-  char* p = path;
-  for (const char* s = it->path; *s;) *p++ = *s++;  // /proc/PID/task
-  *p++ = '/';
-  p = PutInt(p, tid);
-  for (const char* s = "/stat"; *s;) *p++ = *s++;
-  *p = 0;
+  char* p = PutStr(PutInt(PutStr(path, "/proc/"), pid), "/task/");
+  *PutStr(PutInt(p, tid), "/stat") = 0;
   int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
   if (fd < 0) return 0;
-  char* buf = j->dirbuf;
   long n = Sys(SYS_read, fd, buf, 1024);
   Sys(SYS_close, fd);
   for (long i = n - 1; i > 0; i--)  // comm may hold spaces and parentheses: the last ')'
@@ -514,15 +523,14 @@ char ThreadState(Job* j, const Item* it, int tid) {
 }
 
 // Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
-// asleep (not running) again, so that the caller, told we are done, finds the task as it was.
-// Usually one look. A SIGCONT, or the awaited data arriving, can keep it from that state: the
-// wait is bounded (40 or 5 ms).
-void Settle(Job* j, const Item* it, int tid, char want) {
-  long long deadline = NowNs() + (want == 'T' ? 40 : 5) * 1000000LL;
+// asleep (not running) again. Usually one look. A SIGCONT, or the awaited data arriving, can
+// keep it from that state: the wait is bounded (40 or 5 ms).
+void Settle(char* buf, const SettleWish& w) {
+  long long deadline = NowNs() + (w.want == 'T' ? 40 : 5) * 1000000LL;
   for (int tries = 0;; tries++) {
-    char st = ThreadState(j, it, tid);
+    char st = ThreadState(buf, w.pid, w.tid);
     if (st == 0 || st == 'Z' || st == 'X' || st == 't') return;
-    if (want == 'T' ? st == 'T' : st != 'R') return;
+    if (w.want == 'T' ? st == 'T' : st != 'R') return;
     if (NowNs() >= deadline) return;
     if (tries < 8)
       Sys(SYS_sched_yield);  // it may be waiting for this very CPU
@@ -562,9 +570,28 @@ void RunJob(void* arg, char* scratch) {
       break;
     }
   }
-  for (int i = 0; i < j->nitems; i++)
-    for (int w = 0; w < j->items[i].nwanted; w++)
-      if (j->items[i].settle[w]) Settle(j, &j->items[i], j->items[i].wanted[w], j->items[i].settle[w]);
+  // Detached threads back where they were. A stopped one is stopped again before the batch is
+  // called done: its caller may look at once. One that slept sleeps again after (SettleAfter),
+  // before the tracer takes its next job: none of ours finds it halfway, running user code, where
+  // an injection would have to write its code.
+  sc->nwishes = 0;
+  for (int i = 0; i < j->nitems; i++) {
+    const Item* it = &j->items[i];
+    for (int w = 0; w < it->nwanted; w++) {
+      SettleWish wish = {it->pid, it->wanted[w], it->settle[w]};
+      if (!wish.want) continue;
+      if (wish.want == 'T' || sc->nwishes == kMaxWishes)
+        Settle(sc->dirbuf, wish);
+      else
+        sc->wishes[sc->nwishes++] = wish;
+    }
+  }
+}
+
+void SettleAfter(char* scratch) {
+  Scratch* sc = reinterpret_cast<Scratch*>(scratch);
+  for (int i = 0; i < sc->nwishes; i++) Settle(sc->dirbuf, sc->wishes[i]);
+  sc->nwishes = 0;
 }
 
 }  // namespace
@@ -618,6 +645,7 @@ std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsReq
   s.job.continue_on_refusal = continue_on_refusal;
   s.job.sigchld_mask = 1UL << (SIGCHLD - 1);
   s.tracer_job.run = RunJob;
+  s.tracer_job.after = SettleAfter;
   s.tracer_job.arg = &s.job;
   if (n == 0) {
     s.joined = s.completed = true;  // nothing to do

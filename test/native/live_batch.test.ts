@@ -62,7 +62,9 @@ describe('readLiveTasks, many processes at once', () => {
     expectUntraced(a.pid);
   });
 
-  test('when the read returns, a stopped task is stopped again and a sleeping one asleep again', async () => {
+  test('when the read returns, a stopped task is stopped again; a sleeping one is asleep again a moment later', async () => {
+    // The tracer answers before the sleeping task has gone back into its read() (it settles it
+    // right after, before its next job): the caller gets the answer a wake-up sooner.
     const stopped = await credproc([]);
     const reading = await credproc(['--block=read'], { stdin: 'pipe' });
     process.kill(stopped.pid, 'SIGSTOP');
@@ -70,6 +72,8 @@ describe('readLiveTasks, many processes at once', () => {
     for (let i = 0; i < 20; i++) {
       await native().readLiveTasks([stopped.pid, reading.pid]);
       expectUntraced(stopped.pid, /^T/);
+      const t0 = Date.now();
+      while (!procStatus(reading.pid).State.startsWith('S') && Date.now() - t0 < 50) await new Promise((r) => setImmediate(r));
       expectUntraced(reading.pid, /^S/);
     }
     process.kill(stopped.pid, 'SIGCONT');
