@@ -244,7 +244,8 @@ struct LiveOptions {
   bool threads = false;
   Unknown unknown = Unknown::kFail;
   int test_delay_ms = 0;
-  int self_securebits = -1;  // the calling thread's, read on the JS thread
+  int self = 0;              // our pid
+  int self_securebits = -1;  // the calling thread's, read on the JS thread when self is asked for
 };
 
 struct LiveThread {
@@ -376,7 +377,7 @@ bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* 
 // Whether a process's securebits go to the tracer: not when skipped, nor for our own process
 // (which cannot trace itself: FinishLiveProc answers for it).
 bool TracesSecurebits(int pid, const LiveOptions& o) {
-  return o.unknown != Unknown::kSkip && pid != getpid();
+  return o.unknown != Unknown::kSkip && pid != o.self;
 }
 
 // The securebits requests of the first `count` processes (see TracesSecurebits): for the
@@ -610,7 +611,9 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     Napi::Value d = opts.Get("testDelayMs");
     if (d.IsNumber()) o.test_delay_ms = d.As<Napi::Number>().Int32Value();
   }
-  o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  o.self = getpid();
+  if (std::find(pids->begin(), pids->end(), o.self) != pids->end())
+    o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   auto r = std::make_shared<LiveRead>();
   r->pids = std::move(*pids);
   r->o = o;

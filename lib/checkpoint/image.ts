@@ -7,18 +7,27 @@ import type { UserNamespace } from '../model/types';
 import type { UserNsLevel } from '../native/binding';
 import type { LiveProcess } from './live';
 
-/** The header of an image of this machine's live state. */
+let machineHeader: Partial<ImageHeader> | undefined;
+
+/**
+ * The header of an image of this machine's live state (the time is set as the image is built).
+ * Read once: uname cannot change under a running process, and three uname calls per checkpoint
+ * cost more than building a small image.
+ */
 export function liveHeader(): Partial<ImageHeader> {
-  const [major = 0, minor = 0, patch = 0] = (os.release().match(/^(\d+)\.(\d+)(?:\.(\d+))?/) ?? [])
-    .slice(1)
-    .map((s) => Number(s ?? 0));
-  const arch = { x64: Arch.X86_64, ia32: Arch.X86_32, s390x: Arch.S390X, arm: Arch.ARM } as Record<string, number>;
-  return {
-    arch: arch[process.arch] ?? Arch.X86_64,
-    byteOrder: os.endianness() === 'LE' ? 'little' : 'big',
-    kernel: { major, minor, patch, rev: 0 },
-    uts: { release: os.release(), version: os.version(), machine: os.machine() },
-  };
+  if (!machineHeader) {
+    const [major = 0, minor = 0, patch = 0] = (os.release().match(/^(\d+)\.(\d+)(?:\.(\d+))?/) ?? [])
+      .slice(1)
+      .map((s) => Number(s ?? 0));
+    const arch = { x64: Arch.X86_64, ia32: Arch.X86_32, s390x: Arch.S390X, arm: Arch.ARM } as Record<string, number>;
+    machineHeader = {
+      arch: arch[process.arch] ?? Arch.X86_64,
+      byteOrder: os.endianness() === 'LE' ? 'little' : 'big',
+      kernel: { major, minor, patch, rev: 0 },
+      uts: { release: os.release(), version: os.version(), machine: os.machine() },
+    };
+  }
+  return { ...machineHeader, kernel: { ...machineHeader.kernel! }, uts: { ...machineHeader.uts! } };
 }
 
 export interface BuildOptions {
