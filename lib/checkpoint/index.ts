@@ -24,7 +24,10 @@ export interface CheckpointOptions {
   threads?: boolean;
   /** A strictly series-compatible image: refuse (NotExpressibleError) what it cannot hold. */
   compat?: 'linux-cr';
-  /** Where ptrace is refused: 'fail' (default) or 'mark' the securebits unknown (null). */
+  /**
+   * Where ptrace is refused: 'fail' (default) or 'mark' the securebits unknown (null); 'skip':
+   * never ptrace (no task is stopped), all securebits unknown.
+   */
   unknownSecurebits?: UnknownSecurebits;
   /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
   kernel?: 'auto' | 'never';

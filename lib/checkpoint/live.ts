@@ -7,7 +7,12 @@ import { fromNative } from './errors';
 import { translateDown } from './idmap';
 import { tracerUsed } from './tracer';
 
-export type UnknownSecurebits = 'fail' | 'mark';
+/**
+ * Securebits are read inside each task over ptrace (the task is stopped a moment). Where ptrace
+ * is refused: 'fail' rejects, 'mark' records them unknown (null). 'skip' does not try: no task is
+ * stopped or traced, and every task's securebits are recorded unknown.
+ */
+export type UnknownSecurebits = 'fail' | 'mark' | 'skip';
 
 /** Where a checkpoint is: walking the tree (total unknown) or reading processes (done of total). */
 export interface CheckpointProgress {

@@ -1,7 +1,7 @@
 // checkpoint() of processes started with known creds, checked field by field after encode and
 // decode. Needs root (CI runs as root): the processes set ids, caps and securebits freely.
 import { spawn } from 'child_process';
-import { checkpoint, checkpointTree, processTree, NotExpressibleError, ProcessGoneError, SecurebitsUnreadableError } from '../../lib/checkpoint';
+import { checkpoint, checkpointTree, processTree, stopTracer, NotExpressibleError, ProcessGoneError, SecurebitsUnreadableError } from '../../lib/checkpoint';
 import { decode, encode, type Image } from '../../lib/format';
 import { SECBIT, type Cred, type UserNamespace } from '../../lib/model/types';
 import { native } from '../../lib/native/binding';
@@ -160,6 +160,19 @@ describe('failures', () => {
     } finally {
       tracer.kill('SIGKILL');
     }
+  });
+
+  test("unknownSecurebits 'skip': no ptrace at all (no tracer, the task never traced), securebits unknown", async () => {
+    const p = await credproc(['--securebits=16']);
+    stopTracer();
+    expect(native().helperPids()).toEqual([]);
+    const image = roundTrip(await checkpoint(p.pid, { unknownSecurebits: 'skip' }));
+    expect(image.tasks[0].cred.securebits).toBeNull();
+    expect(image.tasks[0].cred.uid).toBe(0);
+    expect(native().helperPids()).toEqual([]); // no tracer was started
+    expectUntraced(p.pid, /^S/);
+    await expect(checkpoint(p.pid, { unknownSecurebits: 'skip', compat: 'linux-cr' })).rejects.toBeInstanceOf(NotExpressibleError);
+    expect(roundTrip(await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16); // read when not skipped
   });
 
   test("compat: 'linux-cr' takes a plain process and refuses ambient caps with a clear error", async () => {

@@ -11,11 +11,13 @@ export const checkpoint: Command = {
   name: 'checkpoint',
   summary: 'checkpoint the credentials of live processes into an image',
   usage:
-    'cr-creds checkpoint PID... [--tree] [--threads] [--compat=linux-cr] [--allow-unknown-securebits] [--progress|--quiet] -o FILE\n' +
+    'cr-creds checkpoint PID... [--tree] [--threads] [--compat=linux-cr] [--allow-unknown-securebits|--skip-securebits] [--progress|--quiet] -o FILE\n' +
     '  --tree                      the first PID and all its descendants (one PID only)\n' +
     '  --threads                   every thread as a task of its own (threads can differ)\n' +
     '  --compat=linux-cr           a strictly series-compatible image; fail on what it cannot hold\n' +
     '  --allow-unknown-securebits  where ptrace is refused, record securebits as unknown\n' +
+    '  --skip-securebits           do not read securebits (no process is stopped or traced):\n' +
+    '                              record them all as unknown\n' +
     "  --progress                  show progress on stderr even when it is no terminal, or under CI\n" +
     '  --quiet                     never show progress (default: on a terminal only)\n' +
     "  -o FILE                     the image; '-' writes it to stdout",
@@ -30,6 +32,7 @@ export const checkpoint: Command = {
           threads: { type: 'boolean' },
           compat: { type: 'string' },
           'allow-unknown-securebits': { type: 'boolean' },
+          'skip-securebits': { type: 'boolean' },
           output: { type: 'string', short: 'o' },
           progress: { type: 'boolean' },
           quiet: { type: 'boolean' },
@@ -46,13 +49,15 @@ export const checkpoint: Command = {
       throw new UsageError(`unknown --compat '${values.compat}' (only linux-cr)`);
     if (values.output === undefined) throw new UsageError('-o FILE is required');
     if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
+    if (values['allow-unknown-securebits'] && values['skip-securebits'])
+      throw new UsageError('--allow-unknown-securebits and --skip-securebits exclude each other');
     checkImageOutput(io, values.output);
 
     const progress = progressFor(io, values);
     const options = {
       threads: values.threads ?? false,
       compat: values.compat as 'linux-cr' | undefined,
-      unknownSecurebits: values['allow-unknown-securebits'] ? ('mark' as const) : ('fail' as const),
+      unknownSecurebits: values['skip-securebits'] ? ('skip' as const) : values['allow-unknown-securebits'] ? ('mark' as const) : ('fail' as const),
       onProgress: progress.enabled
         ? (p: CheckpointProgress) =>
             p.phase === 'tree' ? progress.count('finding processes:', p.done) : progress.count('reading processes:', p.done, p.total)
