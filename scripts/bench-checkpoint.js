@@ -4,18 +4,28 @@
 //
 //   npx tsc -p tsconfig.build.json && npm run build:native && node scripts/bench-checkpoint.js
 //
-// Prints: one live process (median of ROUNDS) as a ratio to the floor, beside the round trip any
-// asynchronous addon call pays (a libuv pool thread woken, then the main thread: a fixed cost the
-// C floor, one synchronous loop, does not have), and the ratio with that taken out; a tree of TREE
-// processes: wall time (median of TREE_RUNS) beside the C floor doing the same reads process by
-// process, and image size beside writing each task in an image of its own (the dedup ratio).
+// Prints, for one live process, our median beside the floor's as a ratio, in BLOCKS blocks of
+// ROUNDS, the floor's and ours alternating so that both see the same moments of a shared
+// machine; the ratio is the median of the blocks' ratios (each to the floor run just before it).
+// First the same reads (securebits skipped), then with securebits over ptrace. Ours is measured
+// after WARMUP calls: the floor is compiled code from its first round, our JavaScript is optimized
+// by the JIT after some thousands of calls. Twice: as the scheduler places the threads, and all on
+// one CPU (taskset: this script, its helper, the floor and the target alike). The floor is one
+// synchronous loop; a checkpoint hands the ptrace work to the tracer and is answered on the event
+// loop, two wake-ups of a sleeping thread, which on a VM whose idle CPUs halt to the host cost
+// 15-45 us each across CPUs: the one-CPU run is free of those.
+// Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
+// same reads process by process, and image size beside writing each task in an image of its own
+// (the dedup ratio).
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const ROUNDS = Number(process.env.ROUNDS || 200);
+const ROUNDS = Number(process.env.ROUNDS || 40);
+const BLOCKS = Number(process.env.BLOCKS || 15);
+const WARMUP = Number(process.env.WARMUP || 3000);
 const TREE = Number(process.env.TREE || 1000);
 const TREE_RUNS = Number(process.env.TREE_RUNS || 3);
 
@@ -65,30 +75,73 @@ function startReady(bin, args) {
   });
 }
 
-async function main() {
-  const bin = buildFloor();
+// One live process, in alternating blocks: the C floor, then ours, for the same reads (/proc and
+// the namespace link only: securebits skipped), then with securebits over ptrace.
+async function single(bin) {
   const target = spawn('sleep', ['100000'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 100));
+  const skip = { unknownSecurebits: 'skip' };
   try {
-    const procFloor = floor(bin, 'proc', target.pid, ROUNDS);
-    const fullFloor = floor(bin, 'full', target.pid, ROUNDS);
-    await lib.checkpoint(target.pid); // warm up (addon load, JIT)
-    // The round trip: an addon call with nothing to do (the pool thread woken, the promise settled
-    // on the main thread); fs.promises.stat, Node's own, for comparison.
-    const trip = await timeIt(() => lib.native().readLiveTasks([]));
-    const stat = await timeIt(() => fs.promises.stat('/proc/self'));
-    const ours = await timeIt(() => lib.checkpoint(target.pid));
-    const oursEncoded = await timeIt(async () => lib.encode(await lib.checkpoint(target.pid)));
-    const ratio = (t) => `ratio to floor: ${(t / fullFloor).toFixed(2)}x, less the round trip: ${((t - trip) / fullFloor).toFixed(2)}x`;
-    console.log(`one live process, median of ${ROUNDS} (microseconds):`);
-    console.log(`  floor, /proc + ns links only (C)       ${procFloor.toFixed(1)}`);
-    console.log(`  floor, + securebits over ptrace (C)    ${fullFloor.toFixed(1)}`);
-    console.log(`  async round trip (empty addon call)    ${trip.toFixed(1)}   (fs.promises.stat: ${stat.toFixed(1)}), in every figure below`);
-    console.log(`  checkpoint(pid)                        ${ours.toFixed(1)}   ${ratio(ours)}`);
-    console.log(`  checkpoint(pid) + encode               ${oursEncoded.toFixed(1)}   ${ratio(oursEncoded)}`);
+    // Warm up: the floor is compiled code from its first round; ours is JavaScript, optimized by
+    // the JIT after some thousands of calls (and the tracer started).
+    for (let i = 0; i < WARMUP; i++) {
+      await lib.checkpoint(target.pid);
+      await lib.checkpoint(target.pid, skip);
+    }
+    const blocks = { proc: [], skip: [], full: [], ours: [], encoded: [], stat: [] };
+    for (let b = 0; b < BLOCKS; b++) {
+      blocks.proc.push(floor(bin, 'proc', target.pid, ROUNDS));
+      blocks.skip.push(await timeIt(() => lib.checkpoint(target.pid, skip)));
+      blocks.full.push(floor(bin, 'full', target.pid, ROUNDS));
+      blocks.ours.push(await timeIt(() => lib.checkpoint(target.pid)));
+      blocks.encoded.push(await timeIt(async () => lib.encode(await lib.checkpoint(target.pid))));
+      blocks.stat.push(await timeIt(() => fs.promises.stat('/proc/self')));
+    }
+    // Each block's ratio to the floor measured just before it; their median and range.
+    const ratios = (xs, floors) => xs.map((x, i) => x / floors[i]);
+    const summary = (xs, floors) => {
+      const r = ratios(xs, floors);
+      return { time: median(xs), ratio: median(r), low: Math.min(...r), high: Math.max(...r) };
+    };
+    return {
+      proc: median(blocks.proc),
+      full: median(blocks.full),
+      skip: summary(blocks.skip, blocks.proc),
+      ours: summary(blocks.ours, blocks.full),
+      encoded: summary(blocks.encoded, blocks.full),
+      stat: median(blocks.stat),
+    };
   } finally {
     target.kill('SIGKILL');
   }
+}
+
+function printSingle(title, r) {
+  const f = (x) => x.toFixed(1).padStart(7);
+  const ratio = (s) => `${f(s.time)}   ratio ${s.ratio.toFixed(2)}x (blocks ${s.low.toFixed(2)}-${s.high.toFixed(2)}x)`;
+  console.log(`one live process, ${title} (microseconds; medians of ${BLOCKS} blocks of ${ROUNDS}):`);
+  console.log(`  floor, /proc + ns links (C)              ${f(r.proc)}`);
+  console.log(`  checkpoint(pid), securebits skipped      ${ratio(r.skip)}   (the same reads)`);
+  console.log(`  floor, + securebits over ptrace (C)      ${f(r.full)}`);
+  console.log(`  checkpoint(pid)                          ${ratio(r.ours)}`);
+  console.log(`  checkpoint(pid) + encode                 ${ratio(r.encoded)}`);
+  console.log(`  fs.promises.stat, for scale             ${f(r.stat)}   (Node's own round trip through its pool)`);
+}
+
+async function main() {
+  const bin = process.env.CR_CREDS_FLOOR_BIN || buildFloor();
+  if (process.argv[2] === '--single-json') {
+    console.log(JSON.stringify(await single(bin)));
+    return;
+  }
+  printSingle('threads placed by the scheduler', await single(bin));
+  // The same on one CPU: this script again under taskset, everything it starts inheriting it.
+  const pinned = spawnSync('taskset', ['-c', String(os.cpus().length - 1), process.execPath, __filename, '--single-json'], {
+    encoding: 'utf8',
+    env: { ...process.env, CR_CREDS_FLOOR_BIN: bin },
+  });
+  if (pinned.status === 0) printSingle('all on one CPU (taskset)', JSON.parse(pinned.stdout));
+  else console.log(`one live process, all on one CPU: not measured (taskset: ${pinned.error ? pinned.error.message : pinned.stderr.trim()})`);
 
   const tree = await startReady(bin, ['tree', String(TREE), '10']);
   try {
