@@ -62,7 +62,7 @@ struct Item {
   const int* wanted;
   int nwanted;
   int* values;
-  char* settle;  // per wanted thread, the state it goes back to once detached (see Settle)
+  char* stopped;  // per wanted thread: group-stopped when attached (stopped again by Settle)
   char path[32];  // /proc/PID/task
   Tracee* tracees;  // room for kMaxTracees (in the scratch)
   int ntracees;
@@ -86,17 +86,9 @@ struct Job {
 
 // The tracer's scratch, as a job uses it: two processes are held at a time (the current one and
 // the next), two slots of tracees in turn.
-struct SettleWish {
-  int pid, tid;
-  char want;
-};
-constexpr int kMaxWishes = 16384;
-
 struct Scratch {
   Tracee slots[2][kMaxTracees];
   char dirbuf[16384];
-  SettleWish wishes[kMaxWishes];  // for SettleAfter
-  int nwishes;
 };
 static_assert(sizeof(Scratch) <= kTracerScratchBytes, "the tracer's scratch is too small");
 
@@ -128,32 +120,33 @@ long Wait4(int tid, int* status, int options) { return Sys(SYS_wait4, tid, statu
 
 enum class Ev { kStop, kExited, kError, kTimeout };
 
-// Waits for the next ptrace event of t. The task's death is peeked at first (WNOWAIT), so the
-// exit of a task that is our own child is left for libuv to reap. Between peeks the helper
-// sleeps in rt_sigtimedwait for SIGCHLD (blocked, so it stays pending), which the kernel sends
-// the tracer on every stop and exit of a tracee: no event can slip between a peek and the sleep,
-// and the CPU is free for the tracee meanwhile (it usually runs right there, woken by us).
+// Waits for the next ptrace event of t. Between looks (wait4, WNOHANG) the tracer sleeps in
+// rt_sigtimedwait for SIGCHLD (blocked, so it stays pending), which the kernel sends the tracer on
+// every stop and exit of a tracee: no event can slip between a look and the sleep, and the CPU is
+// free for the tracee meanwhile (it usually runs right there, woken by us). A tracee's exit is
+// reaped here: that hands the task on to its real parent (never the tracer, a process of its own),
+// so a child of ours stays a zombie for libuv to reap; not reaped, it would stay attached to the
+// tracer, which lives on, out of libuv's reach.
 Ev WaitEvent(Job* j, Tracee* t, int* status) {
   long long deadline = 0;
   for (;;) {
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    long r = Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | WSTOPPED | __WALL | WNOHANG | WNOWAIT);
-    if (r != 0) {
+    long r = Wait4(t->tid, status, __WALL | WNOHANG);
+    if (r < 0) {
       if (r == -EINTR) continue;
       if (r == -ECHILD) {  // reaped elsewhere: it is gone
         t->exited = true;
+        t->running = false;
         return Ev::kExited;
       }
-      Fail(j, "waitid", int(-r), t->tid);
+      Fail(j, "wait4", int(-r), t->tid);
       return Ev::kError;
     }
-    if (si.si_pid == 0) {
+    if (r == 0) {
       long long now = NowNs();
       if (deadline == 0) {
         deadline = now + 10 * 1000000000LL;  // 10 s: a task that never stops (D state)
       } else if (now >= deadline) {
-        Fail(j, "waitid", ETIMEDOUT, t->tid, "the task did not stop for ptrace");
+        Fail(j, "wait4", ETIMEDOUT, t->tid, "the task did not stop for ptrace");
         return Ev::kTimeout;
       }
       long long left = deadline - now;
@@ -161,22 +154,11 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       Sys(SYS_rt_sigtimedwait, &j->sigchld_mask, 0, &ts, sizeof j->sigchld_mask);
       continue;
     }
-    if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
-      t->exited = true;
-      t->running = false;
-      // Reaping the trace notification hands the task on to its real parent (never the
-      // tracer, a process of its own): a child of ours stays a zombie for libuv to reap. Not
-      // reaped, it would stay attached to the tracer, which lives on, out of libuv's reach.
-      Wait4(t->tid, status, __WALL | WNOHANG);
-      return Ev::kExited;
-    }
-    if (Wait4(t->tid, status, __WALL | WNOHANG) <= 0) continue;
+    t->running = false;
     if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
       t->exited = true;
-      t->running = false;
       return Ev::kExited;
     }
-    t->running = false;
     // Event stops (PTRACE_INTERRUPT, group-stop) carry an event in bits 16..23; a bare stop is a
     // signal-delivery-stop.
     t->last_stop_is_signal = (*status >> 16) == 0;
@@ -327,13 +309,16 @@ bool AttachAll(Job* j) {
 // up for it, one single step, result from rax. Everything is put back before returning.
 bool Inject(Job* j, Tracee* t, int* value) {
   if (long r = Ptrace(PTRACE_GETREGS, t->tid, nullptr, &t->saved)) {
-    Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
+    Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid,
+         r == -ESRCH ? "the process exited during checkpoint" : nullptr);
     return false;
   }
   // A task stopped in a system call (the usual case: asleep in one) sits just after its
   // `syscall` instruction: that very instruction runs ours, and the task's code is never
   // written (no private copy of a shared text page left behind). rip - 2 is in rip's page, so
-  // executable. Otherwise one `syscall` is written over the word at rip.
+  // executable. One caught on its way back into an interrupted call (we let go of it a moment
+  // ago, say) sits on its `syscall`, rewound by the kernel for the restart: that one, at rip,
+  // serves as well. Otherwise one `syscall` is written over the word at rip.
   // The raw request stores the word through `data` (glibc's wrapper returns it instead).
   unsigned long word = 0;
   uintptr_t rip = t->saved.rip;
@@ -348,6 +333,8 @@ bool Inject(Job* j, Tracee* t, int* value) {
       Fail(j, "ptrace(PTRACE_PEEKTEXT)", int(-r), t->tid);
       return false;
     }
+  }
+  if (t->addr == rip && (word & 0xffff) != 0x050fUL) {
     t->code = word;
     unsigned long patched = (t->code & ~0xffffUL) | 0x050fUL;  // 0f 05: syscall
     t->dirty = true;
@@ -460,10 +447,12 @@ void RunOne(Job* j) {
       Tracee* t = Find(j, it->wanted[w]);
       it->values[w] = -1;
       if (!t || t->exited) continue;
-      // A stop that arrived during the delay (the task was killed) shows up here.
+      // An exit during the test's delay (the task was killed) shows up here. (Killed at any
+      // other moment, the task fails the first request of Inject with ESRCH.)
       siginfo_t si;
       memset(&si, 0, sizeof si);
-      if (Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT) == 0 &&
+      if (it->delay_ms > 0 &&
+          Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT) == 0 &&
           si.si_pid != 0) {
         int status;
         WaitEvent(j, t, &status);
@@ -475,13 +464,7 @@ void RunOne(Job* j) {
       if (!t->running && !t->exited) Restore(j, t);
       if (!ok) break;
       it->values[w] = value;
-      // Detached, it must run a moment in the kernel to get back to where it was: into its
-      // group-stop, or into the blocking syscall we interrupted (-ERESTART*: it restarts it).
-      long rax = long(t->saved.rax);
-      if (t->group_stopped)
-        it->settle[w] = 'T';
-      else if (long(t->saved.orig_rax) >= 0 && rax <= -512 && rax >= -516)
-        it->settle[w] = 'S';
+      it->stopped[w] = t->group_stopped;
     }
   }
   DetachAll(j);
@@ -522,15 +505,16 @@ char ThreadState(char* buf, int pid, int tid) {
   return 0;
 }
 
-// Returns once a detached thread is back in the state it had (see RunOne): 'T', stopped; 'S',
-// asleep (not running) again. Usually one look. A SIGCONT, or the awaited data arriving, can
-// keep it from that state: the wait is bounded (40 or 5 ms).
-void Settle(char* buf, const SettleWish& w) {
-  long long deadline = NowNs() + (w.want == 'T' ? 40 : 5) * 1000000LL;
+// Returns once a detached thread that was group-stopped is stopped again: it runs a moment in
+// the kernel to get back into its group-stop, and its caller, told we are done, may look at once.
+// Usually one look; bounded (40 ms) for a SIGCONT that comes meanwhile. (A thread that slept is
+// not waited for: it goes back into its call by itself, and an injection that catches it on the
+// way finds the `syscall` it is about to run again and uses that: see Inject.)
+void Settle(char* buf, int pid, int tid) {
+  long long deadline = NowNs() + 40 * 1000000LL;
   for (int tries = 0;; tries++) {
-    char st = ThreadState(buf, w.pid, w.tid);
-    if (st == 0 || st == 'Z' || st == 'X' || st == 't') return;
-    if (w.want == 'T' ? st == 'T' : st != 'R') return;
+    char st = ThreadState(buf, pid, tid);
+    if (st == 0 || st == 'Z' || st == 'X' || st == 't' || st == 'T') return;
     if (NowNs() >= deadline) return;
     if (tries < 8)
       Sys(SYS_sched_yield);  // it may be waiting for this very CPU
@@ -570,28 +554,9 @@ void RunJob(void* arg, char* scratch) {
       break;
     }
   }
-  // Detached threads back where they were. A stopped one is stopped again before the batch is
-  // called done: its caller may look at once. One that slept sleeps again after (SettleAfter),
-  // before the tracer takes its next job: none of ours finds it halfway, running user code, where
-  // an injection would have to write its code.
-  sc->nwishes = 0;
-  for (int i = 0; i < j->nitems; i++) {
-    const Item* it = &j->items[i];
-    for (int w = 0; w < it->nwanted; w++) {
-      SettleWish wish = {it->pid, it->wanted[w], it->settle[w]};
-      if (!wish.want) continue;
-      if (wish.want == 'T' || sc->nwishes == kMaxWishes)
-        Settle(sc->dirbuf, wish);
-      else
-        sc->wishes[sc->nwishes++] = wish;
-    }
-  }
-}
-
-void SettleAfter(char* scratch) {
-  Scratch* sc = reinterpret_cast<Scratch*>(scratch);
-  for (int i = 0; i < sc->nwishes; i++) Settle(sc->dirbuf, sc->wishes[i]);
-  sc->nwishes = 0;
+  for (int i = 0; i < j->nitems; i++)
+    for (int w = 0; w < j->items[i].nwanted; w++)
+      if (j->items[i].stopped[w]) Settle(sc->dirbuf, j->items[i].pid, j->items[i].wanted[w]);
 }
 
 }  // namespace
@@ -606,7 +571,7 @@ struct SecurebitsBatch::State {
   std::vector<SecurebitsRequest> reqs;
   std::vector<Item> items;
   std::vector<std::vector<int>> values;
-  std::vector<std::vector<char>> settle;
+  std::vector<std::vector<char>> stopped;
   Job job;
   TracerJob tracer_job;
   int post_error = 0;  // -errno: no tracer could be started
@@ -624,20 +589,20 @@ std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsReq
   size_t n = s.reqs.size();
   s.items.resize(n);
   s.values.resize(n);
-  s.settle.resize(n);
+  s.stopped.resize(n);
   for (size_t i = 0; i < n; i++) {
     const SecurebitsRequest& req = s.reqs[i];
     Item& it = s.items[i];
     memset(&it, 0, sizeof it);
     snprintf(it.path, sizeof it.path, "/proc/%d/task", req.pid);
     s.values[i].assign(req.tids.size(), -1);
-    s.settle[i].assign(req.tids.size(), 0);
+    s.stopped[i].assign(req.tids.size(), 0);
     it.pid = req.pid;
     it.delay_ms = req.test_delay_ms;
     it.wanted = req.tids.data();
     it.nwanted = static_cast<int>(req.tids.size());
     it.values = s.values[i].data();
-    it.settle = s.settle[i].data();
+    it.stopped = s.stopped[i].data();
   }
   memset(&s.job, 0, sizeof s.job);
   s.job.items = s.items.data();
@@ -645,7 +610,6 @@ std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsReq
   s.job.continue_on_refusal = continue_on_refusal;
   s.job.sigchld_mask = 1UL << (SIGCHLD - 1);
   s.tracer_job.run = RunJob;
-  s.tracer_job.after = SettleAfter;
   s.tracer_job.arg = &s.job;
   if (n == 0) {
     s.joined = s.completed = true;  // nothing to do

@@ -43,8 +43,8 @@ bool IsSecurebitsRefusal(const Failure& f);
 // processes are held at a time. The batch stops after the first failed process (letting go of
 // the next), unless the failure is a refusal and continue_on_refusal is set.
 //
-// The tracer has put every detached thread back where it was (asleep or stopped) before it
-// calls the batch done.
+// When the batch is done every thread is untraced, and one that was stopped (SIGSTOP) is
+// stopped again; one that slept is on its way back into its call (it restarts it by itself).
 class SecurebitsBatch {
  public:
   // notify_fd: the TracerJob's (a JS thread waits for it with WhenTracerDone); -1: none.

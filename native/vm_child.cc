@@ -322,14 +322,12 @@ int TracerMain(void* p) {
       TracerJob* job = fifo;
       fifo = job->next;  // read before `done`: the job's owner may free it from then on
       int notify = job->notify_fd;  // read before `done`, as `next` is
-      void (*after)(char*) = job->after;
       job->run(job->arg, scratch);
       __atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
       if (notify >= 0) {
         uint64_t one = 1;
         Sys(SYS_write, notify, &one, sizeof one);
       }
-      if (after) after(scratch);
       t->busy.fetch_sub(1, std::memory_order_acq_rel);
       int e = __atomic_add_fetch(&t->events, 1, __ATOMIC_ACQ_REL);
       if (e == 0) __atomic_store_n(&t->events, 1, __ATOMIC_RELEASE);  // 0 means dead

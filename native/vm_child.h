@@ -36,9 +36,6 @@ struct TracerJob {
   void* arg = nullptr;
   // An eventfd (TracerNotifierOpen) the tracer adds 1 to once the job has run; -1: none.
   int notify_fd = -1;
-  // Run by the tracer once the job is done, when its owner may have freed it: on the scratch
-  // alone. The tracer takes its next job only after it.
-  void (*after)(char* scratch) = nullptr;
   // The tracer's own:
   TracerJob* next = nullptr;
   int done = 0;

@@ -164,12 +164,12 @@ describe('failures', () => {
 
   test("unknownSecurebits 'skip': no ptrace at all (no tracer, the task never traced), securebits unknown", async () => {
     const p = await credproc(['--securebits=16']);
-    stopTracer();
-    expect(native().helperPids()).toEqual([]);
+    expect(stopTracer()).toBe(true);
+    const before = native().helperPids(); // none, or helpers of earlier tests still exiting
     const image = roundTrip(await checkpoint(p.pid, { unknownSecurebits: 'skip' }));
     expect(image.tasks[0].cred.securebits).toBeNull();
     expect(image.tasks[0].cred.uid).toBe(0);
-    expect(native().helperPids()).toEqual([]); // no tracer was started
+    expect(native().helperPids().filter((pid) => !before.includes(pid))).toEqual([]); // no tracer started
     expectUntraced(p.pid, /^S/);
     await expect(checkpoint(p.pid, { unknownSecurebits: 'skip', compat: 'linux-cr' })).rejects.toBeInstanceOf(NotExpressibleError);
     expect(roundTrip(await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16); // read when not skipped
