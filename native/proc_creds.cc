@@ -627,13 +627,17 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
       deferred.Reject(FailureToJs(env, f).Value());
       return;
     }
-    WhenTracerDone(
-        env, [r] { return !r->batch || r->batch->Ended(); },
-        [r, flat, deferred](Napi::Env env) {
-          Failure jf;
-          Join(r.get(), &jf);
-          SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
-        });
+    try {
+      WhenTracerDone(
+          env, [r] { return !r->batch || r->batch->Ended(); },
+          [r, flat, deferred](Napi::Env env) {
+            Failure jf;
+            Join(r.get(), &jf);
+            SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
+          });
+    } catch (const Napi::Error& e) {  // no notifier to wait on (see TracerNotifyFd)
+      deferred.Reject(e.Value());
+    }
   };
   // A few processes' /proc files are read here, on the calling thread, as libuv reads
   // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
