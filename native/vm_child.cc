@@ -492,10 +492,12 @@ bool TracerStopIfIdle() { return true; }
 #endif
 
 std::vector<int> HelperPids() {
+  ReapVmChildren();  // those that are gone are not seen any more
   std::vector<int> pids;
 #if defined(__x86_64__)
   {
     std::lock_guard<std::mutex> lock(g_mu);
+    ReapRetired(false);
     if (g_tracer) pids.push_back(g_tracer->pid);
     for (auto& t : g_retired) pids.push_back(t->pid);
   }

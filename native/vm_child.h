@@ -64,8 +64,8 @@ void TracerNotifierClose(int fd);
 // Ends the tracer if it has nothing to do and reaps it; false (and nothing done) if it is busy.
 bool TracerStopIfIdle();
 
-// Pids of our helpers that may still be seen in /proc (the tracer, helpers still exiting): a
-// tree walk leaves them out.
+// Pids of our helpers that may still be seen in /proc (the tracer, helpers still exiting; those
+// already gone are reaped first): a tree walk leaves them out.
 std::vector<int> HelperPids();
 
 }  // namespace crc
