@@ -191,6 +191,18 @@ describe('prctl', () => {
     expect(run(emu, t, { op: 'set_securebits', bits: 0 })).toMatchObject({ ok: false, errno: 'EPERM', step: { rule: 'securebits.cap-setpcap' } });
   });
 
+  test('securebits.cap-setpcap: since 6.14 a change of the exec-restriction bits alone needs none', () => {
+    const emu = modern();
+    const t = task(emu, { uid: 1000, bits: SECBIT.NOROOT });
+    expect(run(emu, t, { op: 'set_securebits', bits: SECBIT.NOROOT | SECBIT.EXEC_RESTRICT_FILE }).ok).toBe(true);
+    expect(t.cred.securebits).toBe(SECBIT.NOROOT | SECBIT.EXEC_RESTRICT_FILE);
+    expect(run(emu, t, { op: 'set_securebits', bits: SECBIT.EXEC_RESTRICT_FILE }).step.rule).toBe('securebits.cap-setpcap'); // NOROOT too
+    const locked = SECBIT.NOROOT | SECBIT.EXEC_RESTRICT_FILE | SECBIT.EXEC_RESTRICT_FILE_LOCKED;
+    expect(run(emu, t, { op: 'set_securebits', bits: locked }).ok).toBe(true);
+    expect(run(emu, t, { op: 'set_securebits', bits: SECBIT.NOROOT | SECBIT.EXEC_RESTRICT_FILE_LOCKED }).step.rule).toBe('securebits.locked-bit');
+    expect(seed().profile.securebitsMask & SECBIT.EXEC_RESTRICT_FILE).toBe(0); // the seed has no such bit
+  });
+
   test('securebits.locked-bit / unlock / unknown-bit', () => {
     const emu = modern();
     const t = task(emu, { uid: 0, prm: FULL, bits: SECBIT.NOROOT | SECBIT.NOROOT_LOCKED });

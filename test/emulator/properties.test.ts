@@ -1,7 +1,7 @@
 // Properties over generated tasks and restarters (fast-check).
 import fc from 'fast-check';
 import { fullCapSet } from '../../lib/model/capabilities';
-import type { Cred, IdMapExtent, TaskCreds, UserNamespace } from '../../lib/model/types';
+import { SECBIT, type Cred, type IdMapExtent, type TaskCreds, type UserNamespace } from '../../lib/model/types';
 import { decode, encode, ImageBuilder, ImageFormatError, type Image } from '../../lib/format';
 import { Emulator, RestartDenied, restorePlan, type EmuTask } from '../../lib/emulator';
 import { arbImage } from '../format/arbitraries';
@@ -182,10 +182,16 @@ describe('unprivileged restarter', () => {
    *   C.permitted, C.effective, C.ambient  within R.permitted (empty here)
    *   C.inheritable                   within R.inheritable | R.permitted
    *   C.bounding                      within R.bounding
-   *   C.securebits                    = R.securebits (changing them needs CAP_SETPCAP)
+   *   C.securebits                    = R.securebits (changing them needs CAP_SETPCAP), but for
+   *                                   the exec-restriction bits and their locks (6.14+: a task's
+   *                                   own business), where R's locks hold
    *   no_new_privs                    set if R's is
    * i.e. nothing R could not have set on itself.
    */
+  const EXEC_BITS_AND_LOCKS =
+    SECBIT.EXEC_RESTRICT_FILE | SECBIT.EXEC_RESTRICT_FILE_LOCKED | SECBIT.EXEC_DENY_INTERACTIVE | SECBIT.EXEC_DENY_INTERACTIVE_LOCKED;
+  const ALL_LOCKS = Object.entries(SECBIT).reduce((m, [name, bit]) => (name.endsWith('_LOCKED') ? m | bit : m), 0);
+
   test.each(['modern', 'seed'] as const)('never ends with anything it could not have set itself (%s)', (profile) => {
     let successes = 0;
     fc.assert(
@@ -211,7 +217,9 @@ describe('unprivileged restarter', () => {
               expect(c.caps.ambient & ~R.caps.permitted).toBe(0n);
               expect(c.caps.inheritable & ~(R.caps.inheritable | R.caps.permitted)).toBe(0n);
               expect(c.caps.bounding & ~R.caps.bounding).toBe(0n);
-              expect(c.securebits).toBe(R.securebits);
+              const changed = (c.securebits ?? 0) ^ (R.securebits ?? 0);
+              expect(changed & ~(profile === 'modern' ? EXEC_BITS_AND_LOCKS : 0)).toBe(0);
+              expect(changed & (((R.securebits ?? 0) & ALL_LOCKS) >> 1)).toBe(0);
             }
             if (restarter.noNewPrivs) expect(t.noNewPrivs).toBe(true);
           }
