@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -656,7 +655,6 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
 void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
   const std::vector<int> helpers = HelperPids();
-  char dirbuf[8192];
   char buf[4096];
   std::string big;
   char path[96];
@@ -674,22 +672,12 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
     if (st.st_nlink == 3) {
       tids.push_back(pid);
     } else {
-      int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0) {
+      Failure gone;
+      tids = ListTids(pid, &gone);
+      if (gone.set) {
         flat->push_back(-1);
         continue;
       }
-      for (;;) {
-        long got = syscall(SYS_getdents64, fd, dirbuf, sizeof dirbuf);
-        if (got <= 0) break;
-        for (long off = 0; off < got;) {
-          struct dirent64* d = reinterpret_cast<struct dirent64*>(dirbuf + off);
-          off += d->d_reclen;
-          if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
-          tids.push_back(atoi(d->d_name));
-        }
-      }
-      close(fd);
     }
     size_t count_at = flat->size();
     flat->push_back(0);
