@@ -324,11 +324,11 @@ int TracerMain(void* p) {
       int notify = job->notify_fd;  // read before `done`, as `next` is
       job->run(job->arg, scratch);
       __atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+      t->busy.fetch_sub(1, std::memory_order_acq_rel);  // before the notice: it finds us idle
       if (notify >= 0) {
         uint64_t one = 1;
         Sys(SYS_write, notify, &one, sizeof one);
       }
-      t->busy.fetch_sub(1, std::memory_order_acq_rel);
       int e = __atomic_add_fetch(&t->events, 1, __ATOMIC_ACQ_REL);
       if (e == 0) __atomic_store_n(&t->events, 1, __ATOMIC_RELEASE);  // 0 means dead
       Sys(SYS_futex, &t->events, FUTEX_WAKE, INT_MAX, 0);
