@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,9 +16,7 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <memory>
-#include <string>
 
 #include "raw_syscall.h"
 #include "registry.h"
