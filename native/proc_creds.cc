@@ -580,6 +580,9 @@ Napi::Value TasksToJs(Napi::Env env, const std::vector<LiveTask>& tasks, bool fl
 
 // Processes read on the calling thread rather than on the pool (leaders only; see below).
 constexpr size_t kInlinePids = 4;
+// How long such a call may wait on its CPU for the tracer before it leaves the wait to the
+// event loop: the most it holds the loop beyond its own /proc reads.
+constexpr long kSpinUs = 100;
 
 // readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
 // readLiveTasksFlat (the same, flat).
@@ -642,6 +645,9 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
   if (!o.threads && r->pids.size() <= kInlinePids) {
     ReadProcPart(r.get());
+    // The tracer is then most often a few tens of microseconds from done (median 35 us here,
+    // 99th percentile 70-115): waiting for it on this CPU saves this thread's sleep and wake.
+    if (r->batch) r->batch->Ended(kSpinUs);
     auto deferred = Napi::Promise::Deferred::New(env);
     then(env, deferred, Failure());
     return deferred.Promise();

@@ -621,10 +621,10 @@ SecurebitsBatch::~SecurebitsBatch() {
   if (state_ && !state_->joined) TracerWait(&state_->tracer_job);
 }
 
-bool SecurebitsBatch::Ended() {
+bool SecurebitsBatch::Ended(long spin_us) {
   State& s = *state_;
   if (!s.joined) {
-    int r = TracerPoll(&s.tracer_job);
+    int r = spin_us > 0 ? TracerSpin(&s.tracer_job, spin_us) : TracerPoll(&s.tracer_job);
     if (r == 0) return false;
     s.completed = r > 0;
     s.joined = true;

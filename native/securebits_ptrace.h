@@ -50,8 +50,9 @@ class SecurebitsBatch {
   // notify_fd: the TracerJob's (a JS thread waits for it with WhenTracerDone); -1: none.
   static std::unique_ptr<SecurebitsBatch> Post(std::vector<SecurebitsRequest> reqs,
                                                bool continue_on_refusal, int notify_fd = -1);
-  // Whether the tracer is done with the batch (or died first), without blocking.
-  bool Ended();
+  // Whether the tracer is done with the batch (or died first), without blocking; or waiting on
+  // this CPU up to spin_us first (TracerSpin).
+  bool Ended(long spin_us = 0);
   // Blocks until the tracer is done (at once after Ended() said so); results->at(i) answers
   // reqs[i].
   void Finish(std::vector<SecurebitsResult>* results);

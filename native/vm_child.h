@@ -39,6 +39,7 @@ struct TracerJob {
   // The tracer's own:
   TracerJob* next = nullptr;
   int done = 0;
+  int spin = 0;  // TracerSpin's handshake: whether the owner still wants the notice
   std::shared_ptr<TracerInstance> tracer;
 };
 
@@ -54,6 +55,13 @@ bool TracerWait(TracerJob* job);
 
 // The same without blocking: 1 the job has run, 0 not yet, -1 its tracer died first.
 int TracerPoll(TracerJob* job);
+
+// Waits for a posted job on this CPU, up to max_us, rather than sleeping: the ptrace work is
+// a few tens of microseconds, and waking a sleeping thread costs as much again on a machine
+// whose idle CPUs halt. The job's notice is then not sent if the job ends during the spin. Never
+// spins when this thread may run on one CPU only (it would hold the tracer off). Returns as
+// TracerPoll does; after 0, the notice will come.
+int TracerSpin(TracerJob* job, long max_us);
 
 // An eventfd for TracerJob::notify_fd (a JS thread's event loop watches it: tracer_wait.h), or
 // -errno. The tracer holds no descriptor but these: each one opened after it started makes the

@@ -99,6 +99,30 @@ describe('the tracer', () => {
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(0);
   });
 
+  test('a checkpoint holds our thread at most briefly for it, then waits on the loop and is told when it is done', async () => {
+    // A checkpoint of a few processes waits for the tracer on its own thread (about 100 us, when
+    // another CPU can run the tracer) before it leaves the wait to the event loop. Held 300 ms by
+    // the tracer, the call returns at once; held 5 ms, it settles soon after, told by the
+    // tracer's notice, not found by the loop's look every 50 ms.
+    const p = await credproc(['--securebits=16']);
+    let t0 = process.hrtime.bigint();
+    const held = native().readLiveTasksFlat([p.pid], { testDelayMs: 300 });
+    const callMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    expect(callMs).toBeLessThan(30);
+    await held;
+    const settled: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      t0 = process.hrtime.bigint();
+      await native().readLiveTasksFlat([p.pid], { testDelayMs: 5 });
+      settled.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    settled.sort((a, b) => a - b);
+    expect(settled[0]).toBeGreaterThanOrEqual(5);
+    expect(settled[4]).toBeLessThan(40); // median: the notice came
+    expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
+    expectUntraced(p.pid);
+  });
+
   test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
     // Each worker's notifier is opened after the tracer started: a new tracer holding it takes
     // over. A worker's loop must close its handles as it ends (Node aborts on a loop left open).
