@@ -68,9 +68,12 @@ function kernelCheckpoint(pid: number): Image {
   }
 }
 
+/** Whether the kernel has linux-cr: asked once (the kernel cannot change under us). */
+let linuxCr: boolean | undefined;
+
 function useKernel(options: CheckpointOptions, tasks: number): boolean {
   // The kernel checkpoints one tree from its root; a set of unrelated pids is read live.
-  return (options.kernel ?? 'auto') === 'auto' && tasks === 1 && !options.threads && native().linuxCrAvailable();
+  return (options.kernel ?? 'auto') === 'auto' && tasks === 1 && !options.threads && (linuxCr ??= native().linuxCrAvailable());
 }
 
 /** Checkpoints the given processes (each with its threads if asked) into one image. */

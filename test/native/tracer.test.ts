@@ -123,6 +123,19 @@ describe('the tracer', () => {
     expectUntraced(p.pid);
   });
 
+  test('ends 2 s after the last checkpoint, each checkpoint putting its end off', async () => {
+    const p = await credproc([]);
+    await checkpoint(p.pid);
+    const tracer = tracerPid();
+    await sleep(1200);
+    await checkpoint(p.pid); // 1.2 s on: puts the end off to 3.2 s
+    await sleep(1200);
+    expect(tracerPid()).toBe(tracer); // 2.4 s after the first checkpoint, 1.2 s after the last
+    for (let i = 0; i < 30 && exists(tracer); i++) await sleep(100);
+    expect(exists(tracer)).toBe(false); // ended and reaped by the next 0.8 s (3 s at most)
+    expect(tracers()).toEqual([]);
+  });
+
   test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
     // Each worker's notifier is opened after the tracer started: a new tracer holding it takes
     // over. A worker's loop must close its handles as it ends (Node aborts on a loop left open).
