@@ -469,7 +469,6 @@ int TracerPoll(TracerJob* job) {
   return -1;
 }
 
-
 int TracerSpin(TracerJob* job, long max_us) {
   // On one CPU the tracer runs only once we give the CPU up. (Sleeping on its events word with
   // a timeout instead measured slower than the event loop's wait.)
