@@ -6,7 +6,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { native, type LiveTask } from '../../lib/native/binding';
 import { readLive } from '../../lib/checkpoint';
-import { credproc, expectUntraced, killAll, procStatus } from '../checkpoint/helpers/procs';
+import { credproc, expectAsleepAgain, expectUntraced, killAll, procStatus } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -72,9 +72,7 @@ describe('readLiveTasks, many processes at once', () => {
     for (let i = 0; i < 20; i++) {
       await native().readLiveTasks([stopped.pid, reading.pid]);
       expectUntraced(stopped.pid, /^T/);
-      const t0 = Date.now();
-      while (!procStatus(reading.pid).State.startsWith('S') && Date.now() - t0 < 50) await new Promise((r) => setImmediate(r));
-      expectUntraced(reading.pid, /^S/);
+      await expectAsleepAgain(reading.pid);
     }
     process.kill(stopped.pid, 'SIGCONT');
   });

@@ -4,7 +4,7 @@
 import { spawn } from 'child_process';
 import { native } from '../../lib/native/binding';
 import { SECBIT } from '../../lib/model/types';
-import { credproc, expectUntraced, killAll, procStatus, waitExit } from '../checkpoint/helpers/procs';
+import { credproc, expectAsleepAgain, expectUntraced, killAll, procStatus, waitExit } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -32,7 +32,7 @@ describe('readSecurebits over ptrace', () => {
     const p = await credproc(['--block=read'], { stdin: 'pipe' });
     await new Promise((r) => setTimeout(r, 50)); // let it enter read()
     expect(await native().readSecurebits(p.pid)).toEqual([0]);
-    expectUntraced(p.pid, /^S/);
+    await expectAsleepAgain(p.pid);
     p.child.stdin!.write('hello\n');
     const exit = await waitExit(p.child);
     expect(p.output()).toContain('got hello');

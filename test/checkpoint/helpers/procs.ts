@@ -98,6 +98,17 @@ export function expectUntraced(pid: number, state = /^[RS]/): void {
   expect(s.State).toMatch(state);
 }
 
+/**
+ * A task that slept in a call: untraced at once, and asleep again within `ms` (once detached it
+ * restarts its call by itself, a moment after the read has answered).
+ */
+export async function expectAsleepAgain(pid: number, ms = 50): Promise<void> {
+  expect(procStatus(pid).TracerPid).toBe('0');
+  const t0 = Date.now();
+  while (!procStatus(pid).State.startsWith('S') && Date.now() - t0 < ms) await new Promise((r) => setImmediate(r));
+  expectUntraced(pid, /^S/);
+}
+
 /** Resolves once the child exited and its output is all read ('close'). */
 export function waitExit(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
   if (child.stdout?.closed !== false && (child.exitCode !== null || child.signalCode !== null))
