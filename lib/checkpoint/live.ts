@@ -2,7 +2,7 @@
 // translated through the user-namespace chain into the task's namespace, groups sorted as the
 // kernel keeps them. Nothing here builds the image (see image.ts).
 import type { Capabilities, IdMapExtent } from '../model/types';
-import { native, type LiveTask, type LiveTasksFlat, type LiveThread, type ReadLiveTasksOptions, type UserNsLevel } from '../native/binding';
+import { native, type LiveTasksFlat, type UserNsLevel } from '../native/binding';
 import { fromNative } from './errors';
 import { translateDown } from './idmap';
 import { tracerUsed } from './tracer';
@@ -72,31 +72,21 @@ export interface LiveProcess {
   threads: LiveCreds[];
 }
 
-function toLiveCreds(t: LiveTask['threads'][number], uidMaps: IdMapExtent[][], gidMaps: IdMapExtent[][]): LiveCreds {
-  const u = (id: number) => translateDown(uidMaps, id);
-  const g = (id: number) => translateDown(gidMaps, id);
-  return {
-    tid: t.tid,
-    vpid: t.nspid[t.nspid.length - 1],
-    vtgid: t.nstgid[t.nstgid.length - 1],
-    uid: u(t.uids[0]),
-    euid: u(t.uids[1]),
-    suid: u(t.uids[2]),
-    fsuid: u(t.uids[3]),
-    gid: g(t.gids[0]),
-    egid: g(t.gids[1]),
-    sgid: g(t.gids[2]),
-    fsgid: g(t.gids[3]),
-    // The kernel sorts by kgid; the task's view of them may order differently.
-    groups: [...new Set(t.groups.map(g))].sort((a, b) => a - b),
-    caps: { ...t.caps },
-    securebits: t.securebits,
-    noNewPrivs: t.noNewPrivs,
-  };
+/** Ids ascending and once each, as the kernel keeps groups (by kgid); the same array when so. */
+function ascending(ids: number[]): number[] {
+  for (let i = 1; i < ids.length; i++) if (ids[i] <= ids[i - 1]) return [...new Set(ids)].sort((a, b) => a - b);
+  return ids;
 }
 
-/** readLiveTasks's objects, made here from its flat answer (see LiveTasksFlat). */
-function unflatten({ nums: f, bigs: b, strings }: LiveTasksFlat): LiveTask[] {
+/** A process as read, its ids as the caller sees them (translated later when its namespace is
+ *  another), and its namespace's inode. */
+interface Read {
+  process: LiveProcess;
+  userNsInode: bigint;
+}
+
+/** readLiveTasksFlat's answer (see LiveTasksFlat) straight into our objects. */
+function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
   let i = 0;
   let k = 0;
   const list = (): number[] => {
@@ -105,49 +95,76 @@ function unflatten({ nums: f, bigs: b, strings }: LiveTasksFlat): LiveTask[] {
     for (let x = 0; x < n; x++) a[x] = f[i++];
     return a;
   };
-  const out: LiveTask[] = [];
+  const last = (): number => {
+    const n = f[i++];
+    i += n;
+    return f[i - 1];
+  };
   while (i < f.length) {
     const pid = f[i++];
-    const vpid = f[i++];
-    const vtgid = f[i++];
-    const vppid = f[i++];
-    const vpgid = f[i++];
-    const vsid = f[i++];
+    const proc: LiveProcess = { pid, chain: [], vpid: f[i++], vppid: 0, vpgid: 0, vsid: 0, ppid: 0, threads: [] };
+    i++; // vtgid: the leader's, as each thread's below
+    proc.vppid = f[i++];
+    proc.vpgid = f[i++];
+    proc.vsid = f[i++];
     const nthreads = f[i++];
     const userNsInode = b[k++];
-    const threads: LiveThread[] = [];
     for (let t = 0; t < nthreads; t++) {
       const tid = f[i++];
       const securebits = f[i++];
-      const error = f[i++];
-      const th: LiveThread = {
-        state: String.fromCharCode(f[i++]),
-        tgid: f[i++],
-        pid: f[i++],
-        ppid: f[i++],
-        tracerPid: f[i++],
-        uids: [f[i++], f[i++], f[i++], f[i++]],
-        gids: [f[i++], f[i++], f[i++], f[i++]],
+      i += 4; // securebitsError's index, State, tgid, pid (the tid again)
+      if (t === 0) proc.ppid = f[i];
+      i += 2; // ppid, tracerPid
+      const creds: LiveCreds = {
+        tid,
+        vpid: 0,
+        vtgid: 0,
+        uid: f[i++],
+        euid: f[i++],
+        suid: f[i++],
+        fsuid: f[i++],
+        gid: f[i++],
+        egid: f[i++],
+        sgid: f[i++],
+        fsgid: f[i++],
         noNewPrivs: f[i++] === 1,
         groups: list(),
-        nstgid: list(),
-        nspid: list(),
-        nspgid: list(),
-        nssid: list(),
         caps: { inheritable: b[k++], permitted: b[k++], effective: b[k++], bounding: b[k++], ambient: b[k++] },
-        tid,
         securebits: securebits < 0 ? null : securebits,
       };
-      if (error >= 0) th.securebitsError = strings[error];
-      threads.push(th);
+      creds.vtgid = last(); // nstgid, innermost last
+      creds.vpid = last(); // nspid
+      last(); // nspgid
+      last(); // nssid
+      proc.threads.push(creds);
     }
-    out.push({ pid, userNsInode, vpid, vtgid, vppid, vpgid, vsid, threads });
+    out.push({ process: proc, userNsInode });
   }
-  return out;
 }
 
-const readLiveTasks = async (pids: number[], options: ReadLiveTasksOptions): Promise<LiveTask[]> =>
-  unflatten(await native().readLiveTasksFlat(pids, options));
+/** Ids as the caller sees them into the task's own namespace, down `chain`; groups ascending. */
+function intoTaskView(p: LiveProcess, chain: UserNsLevel[]): void {
+  p.chain = chain;
+  const uidMaps = chain.map((l) => l.uidMap);
+  const gidMaps = chain.map((l) => l.gidMap);
+  const u = (id: number) => translateDown(uidMaps, id);
+  const g = (id: number) => translateDown(gidMaps, id);
+  for (const t of p.threads) {
+    if (chain.length > 0) {
+      t.uid = u(t.uid);
+      t.euid = u(t.euid);
+      t.suid = u(t.suid);
+      t.fsuid = u(t.fsuid);
+      t.gid = g(t.gid);
+      t.egid = g(t.egid);
+      t.sgid = g(t.sgid);
+      t.fsgid = g(t.fsgid);
+      t.groups = t.groups.map(g);
+    }
+    // The kernel sorts by kgid; the task's view of them may order differently.
+    t.groups = ascending(t.groups);
+  }
+}
 
 /** Our own user namespace, read once: a process with more than one thread (Node always has
  *  several) can neither unshare nor setns its user namespace. */
@@ -166,37 +183,26 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
     // each batch; without one, a single batch.
     const report = options.onProgress;
     const size = report ? PROGRESS_BATCH : Math.max(1, pids.length);
-    const tasks: LiveTask[] = [];
+    const read: Read[] = [];
     report?.({ phase: 'read', done: 0, total: pids.length });
     for (let i = 0; i < pids.length; i += size) {
       const batch = pids.slice(i, i + size);
-      for (const t of await readLiveTasks(batch, nativeOptions)) tasks.push(t);
+      fromFlat(await n.readLiveTasksFlat(batch, nativeOptions), read);
       report?.({ phase: 'read', done: Math.min(pids.length, i + batch.length), total: pids.length });
     }
-    // One chain per distinct namespace, read through any one of its tasks.
+    // One chain per distinct namespace other than ours, read through any one of its tasks.
     const root = (callerNs ??= n.callerUserNsInode());
-    const chains = new Map<bigint, Promise<UserNsLevel[]>>();
-    for (const t of tasks) {
-      if (chains.has(t.userNsInode)) continue;
-      chains.set(t.userNsInode, t.userNsInode === root ? Promise.resolve([]) : n.readUserNsChain(t.pid));
+    const reading = new Map<bigint, Promise<UserNsLevel[]>>();
+    for (const r of read) {
+      if (r.userNsInode !== root && !reading.has(r.userNsInode)) reading.set(r.userNsInode, n.readUserNsChain(r.process.pid));
     }
-    const out: LiveProcess[] = [];
-    for (const t of tasks) {
-      const chain = await chains.get(t.userNsInode)!;
-      const uidMaps = chain.map((l) => l.uidMap);
-      const gidMaps = chain.map((l) => l.gidMap);
-      out.push({
-        pid: t.pid,
-        chain,
-        vpid: t.vpid,
-        vppid: t.vppid,
-        vpgid: t.vpgid,
-        vsid: t.vsid,
-        ppid: t.threads[0].ppid,
-        threads: t.threads.map((th) => toLiveCreds(th, uidMaps, gidMaps)),
-      });
-    }
-    return out;
+    // All awaited at once: a chain that fails while another is awaited is never left unhandled.
+    const chains = new Map<bigint, UserNsLevel[]>(
+      reading.size === 0 ? [] : await Promise.all([...reading].map(async ([ino, chain]) => [ino, await chain] as const)),
+    );
+    const none: UserNsLevel[] = [];
+    for (const r of read) intoTaskView(r.process, chains.get(r.userNsInode) ?? none);
+    return read.map((r) => r.process);
   } catch (e) {
     throw fromNative(e);
   } finally {
