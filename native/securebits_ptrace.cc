@@ -23,6 +23,15 @@
 
 namespace crc {
 
+namespace {
+constexpr const char* kSeize = "ptrace(PTRACE_SEIZE)";
+}  // namespace
+
+bool IsSecurebitsRefusal(const Failure& f) {
+  return f.code == "ERR_UNSUPPORTED_ARCH" ||
+         (f.code.empty() && (f.err == EPERM || f.err == EACCES) && f.syscall == kSeize);
+}
+
 #if defined(__x86_64__)
 namespace {
 
@@ -49,7 +58,6 @@ struct Tracee {
   struct user_regs_struct saved;
 };
 
-constexpr const char* kSeize = "ptrace(PTRACE_SEIZE)";
 
 // One process of a batch. Everything the tracer touches lives here, in Job (both allocated
 // before the job is posted) or in the tracer's scratch (Scratch).
@@ -558,11 +566,6 @@ void RunJob(void* arg, char* scratch) {
 
 }  // namespace
 
-bool IsSecurebitsRefusal(const Failure& f) {
-  return f.code == "ERR_UNSUPPORTED_ARCH" ||
-         (f.code.empty() && (f.err == EPERM || f.err == EACCES) && f.syscall == kSeize);
-}
-
 // Everything the tracer reads and writes for one batch, allocated before it is posted.
 struct SecurebitsBatch::State {
   std::vector<SecurebitsRequest> reqs;
@@ -677,12 +680,6 @@ bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values
 }
 
 #else  // !__x86_64__
-
-bool IsSecurebitsRefusal(const Failure& f) {
-  return f.code == "ERR_UNSUPPORTED_ARCH" ||
-         (f.code.empty() && (f.err == EPERM || f.err == EACCES) &&
-          f.syscall == "ptrace(PTRACE_SEIZE)");
-}
 
 bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f) {
   f->Coded("ERR_UNSUPPORTED_ARCH",
