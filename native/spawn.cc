@@ -6,6 +6,8 @@
 // handling touched.
 #include <errno.h>
 #include <fcntl.h>
+#include <endian.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -553,10 +555,6 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return out;
 }
 
-uint32_t Le32(const unsigned char* p) {
-  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-}
-
 // readFileCaps(path) -> { permitted, inheritable, effective, rootid? } | null: the file's
 // security.capability (struct vfs_cap_data, revisions 1-3), for newuidmap / newgidmap installed
 // with file capabilities instead of the set-uid bit.
@@ -564,29 +562,33 @@ Napi::Value ReadFileCaps(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "readFileCaps(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  unsigned char b[64];
-  ssize_t n = getxattr(path.c_str(), "security.capability", b, sizeof b);
+  union {
+    struct vfs_ns_cap_data d;
+    unsigned char room[64];  // a longer value (a later revision) is refused below, not ERANGE
+  } x = {};
+  ssize_t n = getxattr(path.c_str(), "security.capability", &x, sizeof x);
   if (n < 0) {
     if (errno == ENODATA || errno == ENOTSUP) return env.Null();
     throw ErrnoError(env, "getxattr " + path, errno);
   }
-  if (n < 4) throw ErrnoError(env, "security.capability of " + path + ": too short", EINVAL);
-  uint32_t magic = Le32(b);
-  uint32_t rev = magic & 0xFF000000u;
-  size_t words = rev == 0x01000000u ? 1 : 2;
-  size_t need = 4 + 8 * words + (rev == 0x03000000u ? 4 : 0);
-  if ((rev != 0x01000000u && rev != 0x02000000u && rev != 0x03000000u) || size_t(n) < need)
+  if (n < ssize_t(sizeof x.d.magic_etc)) throw ErrnoError(env, "security.capability of " + path + ": too short", EINVAL);
+  // The fields are little-endian on disk.
+  uint32_t magic = le32toh(x.d.magic_etc);
+  uint32_t rev = magic & VFS_CAP_REVISION_MASK;
+  size_t words = rev == VFS_CAP_REVISION_1 ? VFS_CAP_U32_1 : VFS_CAP_U32_2;
+  size_t need = rev == VFS_CAP_REVISION_1 ? XATTR_CAPS_SZ_1 : rev == VFS_CAP_REVISION_2 ? XATTR_CAPS_SZ_2 : XATTR_CAPS_SZ_3;
+  if ((rev != VFS_CAP_REVISION_1 && rev != VFS_CAP_REVISION_2 && rev != VFS_CAP_REVISION_3) || size_t(n) < need)
     throw ErrnoError(env, "security.capability of " + path + ": unknown revision", EINVAL);
   uint64_t prm = 0, inh = 0;
   for (size_t i = 0; i < words; i++) {
-    prm |= uint64_t(Le32(b + 4 + 8 * i)) << (32 * i);
-    inh |= uint64_t(Le32(b + 8 + 8 * i)) << (32 * i);
+    prm |= uint64_t(le32toh(x.d.data[i].permitted)) << (32 * i);
+    inh |= uint64_t(le32toh(x.d.data[i].inheritable)) << (32 * i);
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("permitted", Napi::BigInt::New(env, prm));
   o.Set("inheritable", Napi::BigInt::New(env, inh));
-  o.Set("effective", Napi::Boolean::New(env, (magic & 1u) != 0));
-  if (rev == 0x03000000u) o.Set("rootid", Napi::Number::New(env, double(Le32(b + 4 + 8 * words))));
+  o.Set("effective", Napi::Boolean::New(env, (magic & VFS_CAP_FLAGS_EFFECTIVE) != 0));
+  if (rev == VFS_CAP_REVISION_3) o.Set("rootid", Napi::Number::New(env, double(le32toh(x.d.rootid))));
   return o;
 }
 
