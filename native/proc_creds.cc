@@ -624,11 +624,8 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     if (r->notify_fd < 0) throw ErrnoError(env, "eventfd", -r->notify_fd, 0, "waiting for the ptrace helper");
   }
   PostEarly(r.get());
-  PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure& f) {
-    if (f.set) {
-      deferred.Reject(FailureToJs(env, f).Value());
-      return;
-    }
+  // The work keeps its failures in r (Join reports them): the Failure handed here is never set.
+  PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
     try {
       WhenTracerDone(
           env, [r] { return !r->batch || r->batch->Ended(); },
