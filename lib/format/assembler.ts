@@ -99,6 +99,12 @@ function interpreted(d: DialectTable): Set<number> {
 }
 const INTERPRETED = { v21: interpreted(V21), v23: interpreted(V23) };
 
+/** A record's name before TREE tells the dialect: the seed's name, else the 2011 one. */
+function prefixName(type: number): string {
+  const n = V21.recordName(type);
+  return n.startsWith('TYPE_') ? V23.recordName(type) : n;
+}
+
 const TWO32 = 4294967296;
 /** objType of an objref whose OBJREF is read but whose object is not restored yet. */
 const PENDING = -1;
@@ -222,7 +228,7 @@ export class ImageAssembler {
   }
 
   private err(rule: FormatRule, offset: number, type: number, text: string): ImageFormatError {
-    return new ImageFormatError(rule, offset, this.table.recordName(type), text);
+    return new ImageFormatError(rule, offset, this.phase < Phase.Pids ? prefixName(type) : this.table.recordName(type), text);
   }
 
   private fixedLen(offset: number, type: number, len: number, want: number): void {
@@ -329,9 +335,9 @@ export class ImageAssembler {
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
     this.refused = BODY_REFUSED[d.name];
+    this.phase = Phase.Pids;
     this.fixedLen(offset, type, len, RecordSize.TREE);
     this.nrTasks = view.getUint32(at + 8, this.le);
-    this.phase = Phase.Pids;
   }
 
   private readPids(view: DataView, at: number, offset: number, type: number, len: number): void {
