@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { CliFailure, UsageError, type CliIo } from '../command';
-import { usageErrors } from '../args';
+import { dialectOption, usageErrors } from '../args';
 import { checkImageOutput, readImageSource, writeImageOutput } from '../image-files';
 import { encode } from '../../format';
 import { criuDirToImage, imageToCriuDump, writeCriuDir, type LossyItem } from '../../criu';
@@ -24,11 +24,13 @@ export const convert: Command = {
   name: 'convert',
   summary: 'convert credentials between CRIU dump files and a linux-cr image',
   usage:
-    'cr-creds convert --from criu DIR [-o FILE|-] [--strict]\n' +
+    'cr-creds convert --from criu DIR [-o FILE|-] [--dialect=v21|v23] [--strict]\n' +
     '       cr-creds convert --to criu [FILE|-] -o DIR [--strict]\n' +
     "  --from criu DIR   read a CRIU dump directory (inventory, pstree, core, ids, userns images)\n" +
     "  -o FILE           the image to write; '-' or none: stdout\n" +
-    '  --to criu         write the image (FILE, or stdin) as CRIU images into -o DIR (absent or empty)\n' +
+    "  --dialect=v21|v23 the image's record numbering: v21 (the seed's, default) or v23 (2011)\n" +
+    '  --to criu         write the image (FILE, or stdin; either dialect) as CRIU images into -o DIR\n' +
+    '                    (absent or empty)\n' +
     '  --strict          refuse (exit 1, nothing written) when anything would not be carried\n' +
     'What one format holds and the other cannot is listed on stderr (docs/criu-interop.md).',
   async run(argv, io) {
@@ -42,6 +44,7 @@ export const convert: Command = {
           to: { type: 'string' },
           output: { type: 'string', short: 'o' },
           strict: { type: 'boolean' },
+          dialect: { type: 'string' },
         },
       }),
     );
@@ -49,6 +52,8 @@ export const convert: Command = {
     const format = values.from ?? values.to;
     if (format !== 'criu') throw new UsageError(`unknown format '${format}' (only criu)`);
     const strict = values.strict ?? false;
+    const dialect = dialectOption(values.dialect);
+    if (dialect !== undefined && values.from === undefined) throw new UsageError('--dialect goes with --from criu (an image is read in either dialect)');
 
     if (values.from !== undefined) {
       if (positionals.length !== 1) throw new UsageError('--from criu takes one DIR, the CRIU dump directory');
@@ -56,7 +61,7 @@ export const convert: Command = {
       checkImageOutput(io, out);
       const { image, lossy, assumed } = await criuDirToImage(positionals[0]);
       report(io, lossy, assumed, strict, 'the image');
-      await writeImageOutput(io, out, encode(image));
+      await writeImageOutput(io, out, encode(image, { dialect }));
       return 0;
     }
 
