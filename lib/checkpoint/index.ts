@@ -7,7 +7,8 @@ import * as path from 'path';
 import { decode, encode, ImageEncodeError, type Image } from '../format';
 import { treeDepths } from '../model/tree';
 import { native } from '../native/binding';
-import { fromNative, NotExpressibleError } from './errors';
+import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
+import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
 import { readLive, type CheckpointProgress, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
@@ -31,6 +32,12 @@ export interface CheckpointOptions {
   unknownSecurebits?: UnknownSecurebits;
   /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
   kernel?: 'auto' | 'never';
+  /**
+   * The linux-cr syscall numbers of this kernel, when the table (by release, checked against
+   * /proc/kallsyms) cannot tell them; else the CR_CREDS_LINUX_CR_SYSCALLS environment variable
+   * ("CHECKPOINT,RESTART"). Used only on a kernel whose kallsyms shows sys_checkpoint.
+   */
+  linuxCrSyscalls?: { checkpoint: number; restart: number };
   /** Tests only: hold each task stopped under ptrace this long. */
   testDelayMs?: number;
   /**
@@ -53,12 +60,20 @@ function checkCompat(image: Image, options: CheckpointOptions): Image {
 }
 
 /** The kernel's own checkpoint (linux-cr), decoded. */
-function kernelCheckpoint(pid: number): Image {
+function kernelCheckpoint(pid: number, options: CheckpointOptions): Image {
+  let nr: number;
+  try {
+    nr = linuxCrSyscallsHere(options.linuxCrSyscalls).checkpoint;
+  } catch (e) {
+    if (e instanceof LinuxCrSyscallsUnknown)
+      throw new NoLinuxCrError(`the kernel has sys_checkpoint, but its number is not known: ${e.message}`, e.code, pid, undefined, { cause: e });
+    throw e;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-'));
   const file = path.join(dir, 'image');
   const fd = fs.openSync(file, 'w+');
   try {
-    native().linuxCrCheckpoint(pid, fd, 0);
+    native().linuxCrCheckpoint(pid, fd, 0, nr);
     return decode(fs.readFileSync(file));
   } catch (e) {
     throw fromNative(e);
@@ -80,7 +95,7 @@ function useKernel(options: CheckpointOptions, tasks: number): boolean {
 export async function checkpoint(pids: number | readonly number[], options: CheckpointOptions = {}): Promise<Image> {
   const list = typeof pids === 'number' ? [pids] : [...pids];
   if (list.length === 0) throw new RangeError('checkpoint: no pids');
-  if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0]), options);
+  if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0], options), options);
   const live = await readLive(list, options);
   const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
   return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
@@ -88,7 +103,7 @@ export async function checkpoint(pids: number | readonly number[], options: Chec
 
 /** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
 export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
-  if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid), options);
+  if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid, options), options);
   const report = options.onProgress;
   const tree = await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })));
   const live = await readLive(

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
+import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { firstLevelMaps, nsChain } from './chain';
@@ -44,7 +45,11 @@ export interface RestartOptions {
    * creds and fails with `errno` if given.
    */
   linuxCrStandIn?: boolean | { errno: number };
-  /** The sys_restart syscall number of a linux-cr kernel (never used where the probe lacks it). */
+  /**
+   * The sys_restart syscall number of this linux-cr kernel, when the table (by release, checked
+   * against /proc/kallsyms) cannot tell it; else CR_CREDS_LINUX_CR_SYSCALLS. Never issued where
+   * /proc/kallsyms lacks sys_restart.
+   */
   sysRestartNr?: number;
   /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
   idmapHelpers?: IdmapHelperPaths;
@@ -123,6 +128,8 @@ interface Prepared {
   plan: RestorePlan;
   bytes: () => Uint8Array;
   target: TaskCreds;
+  /** The sys_restart number, on the linux-cr path. */
+  sysRestartNr: number | undefined;
 }
 
 function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions, restarter: Restarter): Prepared {
@@ -170,14 +177,16 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   const restored: Cred = plan.played.cred;
   const restoredNoNewPrivs = plan.played.noNewPrivs;
   const standIn = opts.linuxCrStandIn;
+  let sysRestartNr: number | undefined;
   let pathKind: RestartPlanReport['path'] = 'ops';
   let ops = withIdmapHelpers(plan.ops, idmap, maps);
   if (standIn) {
     pathKind = 'linux-cr-stand-in';
     ops = [{ op: 'sys_restart' }];
-  } else if (opts.sysRestartNr !== undefined && fromThisLinuxCrKernel(image)) {
+  } else if (fromThisLinuxCrKernel(image)) {
     pathKind = 'linux-cr';
     ops = [{ op: 'sys_restart' }];
+    sysRestartNr = sysRestartNrHere(opts.sysRestartNr);
   }
   if (pathKind !== 'ops' && extraAmbient !== 0n)
     ops = [...ops, ...capNames(extraAmbient).map((n) => ({ op: 'ambient_raise' as const, cap: CAP[n.slice(4)] }))];
@@ -197,7 +206,22 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
     plan: { ...plan, ops },
     bytes: () => bytes ?? encode(image),
     target,
+    sysRestartNr,
   };
+}
+
+/** sys_restart's number on this kernel (which has it): the option, else env, else the table. */
+function sysRestartNrHere(option: number | undefined): number {
+  try {
+    if (option !== undefined) {
+      // The override still may not name a number kallsyms shows is another syscall.
+      return linuxCrSyscallsHere({ checkpoint: option, restart: option }).restart;
+    }
+    return linuxCrSyscallsHere().restart;
+  } catch (e) {
+    if (e instanceof LinuxCrSyscallsUnknown) throw new RestartUnsupported(`the kernel has sys_restart, but its number is not known: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -333,7 +357,7 @@ export function restart(
             image: prep.bytes(),
             standIn: Boolean(standIn),
             standInErrno: typeof standIn === 'object' ? standIn.errno : undefined,
-            nr: options.sysRestartNr,
+            nr: prep.sysRestartNr,
           }
         : undefined,
       onExit: (code, signal) => settle({ code, signal }),
