@@ -89,6 +89,9 @@ const FRAME_TYPES = new Set<number>([
   V21.record.TREE, V23.record.TREE,
 ]);
 
+const FRAME_TABLE = new Uint8Array(RecordType.TAIL + 1);
+for (const t of FRAME_TYPES) FRAME_TABLE[t] = 1;
+
 /** The records a SECURITY object's OBJREF may not be closed by: the ones this parser reads. */
 function interpreted(d: DialectTable): Set<number> {
   const r = d.record;
@@ -111,10 +114,75 @@ const PENDING = -1;
 const TAIL_HI = Number(TAIL_MAGIC >> 32n);
 const TAIL_LO = Number(TAIL_MAGIC & 0xffffffffn);
 
-/** A copy of a record's body (the bytes after its 8-byte header). */
+/** Bodies of no bytes are one shared array: nothing can be written into it. */
+const EMPTY = new Uint8Array(0);
+
+/** A copy of a record's body (the bytes after its 8-byte header): one allocation. */
 function bodyOf(view: DataView, at: number, len: number): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8).slice();
+  const n = len - 8;
+  if (n === 0) return EMPTY;
+  const out = new Uint8Array(n);
+  if (n <= 64) for (let i = 0, p = at + 8; i < n; i++, p++) out[i] = view.getUint8(p);
+  else out.set(new Uint8Array(view.buffer, view.byteOffset + at + 8, n));
+  return out;
 }
+
+/**
+ * uts strings (latin1, one char per byte up to the first NUL, so any bytes decode and encode
+ * back unchanged) repeat from image to image: the ones met are kept (a bounded table), found by
+ * a hash of the bytes and checked char by char, so a decode usually allocates none.
+ */
+const UTS_CACHE = new Map<number, string>();
+const UTS_CACHE_MAX = 256;
+
+function utsString(view: DataView, from: number, end: number): string {
+  let h = 0;
+  let p = from;
+  for (; p < end; p++) {
+    const c = view.getUint8(p);
+    if (c === 0) break;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const n = p - from;
+  const known = UTS_CACHE.get(h);
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = known.charCodeAt(i) === view.getUint8(from + i);
+    if (same) return known;
+  }
+  let text = '';
+  for (let q = from; q < p; q++) text += String.fromCharCode(view.getUint8(q));
+  if (UTS_CACHE.size < UTS_CACHE_MAX) UTS_CACHE.set(h, text);
+  return text;
+}
+
+/**
+ * Capability sets by their two words: creds repeat a handful of sets, across images too, and
+ * BigInts are immutable, so one table serves every decode (bounded, then left as it is).
+ */
+const CAP_CACHE = new Map<number, bigint>();
+const CAP_CACHE_MAX = 4096;
+
+/** Per dialect, indexed by record type - 100: the object type that record restores, or -1. */
+function objOfRecordTable(d: DialectTable): Int8Array {
+  const t = new Int8Array(32).fill(-1);
+  const r = d.record;
+  const o = d.obj;
+  t[r.USER_NS - 100] = o.USER_NS;
+  t[r.CRED - 100] = o.CRED;
+  t[r.USER - 100] = o.USER;
+  t[r.GROUPINFO - 100] = o.GROUPINFO;
+  return t;
+}
+const OBJ_OF_RECORD = { v21: objOfRecordTable(V21), v23: objOfRecordTable(V23) };
+
+/** Per dialect, indexed by object type: 1 for the objects whose OBJREF waits for their record. */
+function pendingTable(d: DialectTable): Uint8Array {
+  const t = new Uint8Array(d.objTypeMax + 1);
+  for (const x of [d.obj.CRED, d.obj.GROUPINFO, d.obj.USER, d.obj.USER_NS, d.obj.SECURITY]) t[x] = 1;
+  return t;
+}
+const PENDING_OBJECT = { v21: pendingTable(V21), v23: pendingTable(V23) };
 
 /** What decode learns beside the image: the objref each shared object had in the bytes. */
 export interface DecodeDetails {
@@ -138,7 +206,7 @@ export class ImageAssembler {
   private credLayout: CredLayout | undefined;
   private tasks: TaskCreds[] = [];
   private nTasks = 0;
-  private readonly security: SecurityObject[] = [];
+  private security: SecurityObject[] | undefined;
   /** The dialect's numbers the body's hot path compares against (set at TREE). */
   private tTaskCreds = V21.record.TASK_CREDS;
   private oCred = V21.obj.CRED;
@@ -164,7 +232,8 @@ export class ImageAssembler {
   private prevType = 0;
   private prevValue: unknown;
   private prevRef = 0;
-  private readonly capCache = new Map<number, CapSet>();
+  private objOfRec: Int8Array = OBJ_OF_RECORD.v21;
+  private pendObj: Uint8Array = PENDING_OBJECT.v21;
 
   constructor(opts: { trackObjrefs?: boolean } = {}) {
     if (opts.trackObjrefs) this.objrefs = new Map();
@@ -208,7 +277,7 @@ export class ImageAssembler {
       case Phase.Prefix:
         return this.readPrefix(view, at, offset, type, len);
     }
-    if (!FRAME_TYPES.has(type)) return; // other types are passed over by len
+    if (type >= FRAME_TABLE.length || FRAME_TABLE[type] === 0) return; // other types are passed over by len
     return this.phase === Phase.Uts ? this.readUts(view, at, offset, type, len) : this.readPids(view, at, offset, type, len);
   }
 
@@ -223,7 +292,7 @@ export class ImageAssembler {
       credLayout: this.credLayout ?? 88,
       tasks: this.tasks,
     };
-    if (this.security.length > 0) image.security = this.security;
+    if (this.security !== undefined) image.security = this.security;
     return image;
   }
 
@@ -237,15 +306,13 @@ export class ImageAssembler {
 
   /** The object type a record of `type` restores, -1 for none. */
   private objOfRecord(type: number): number {
-    const r = this.table.record;
-    const o = this.table.obj;
-    return type === r.CRED ? o.CRED : type === r.GROUPINFO ? o.GROUPINFO : type === r.USER ? o.USER : type === r.USER_NS ? o.USER_NS : -1;
+    const i = type - 100;
+    return i >= 0 && i < 32 ? this.objOfRec[i] : -1;
   }
 
   /** Whether OBJREFs of this object type wait for the object's own record. */
   private pendingObject(objtype: number): boolean {
-    const o = this.table.obj;
-    return objtype === o.CRED || objtype === o.GROUPINFO || objtype === o.USER || objtype === o.USER_NS || objtype === o.SECURITY;
+    return this.pendObj[objtype] === 1;
   }
 
   private readHeader(view: DataView, at: number, offset: number, type: number, len: number): void {
@@ -274,15 +341,7 @@ export class ImageAssembler {
   private readUts(view: DataView, at: number, offset: number, type: number, len: number): void {
     if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'three uts BUFFER records must follow the HEADER');
     this.fixedLen(offset, type, len, RecordSize.UTS_BUFFER);
-    // latin1, one char per byte up to the first NUL, so any bytes decode and encode back
-    // unchanged. A byte loop: these strings are short, and a typed-array view plus
-    // fromCharCode.apply cost more than the rest of a small image's decode.
-    let text = '';
-    for (let p = at + 8, end = at + len; p < end; p++) {
-      const c = view.getUint8(p);
-      if (c === 0) break;
-      text += String.fromCharCode(c);
-    }
+    const text = utsString(view, at + 8, at + len);
     this.uts.push(text);
     if (this.uts.length === 3) {
       const h = this.header as Mutable<ImageHeader>;
@@ -335,6 +394,8 @@ export class ImageAssembler {
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
     this.refused = BODY_REFUSED[d.name];
+    this.objOfRec = OBJ_OF_RECORD[d.name];
+    this.pendObj = PENDING_OBJECT[d.name];
     this.phase = Phase.Pids;
     this.fixedLen(offset, type, len, RecordSize.TREE);
     this.nrTasks = view.getUint32(at + 8, this.le);
@@ -377,20 +438,23 @@ export class ImageAssembler {
     const objtype = this.pendTypes.pop() as number;
     const ref = this.pendRefs.pop() as number;
     const d = this.table;
+    const recordObj = this.objOfRecord(type);
     // A creds object must be followed by its own record; a SECURITY object by a record this
     // parser does not interpret (kept opaque).
-    if (objtype === d.obj.SECURITY ? INTERPRETED[d.name].has(type) : this.objOfRecord(type) !== objtype)
+    const isSecurity = objtype === d.obj.SECURITY;
+    if (isSecurity ? INTERPRETED[d.name].has(type) : recordObj !== objtype)
       throw this.err('objtype', offset, type, `OBJREF ${ref} announces a ${d.objTypeName(objtype)} object, but a ${d.recordName(type)} record follows`);
     let value: unknown;
-    const r = d.record;
-    if (type === r.GROUPINFO) value = this.readGroupinfo(view, at, offset, len);
-    else if (type === r.USER) value = this.readUser(view, at, offset, len);
-    else if (type === r.USER_NS) value = this.readUserns(view, at, offset, len);
-    else if (type === r.CRED) value = this.readCred(view, at, offset, len);
-    else {
+    if (isSecurity) {
       // A SECURITY object, kept verbatim for round trips.
       value = { objref: ref, type, body: bodyOf(view, at, len) };
-      this.security.push(value as SecurityObject);
+      (this.security ??= []).push(value as SecurityObject);
+    } else {
+      const o = d.obj;
+      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, len);
+      else if (recordObj === o.USER) value = this.readUser(view, at, offset, len);
+      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, len);
+      else value = this.readCred(view, at, offset, len);
     }
     this.objType[ref] = objtype;
     this.objValue[ref] = value;
@@ -449,10 +513,10 @@ export class ImageAssembler {
     // Exact as a number key while hi < 2^21; creds repeat a handful of sets, so cache them.
     if (hi < 0x200000) {
       const key = hi * TWO32 + lo;
-      let c = this.capCache.get(key);
+      let c = CAP_CACHE.get(key);
       if (c === undefined) {
         c = (BigInt(hi) << 32n) | BigInt(lo);
-        this.capCache.set(key, c);
+        if (CAP_CACHE.size < CAP_CACHE_MAX) CAP_CACHE.set(key, c);
       }
       return c;
     }
