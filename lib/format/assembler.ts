@@ -114,6 +114,11 @@ const PENDING = -1;
 const TAIL_HI = Number(TAIL_MAGIC >> 32n);
 const TAIL_LO = Number(TAIL_MAGIC & 0xffffffffn);
 
+/** A u64 as a BigInt; 0 (uflags, mostly) without allocating one. */
+function u64(view: DataView, at: number, le: boolean): bigint {
+  return view.getUint32(at, le) === 0 && view.getUint32(at + 4, le) === 0 ? 0n : view.getBigUint64(at, le);
+}
+
 /** Bodies of no bytes are one shared array: nothing can be written into it. */
 const EMPTY = new Uint8Array(0);
 
@@ -331,8 +336,8 @@ export class ImageAssembler {
         rev: view.getUint16(at + 24, le),
       },
       constants,
-      time: view.getBigUint64(at + 56, le),
-      uflags: view.getBigUint64(at + 64, le),
+      time: u64(view, at + 56, le),
+      uflags: u64(view, at + 64, le),
       uts: { release: '', version: '', machine: '' },
     };
     this.phase = Phase.Uts;

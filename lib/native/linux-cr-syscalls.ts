@@ -78,6 +78,12 @@ export function hasSyscallSymbol(symbols: ReadonlySet<string>, name: string): bo
   return symbols.has(`sys_${name}`) || symbols.has(`__x64_sys_${name}`) || symbols.has(`__ia32_sys_${name}`) || symbols.has(`__se_sys_${name}`);
 }
 
+/** The table's row for a kernel of this arch and release, if any. */
+export function linuxCrEraOf(arch: string, release: string): LinuxCrEra | undefined {
+  const base = releaseBase(release);
+  return base ? LINUX_CR_ERAS.find((e) => e.arch === arch && cmp(base, e.bases[0]) >= 0 && cmp(base, e.bases[1]) <= 0) : undefined;
+}
+
 export interface ChooseInput {
   /** process.arch. */
   arch: string;
@@ -112,8 +118,7 @@ export function chooseLinuxCrSyscalls(input: ChooseInput): LinuxCrSyscalls {
   }
   if (eras.length === 0)
     throw new LinuxCrSyscallsUnknown(`no linux-cr syscall numbers are known for ${input.arch}; give them (${LINUX_CR_SYSCALLS_ENV}=CHECKPOINT,RESTART)`);
-  const base = releaseBase(input.release);
-  const era = base && eras.find((e) => cmp(base, e.bases[0]) >= 0 && cmp(base, e.bases[1]) <= 0);
+  const era = linuxCrEraOf(input.arch, input.release);
   if (!era)
     throw new LinuxCrSyscallsUnknown(
       `kernel release '${input.release}' is outside every base the series' numbers are known for; give them (${LINUX_CR_SYSCALLS_ENV}=CHECKPOINT,RESTART)`,

@@ -8,10 +8,11 @@
 //   4. it reads its creds back and compares them with the emulator's prediction;
 //   5. it execs the program.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
-import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
+import { LINUX_CR_SYSCALLS_ENV, LinuxCrSyscallsUnknown, linuxCrEraOf, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { firstLevelMaps, nsChain } from './chain';
@@ -183,7 +184,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   if (standIn) {
     pathKind = 'linux-cr-stand-in';
     ops = [{ op: 'sys_restart' }];
-  } else if (fromThisLinuxCrKernel(image)) {
+  } else if (fromThisLinuxCrKernel(image, opts.sysRestartNr)) {
     pathKind = 'linux-cr';
     ops = [{ op: 'sys_restart' }];
     sysRestartNr = sysRestartNrHere(opts.sysRestartNr);
@@ -286,8 +287,6 @@ function kernelCapLastCap(): number {
   return capLastCapCache;
 }
 
-let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
-
 /** The emulator's restart of the whole image, the caller's live creds as the restarter. */
 function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(profileFor(lastCap));
@@ -295,11 +294,15 @@ function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subo
   return emu.restart(image, me, { subordinate });
 }
 
-/** sys_restart only takes images that this very kernel's sys_checkpoint wrote. */
-function fromThisLinuxCrKernel(image: Image): boolean {
-  probeCache ??= native().probe();
-  const p = probeCache;
-  return p.linuxCr.sysRestart && image.header.uts.release === p.release && image.header.uts.version === p.version;
+/**
+ * sys_restart only takes images that this very kernel's sys_checkpoint wrote. The cheap checks
+ * first: the uts strings, then whether a number could be known at all (an override, or a
+ * release of the series' eras); only then the kallsyms scan (a tenth of a second, once).
+ */
+function fromThisLinuxCrKernel(image: Image, sysRestartNr: number | undefined): boolean {
+  if (image.header.uts.release !== os.release() || image.header.uts.version !== os.version()) return false;
+  if (sysRestartNr === undefined && !process.env[LINUX_CR_SYSCALLS_ENV] && !linuxCrEraOf(process.arch, os.release())) return false;
+  return native().linuxCrAvailable();
 }
 
 function stdioOf(o: RestartOptions['stdio']): [NativeStdio, NativeStdio, NativeStdio] {
