@@ -73,17 +73,28 @@ export interface DialectTable {
   objTypeName(type: number): string;
 }
 
-const TASK_RECORDS = [
-  'TREE', 'TASK', 'TASK_NS', 'TASK_OBJS', 'RESTART_BLOCK', 'THREAD', 'CPU',
-  'NS', 'UTS_NS', 'IPC_NS', 'MNT_NS', 'CAPABILITIES',
-  'USER_NS', 'CRED', 'USER', 'GROUPINFO', 'TASK_CREDS',
-] as const;
-const OBJECTS_AFTER_PID = [
-  'INODE', 'FILE_TABLE', 'FILE', 'MM', 'FS', 'SIGHAND', 'SIGNAL',
-  'NS', 'UTS_NS', 'IPC_NS', 'MNT_NS',
-  'USER_NS', 'CRED', 'USER', 'GROUPINFO',
-  'SOCK', 'TTY', 'SECURITY_PTR', 'SECURITY', 'NET_NS', 'NETDEV', 'SEM_UNDO',
-] as const;
+// Written out as literals, as the reference's tables give them (and so that the engine keeps
+// them as fast objects: the reader consults them per record).
+const V21_RECORDS: TaskRecordTypes = {
+  PIDS: 0, TREE: 101, TASK: 102, TASK_NS: 103, TASK_OBJS: 104, RESTART_BLOCK: 105, THREAD: 106, CPU: 107,
+  NS: 108, UTS_NS: 109, IPC_NS: 110, MNT_NS: 111, CAPABILITIES: 112,
+  USER_NS: 113, CRED: 114, USER: 115, GROUPINFO: 116, TASK_CREDS: 117,
+};
+const V23_RECORDS: TaskRecordTypes = {
+  PIDS: 101, TREE: 102, TASK: 103, TASK_NS: 104, TASK_OBJS: 105, RESTART_BLOCK: 106, THREAD: 107, CPU: 108,
+  NS: 109, UTS_NS: 110, IPC_NS: 111, MNT_NS: 112, CAPABILITIES: 113,
+  USER_NS: 114, CRED: 115, USER: 116, GROUPINFO: 117, TASK_CREDS: 118,
+};
+const V21_OBJECTS: ObjTypes = {
+  IGNORE: 0, PID: -1, INODE: 1, FILE_TABLE: 2, FILE: 3, MM: 4, FS: 5, SIGHAND: 6, SIGNAL: 7,
+  NS: 8, UTS_NS: 9, IPC_NS: 10, MNT_NS: 11, USER_NS: 12, CRED: 13, USER: 14, GROUPINFO: 15,
+  SOCK: 16, TTY: 17, SECURITY_PTR: 18, SECURITY: 19, NET_NS: 20, NETDEV: 21, SEM_UNDO: 22,
+};
+const V23_OBJECTS: ObjTypes = {
+  IGNORE: 0, PID: 1, INODE: 2, FILE_TABLE: 3, FILE: 4, MM: 5, FS: 6, SIGHAND: 7, SIGNAL: 8,
+  NS: 9, UTS_NS: 10, IPC_NS: 11, MNT_NS: 12, USER_NS: 13, CRED: 14, USER: 15, GROUPINFO: 16,
+  SOCK: 17, TTY: 18, SECURITY_PTR: 19, SECURITY: 20, NET_NS: 21, NETDEV: 22, SEM_UNDO: 23,
+};
 
 /**
  * The other blocks (architecture 201-299, files 301.., memory 401.., IPC 501.., signals 601..,
@@ -98,26 +109,22 @@ function blockName(t: number): string | undefined {
   return undefined;
 }
 
-function table(name: Dialect, shift: 0 | 1): DialectTable {
-  const record: Record<string, number> = { PIDS: shift ? 101 : 0 };
-  TASK_RECORDS.forEach((n, i) => (record[n] = 101 + shift + i));
-  const obj: Record<string, number> = { IGNORE: 0, PID: shift ? 1 : -1 };
-  OBJECTS_AFTER_PID.forEach((n, i) => (obj[n] = 1 + shift + i));
+function table(name: Dialect, record: TaskRecordTypes, obj: ObjTypes): DialectTable {
   const names = new Map<number, string>(Object.entries(RecordType).map(([k, v]) => [v, k] as [number, string]));
   for (const [k, v] of Object.entries(record)) if (v > 0) names.set(v, k);
   const objNames = new Map<number, string>(Object.entries(obj).filter(([, v]) => v >= 0).map(([k, v]) => [v, k] as [number, string]));
   return {
     name,
-    record: record as unknown as TaskRecordTypes,
-    obj: obj as unknown as ObjTypes,
-    objTypeMax: OBJECTS_AFTER_PID.length + shift,
+    record: Object.freeze(record),
+    obj: Object.freeze(obj),
+    objTypeMax: obj.SEM_UNDO,
     recordName: (t) => names.get(t) ?? blockName(t) ?? `TYPE_${t}`,
     objTypeName: (t) => objNames.get(t) ?? `OBJ_${t}`,
   };
 }
 
-export const V21: DialectTable = table('v21', 0);
-export const V23: DialectTable = table('v23', 1);
+export const V21: DialectTable = table('v21', V21_RECORDS, V21_OBJECTS);
+export const V23: DialectTable = table('v23', V23_RECORDS, V23_OBJECTS);
 export const DIALECTS: Readonly<Record<Dialect, DialectTable>> = { v21: V21, v23: V23 };
 
 export function isDialect(s: unknown): s is Dialect {
