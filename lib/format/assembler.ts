@@ -324,8 +324,12 @@ export class ImageAssembler {
     if (type !== RecordType.HEADER) throw this.err('record-order', offset, type, 'the image must start with a HEADER record');
     this.fixedLen(offset, type, len, RecordSize.HEADER);
     const le = this.le;
-    const constants: number[] = new Array(12);
-    for (let i = 0; i < 12; i++) constants[i] = view.getUint16(at + 32 + 2 * i, le);
+    const c = at + 32;
+    const constants = [
+      view.getUint16(c, le), view.getUint16(c + 2, le), view.getUint16(c + 4, le), view.getUint16(c + 6, le),
+      view.getUint16(c + 8, le), view.getUint16(c + 10, le), view.getUint16(c + 12, le), view.getUint16(c + 14, le),
+      view.getUint16(c + 16, le), view.getUint16(c + 18, le), view.getUint16(c + 20, le), view.getUint16(c + 22, le),
+    ];
     this.header = {
       byteOrder: le ? 'little' : 'big',
       arch: view.getUint16(at + 16, le),
@@ -362,33 +366,34 @@ export class ImageAssembler {
    */
   private readPrefix(view: DataView, at: number, offset: number, type: number, len: number): void {
     const p = this.prefix;
+    // Literal cases, as in record().
     switch (type) {
-      case RecordType.HEADER_ARCH:
+      case 2: // HEADER_ARCH
         if (p.headerArch !== undefined || this.container !== Container.None)
           throw this.err('record-order', offset, type, 'HEADER_ARCH comes once, before CONTAINER');
         p.headerArch = bodyOf(view, at, len);
         return;
-      case RecordType.CONTAINER:
+      case 3: // CONTAINER
         if (this.container !== Container.None) throw this.err('record-order', offset, type, 'CONTAINER comes once, before TREE');
         p.container = { body: bodyOf(view, at, len) };
         this.container = Container.Open;
         return;
-      case RecordType.BUFFER:
+      case 4: // BUFFER
         if (this.container !== Container.Open)
           throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers (a BUFFER here must be the LSM name right after CONTAINER)');
         if (len > MAX_LSM_NAME_BUFFER) throw this.err('record-len', offset, type, `len ${len}, an LSM-name BUFFER is at most ${MAX_LSM_NAME_BUFFER} bytes`);
         (p.container as NonNullable<ImagePrefix['container']>).lsmName = bodyOf(view, at, len);
         this.container = Container.Named;
         return;
-      case RecordType.LSM_INFO:
+      case 7: // LSM_INFO
         if (this.container !== Container.Open && this.container !== Container.Named)
           throw this.err('record-order', offset, type, 'LSM_INFO comes once, after CONTAINER');
         (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = bodyOf(view, at, len);
         this.container = Container.Closed;
         return;
-      case V21.record.TREE:
+      case 101: // v21 TREE
         return this.readTree(view, at, offset, type, len, V21);
-      case V23.record.TREE:
+      case 102: // v23 TREE
         return this.readTree(view, at, offset, type, len, V23);
     }
     if (type === RecordType.HEADER || PREFIX_REFUSED.has(type)) throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers');
