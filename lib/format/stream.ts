@@ -3,7 +3,7 @@
 // the same parser as decode(), framed with the same checks.
 import type { Readable } from 'stream';
 import { ImageAssembler, type DecodeDetails } from './assembler';
-import { RecordSize } from './constants';
+import { RecordSize, RecordType } from './constants';
 import { ImageFormatError } from './errors';
 import { HEAD_PROBE_LEN, checkFrame, headByteOrder, truncated } from './frame';
 import type { Image } from './types';
@@ -134,6 +134,40 @@ async function run(stream: Readable, a: ImageAssembler): Promise<Image> {
 /** Reads a whole image from a stream; the same rules and errors as decode(). */
 export function readImage(stream: Readable): Promise<Image> {
   return run(stream, new ImageAssembler());
+}
+
+/**
+ * The problems of an image read from a stream, [] when it is valid: the same list validate()
+ * gives for its bytes (after a broken rule inside a record, only the framing of the rest).
+ */
+export async function validateStream(stream: Readable): Promise<ImageFormatError[]> {
+  const problems: ImageFormatError[] = [];
+  const a = new ImageAssembler();
+  let framingOnly = false;
+  let tailSeen = false;
+  let end = 0;
+  try {
+    for await (const r of frames(stream, a)) {
+      if (tailSeen) throw new ImageFormatError('after-tail', r.offset, 'TAIL', 'data follows the TAIL');
+      if (!framingOnly) {
+        try {
+          a.record(new DataView(r.bytes.buffer, r.bytes.byteOffset, r.len), 0, r.offset, r.type, r.len);
+        } catch (e) {
+          if (!(e instanceof ImageFormatError)) throw e;
+          problems.push(e);
+          framingOnly = true;
+        }
+      }
+      if (r.type === RecordType.TAIL) tailSeen = true;
+      end = r.offset + r.len;
+    }
+    if (!framingOnly) a.finish(end);
+    else if (!tailSeen) throw new ImageFormatError('tail-missing', end, 'TAIL', 'the image ends without a TAIL record');
+  } catch (e) {
+    if (!(e instanceof ImageFormatError)) throw e;
+    problems.push(e);
+  }
+  return problems;
 }
 
 /** readImage(), plus the objref each shared object had (for inspect). */

@@ -1,11 +1,11 @@
 // cr-creds restart: run a program with the creds of a task of an image. The program's stdio is
 // the CLI's own; the CLI's messages go to stderr; signals sent to the CLI are passed on.
-import * as fs from 'fs';
 import { constants } from 'os';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { UsageError } from '../command';
 import { usageErrors } from '../args';
+import { readImageSource } from '../image-files';
 import { capNames, securebitNames, type Cred } from '../../model';
 import { restart, type RestartOptions, type RestartPlanReport } from '../../restart';
 
@@ -86,8 +86,7 @@ export const restartCommand: Command = {
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
-    const bytes = file === '-' ? await readAll(io.stdin) : fs.readFileSync(file);
-    const image = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { image } = await readImageSource(file, io.stdin);
     if (values['dry-run']) {
       const plan = restart(image, cmd[0], cmd.slice(1), { ...opts, dryRun: true });
       io.stdout.write((values.json ? toJson(planJson(plan)) : planText(plan)) + '\n');
@@ -113,9 +112,3 @@ export const restartCommand: Command = {
     }
   },
 };
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks);
-}
