@@ -46,6 +46,15 @@ export interface RestartOptions {
   linuxCrStandIn?: boolean | { errno: number };
   /** The sys_restart syscall number of a linux-cr kernel (never used where the probe lacks it). */
   sysRestartNr?: number;
+  /**
+   * Kill the program (SIGKILL) when the caller dies, as bwrap --die-with-parent: armed with
+   * PR_SET_PDEATHSIG in the child right before execve (after the creds change, which would clear
+   * it), the parent's death before that moment caught. Default false, as child_process.spawn:
+   * the signal follows the THREAD that called restart() (a worker_thread's exit kills the
+   * program), and an execve that changes ids or raises permitted caps (set-uid/set-gid or
+   * file-capability programs) clears it (docs/restart.md).
+   */
+  dieWithParent?: boolean;
   /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
   idmapHelpers?: IdmapHelperPaths;
 }
@@ -336,6 +345,7 @@ export function restart(
             nr: options.sysRestartNr,
           }
         : undefined,
+      dieWithParent: options.dieWithParent ?? false,
       onExit: (code, signal) => settle({ code, signal }),
     });
   } catch (e) {

@@ -54,7 +54,16 @@ function planJson(p: RestartPlanReport): unknown {
 export const restartCommand: Command = {
   name: 'restart',
   summary: "run a program with the credentials of a task in an image",
-  usage: 'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--json] [--carry-caps] -- CMD [ARGS...]',
+  usage:
+    'cr-creds restart FILE [--task N|--pid P] [--dry-run [--verbose]] [--json] [--carry-caps] [--no-die-with-parent] -- CMD [ARGS...]\n' +
+    "  FILE                  the image: a file, FIFO or '-' (stdin), read as a stream\n" +
+    '  --task N | --pid P    the task to restart: its index, or its original pid (default: task 0)\n' +
+    '  --dry-run             judge and plan only, nothing started; print the plan\n' +
+    '  --verbose             with a refusal, list every refused step (default: the first ones and a count)\n' +
+    '  --json                the plan (--dry-run) or the exit status as JSON\n' +
+    "  --carry-caps          carry the image's permitted caps across execve (through ambient)\n" +
+    '  --no-die-with-parent  let the program outlive cr-creds (default: it is killed with SIGKILL\n' +
+    '                        when cr-creds dies, even by SIGKILL; set-uid/file-cap programs excepted)',
   async run(argv, io) {
     const dash = argv.indexOf('--');
     const head = dash < 0 ? argv : argv.slice(0, dash);
@@ -67,6 +76,9 @@ export const restartCommand: Command = {
           'dry-run': { type: 'boolean' },
           json: { type: 'boolean' },
           'carry-caps': { type: 'boolean' },
+          'die-with-parent': { type: 'boolean' },
+          'no-die-with-parent': { type: 'boolean' },
+          verbose: { type: 'boolean' },
         },
         allowPositionals: true,
         strict: true,
@@ -82,7 +94,9 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']) };
+    if (values['die-with-parent'] && values['no-die-with-parent'])
+      throw new UsageError('--die-with-parent and --no-die-with-parent exclude each other');
+    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), dieWithParent: !values['no-die-with-parent'] };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
