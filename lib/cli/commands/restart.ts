@@ -3,11 +3,11 @@
 import { constants } from 'os';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
-import { UsageError } from '../command';
+import { CliFailure, UsageError } from '../command';
 import { usageErrors } from '../args';
 import { readImageSource } from '../image-files';
 import { capNames, securebitNames, type Cred } from '../../model';
-import { restart, type RestartOptions, type RestartPlanReport } from '../../restart';
+import { RestartDenied, restart, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -55,7 +55,7 @@ export const restartCommand: Command = {
   name: 'restart',
   summary: "run a program with the credentials of a task in an image",
   usage:
-    'cr-creds restart FILE [--task N|--pid P] [--dry-run [--verbose]] [--json] [--carry-caps] [--no-die-with-parent] -- CMD [ARGS...]\n' +
+    'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--verbose] [--json] [--carry-caps] [--no-die-with-parent] -- CMD [ARGS...]\n' +
     "  FILE                  the image: a file, FIFO or '-' (stdin), read as a stream\n" +
     '  --task N | --pid P    the task to restart: its index, or its original pid (default: task 0)\n' +
     '  --dry-run             judge and plan only, nothing started; print the plan\n' +
@@ -101,8 +101,17 @@ export const restartCommand: Command = {
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
     const { image } = await readImageSource(file, io.stdin);
+    // A refusal: its first steps and a count, or (--verbose) every refused step.
+    const refusals = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof RestartDenied && values.verbose) throw new CliFailure(e.describe(true));
+        throw e;
+      }
+    };
     if (values['dry-run']) {
-      const plan = restart(image, cmd[0], cmd.slice(1), { ...opts, dryRun: true });
+      const plan = refusals(() => restart(image, cmd[0], cmd.slice(1), { ...opts, dryRun: true }));
       io.stdout.write((values.json ? toJson(planJson(plan)) : planText(plan)) + '\n');
       return 0;
     }
@@ -116,7 +125,7 @@ export const restartCommand: Command = {
     };
     for (const s of FORWARDED) process.on(s, forward);
     try {
-      h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' });
+      h = refusals(() => restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' }));
       for (const sig of pending.splice(0)) h.kill(sig);
       const { code, signal } = await h;
       if (values.json) io.stderr.write(toJson({ pid: h.pid, code, signal }) + '\n');
