@@ -171,7 +171,10 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   for (const s of played.steps) s.task = task;
   // Up to the first refused op (where the child would stop), then every later refused op: each
   // played from the creds the ops before it left (a refused op changes nothing).
-  steps.push(...played.steps.filter((s, i) => played.refused < 0 || i <= played.refused || !s.allowed));
+  // A loop, not push(...spread): a deep chain's plan has more steps than a call has arguments.
+  played.steps.forEach((s, i) => {
+    if (played.refused < 0 || i <= played.refused || !s.allowed) steps.push(s);
+  });
   const off = played.refused < 0 ? planResult(target, extraAmbient, played.cred, played.noNewPrivs, restarter, task) : [];
   steps.push(...off);
   if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) throw new RestartDenied(steps);

@@ -100,7 +100,7 @@ rootTest(
   180000,
 );
 
-rootTest('the program is the CLI'\''s own child (not reparented) and dies with it', async () => {
+rootTest("the program is the CLI's own child (not reparented) and dies with it", async () => {
   const secs = String(100000 + Math.floor(Math.random() * 800000));
   const c = spawn(process.execPath, [path.join(pkg, 'dist', 'cli', 'main.js'), 'restart', image, '--', 'sleep', secs], { cwd: '/', stdio: 'ignore' });
   let pids: number[] = [];
