@@ -280,7 +280,7 @@ let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
 function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(profileFor(lastCap));
   const me = emu.spawnTask({ ...restarterCred(r), user: emu.user(r.uid) }, { noNewPrivs: r.noNewPrivs });
-  return emu.restart(image, me, { subordinate });
+  return emu.restart(image, me, { subordinate, judgeOnly: true });
 }
 
 /** sys_restart only takes images that this very kernel's sys_checkpoint wrote. */
