@@ -73,6 +73,34 @@ class ByteQueue {
     return out;
   }
 
+  /**
+   * Reads n bytes into one new buffer, each chunk copied in and dropped as it comes, so a big
+   * record (a million tasks' pids) costs its size once, not twice. When the stream ends first:
+   * the number of bytes it had.
+   */
+  async takeInto(n: number): Promise<Uint8Array | number> {
+    const out = new Uint8Array(n);
+    let got = Math.min(this.size, n);
+    out.set(this.take(got), 0);
+    while (got < n) {
+      const r = await this.it.next();
+      if (r.done) {
+        this.ended = true;
+        return got;
+      }
+      const v = r.value;
+      const chunk = typeof v === 'string' ? Buffer.from(v, 'latin1') : (v as Uint8Array);
+      const use = Math.min(chunk.byteLength, n - got);
+      out.set(chunk.subarray(0, use), got);
+      got += use;
+      if (use < chunk.byteLength) {
+        this.chunks.push(chunk.subarray(use));
+        this.size += chunk.byteLength - use;
+      }
+    }
+    return out;
+  }
+
   private skip(n: number): void {
     this.size -= n;
     while (n > 0) {
@@ -92,6 +120,9 @@ class ByteQueue {
   }
 }
 
+/** Records above this size are copied in as they arrive (ByteQueue.takeInto). */
+const BIG_RECORD = 1 << 20;
+
 async function* frames(stream: Readable, a?: ImageAssembler): AsyncGenerator<RawRecord> {
   const q = new ByteQueue(stream);
   if (!(await q.fill(HEAD_PROBE_LEN))) throw truncated(0, q.available, HEAD_PROBE_LEN);
@@ -110,8 +141,15 @@ async function* frames(stream: Readable, a?: ImageAssembler): AsyncGenerator<Raw
     const type = hv.getUint32(0, le);
     const len = hv.getUint32(4, le);
     checkFrame(type, len, off, Infinity);
-    if (!(await q.fill(len))) checkFrame(type, len, off, q.available);
-    const bytes = q.take(len);
+    let bytes: Uint8Array;
+    if (len > BIG_RECORD) {
+      const big = await q.takeInto(len);
+      if (typeof big === 'number') checkFrame(type, len, off, big);
+      bytes = big as Uint8Array;
+    } else {
+      if (!(await q.fill(len))) checkFrame(type, len, off, q.available);
+      bytes = q.take(len);
+    }
     yield { offset: off, type, len, littleEndian: le, bytes };
     off += len;
   }
