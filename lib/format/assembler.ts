@@ -122,8 +122,12 @@ export class ImageAssembler {
   private prevRef = 0;
   private readonly capCache = new Map<number, CapSet>();
 
-  constructor(opts: { trackObjrefs?: boolean } = {}) {
+  /** false: check every task but keep none (validation of a huge image in bounded memory). */
+  private readonly keepTasks: boolean;
+
+  constructor(opts: { trackObjrefs?: boolean; keepTasks?: boolean } = {}) {
     if (opts.trackObjrefs) this.objrefs = new Map();
+    this.keepTasks = opts.keepTasks ?? true;
   }
 
   get done(): boolean {
@@ -253,7 +257,7 @@ export class ImageAssembler {
     this.pidsView = view;
     this.pidsAt = at + 8;
     // Sized once: the BUFFER just read holds 24 bytes per task, so this is bounded by the image.
-    this.tasks = new Array<TaskCreds>(this.nrTasks);
+    this.tasks = this.keepTasks ? new Array<TaskCreds>(this.nrTasks) : [];
     this.phase = Phase.Body;
   }
 
@@ -451,7 +455,7 @@ export class ImageAssembler {
           depth: pv.getUint32(b + 20, false),
         };
     const task: TaskCreds = { pids, cred, ecred, noNewPrivs: false };
-    this.tasks[i] = task;
+    if (this.keepTasks) this.tasks[i] = task;
     this.nTasks = i + 1;
     this.prevValue = task;
   }

@@ -180,7 +180,7 @@ export function readImage(stream: Readable): Promise<Image> {
  */
 export async function validateStream(stream: Readable): Promise<ImageFormatError[]> {
   const problems: ImageFormatError[] = [];
-  const a = new ImageAssembler();
+  const a = new ImageAssembler({ keepTasks: false });
   let framingOnly = false;
   let tailSeen = false;
   let end = 0;
