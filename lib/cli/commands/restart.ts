@@ -76,7 +76,6 @@ export const restartCommand: Command = {
           'dry-run': { type: 'boolean' },
           json: { type: 'boolean' },
           'carry-caps': { type: 'boolean' },
-          'die-with-parent': { type: 'boolean' },
           'no-die-with-parent': { type: 'boolean' },
           verbose: { type: 'boolean' },
         },
@@ -94,8 +93,6 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    if (values['die-with-parent'] && values['no-die-with-parent'])
-      throw new UsageError('--die-with-parent and --no-die-with-parent exclude each other');
     const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), dieWithParent: !values['no-die-with-parent'] };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
