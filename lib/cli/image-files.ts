@@ -5,7 +5,7 @@
 import { Transform, type Readable } from 'stream';
 import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
-import { readImageDetailed, validateStream } from '../format/stream';
+import { readImage, readImageDetailed, validateStream } from '../format/stream';
 import { ImageFormatError } from '../format/errors';
 import { FileReadError, openInputStream } from '../files/open-input';
 import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
@@ -15,8 +15,11 @@ const PROGRESS_MIN_BYTES = 1 << 20;
 
 const mib = (n: number) => (n / (1 << 20)).toFixed(1);
 
-/** Reads an image from a file or stdin; failures become CliFailure naming the source. */
-export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress) {
+/**
+ * Reads an image from a file or stdin; failures become CliFailure naming the source. `objrefs`
+ * false: no objref table (what only inspect shows), one map less for a huge image.
+ */
+export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress, objrefs = true) {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
   const opened = openSource(file, stdin);
   let stream: Readable = opened.stream;
@@ -37,6 +40,7 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
         stream = source.pipe(counter);
       }
     }
+    if (!objrefs) return { image: await readImage(stream), details: { objrefs: new Map<object, number>() } };
     return await readImageDetailed(stream);
   } catch (e) {
     throw readFailure(name, e);

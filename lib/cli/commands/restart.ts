@@ -97,7 +97,7 @@ export const restartCommand: Command = {
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
-    const { image } = await readImageSource(file, io.stdin);
+    const { image } = await readImageSource(file, io.stdin, undefined, false);
     // A refusal: its first steps and a count, or (--verbose) every refused step.
     const refusals = <T>(f: () => T): T => {
       try {
