@@ -68,7 +68,7 @@ const char* const kVerifyNames[kVFieldCount] = {
     "sgid",        "fsgid",     "groups",    "inheritable", "permitted", "effective",
     "bounding",    "ambient",   "securebits", "noNewPrivs"};
 const char* const kMapNames[] = {"", "unshare", "setgroups", "uid_map", "gid_map", "helper", "newuidmap", "newgidmap"};
-const char* const kPhaseNames[] = {"", "op", "verify", "stdio", "chdir", "execve", "signals"};
+const char* const kPhaseNames[] = {"", "op", "verify", "stdio", "chdir", "execve", "signals", "die-with-parent"};
 
 // ---------------------------------------------------------------------------------------------
 // JS options -> Plan
@@ -414,6 +414,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   for (auto& s : plan.envp_s) plan.envp.push_back(&s[0]);
   plan.envp.push_back(nullptr);
   if (opts.Get("cwd").IsString()) plan.cwd = opts.Get("cwd").As<Napi::String>().Utf8Value();
+  plan.die_with_parent = opts.Get("dieWithParent").ToBoolean();
+  plan.parent_pid = getpid();
 
   Napi::Value ops_v = opts.Get("ops");
   if (!ops_v.IsArray()) throw Napi::TypeError::New(env, "spawn: ops must be an array");

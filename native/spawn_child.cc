@@ -240,6 +240,15 @@ int SetUpStdio(const Plan& plan, int* which) {
 
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(err_fd, Phase::kChdir, -1, errno, 0);
 
+  // Last before execve, after every cred change: commit_creds() clears the parent-death signal
+  // when the ids or the permitted set change. The signal fires when the thread that forked us
+  // exits (spawn.cc forks on the calling JS thread). A parent that died before it was armed is
+  // seen by getppid(): we were reparented, so we stop here (nobody reads the error pipe).
+  if (plan.die_with_parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(err_fd, Phase::kDieWithParent, -1, errno, 0);
+    if (getppid() != plan.parent_pid) _exit(127);
+  }
+
   // As execvp: go on past ENOENT / ENOTDIR / EACCES, report EACCES if any candidate gave it.
   err = ENOENT;
   bool saw_eacces = false;

@@ -3,6 +3,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <memory>
 #include <string>
@@ -58,6 +59,7 @@ enum class Phase : int32_t {
   kChdir = 4,
   kExecve = 5,
   kSignals = 6,
+  kDieWithParent = 7,  // prctl(PR_SET_PDEATHSIG) failed
 };
 
 // kMapHelper: the map writer process itself failed; kMapNewuidmap / kMapNewgidmap: the helper
@@ -106,6 +108,10 @@ struct Plan {
   CredState* expect = nullptr;   // owned by the caller, allocated before fork
   CredState* readback = nullptr; // idem
   SysRestart restart;
+  // Die with the parent: PR_SET_PDEATHSIG(SIGKILL) right before execve, and the parent's pid
+  // (getpid() before fork) to tell whether it died before the signal was armed.
+  bool die_with_parent = false;
+  pid_t parent_pid = 0;
 };
 
 // One user-namespace level (userns_setup.cc).

@@ -10,7 +10,7 @@ import { native } from '../native/binding';
 import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
-import { readLive, type CheckpointProgress, type UnknownSecurebits } from './live';
+import { isZombie, readLive, type CheckpointProgress, type LiveProcess, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
 
 export * from './errors';
@@ -95,20 +95,55 @@ function useKernel(options: CheckpointOptions, tasks: number): boolean {
 export async function checkpoint(pids: number | readonly number[], options: CheckpointOptions = {}): Promise<Image> {
   const list = typeof pids === 'number' ? [pids] : [...pids];
   if (list.length === 0) throw new RangeError('checkpoint: no pids');
+  const seen = new Set<number>();
+  for (const p of list) {
+    if (seen.has(p)) throw new RangeError(`checkpoint: pid ${p} given twice`);
+    seen.add(p);
+  }
   if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0], options), options);
   const live = await readLive(list, options);
   const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
   return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
 }
 
+/**
+ * A tree's pids as its root's pid namespace sees them (as the kernel's checkpoint records a
+ * container's): a descendant in a nested pid namespace keeps its link to its parent, which its
+ * own view (ppid 0, pid 1) would lose. An id with no number at the root's level (a group or
+ * session led from outside it) is 0, as the kernel shows it.
+ */
+function inRootPidNs(live: LiveProcess[], tree: readonly { pid: number; parent?: number }[]): void {
+  const root = live.find((p) => p.pid === tree[0].pid);
+  if (!root) return;
+  const level = root.threads[0].nspid.length - 1;
+  const at = (ids: readonly number[]) => ids[level] ?? 0;
+  const byPid = new Map(live.map((p) => [p.pid, p]));
+  for (const p of live) {
+    for (const t of p.threads) {
+      t.vpid = at(t.nspid);
+      t.vtgid = at(t.nstgid);
+    }
+    p.vpid = p.threads[0].vpid;
+    p.vpgid = at(p.nspgid);
+    p.vsid = at(p.nssid);
+  }
+  for (const e of tree) {
+    const p = byPid.get(e.pid);
+    const parent = e.parent === undefined ? undefined : byPid.get(e.parent);
+    if (p && parent) p.vppid = parent.vpid;
+  }
+}
+
 /** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
 export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
   if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid, options), options);
   const report = options.onProgress;
-  const tree = await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })));
+  // A zombie descendant has exited (its children went to a reaper): not part of the live tree.
+  const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !isZombie(t.pid));
   const live = await readLive(
     tree.map((t) => t.pid),
     options,
   );
+  inRootPidNs(live, tree);
   return checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
 }

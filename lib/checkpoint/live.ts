@@ -3,7 +3,8 @@
 // kernel keeps them. Nothing here builds the image (see image.ts).
 import type { Capabilities, IdMapExtent } from '../model/types';
 import { native, type LiveTasksFlat, type UserNsLevel } from '../native/binding';
-import { fromNative } from './errors';
+import * as fs from 'fs';
+import { ProcessGoneError, fromNative } from './errors';
 import { translateDown } from './idmap';
 import { tracerUsed } from './tracer';
 
@@ -44,6 +45,9 @@ export interface LiveCreds {
   /** The thread's pid and tgid in its own pid namespace. */
   vpid: number;
   vtgid: number;
+  /** NSpid / NStgid of /proc: the ids in each pid namespace from the caller's down, innermost last. */
+  nspid: number[];
+  nstgid: number[];
   uid: number;
   euid: number;
   suid: number;
@@ -68,6 +72,9 @@ export interface LiveProcess {
   vsid: number;
   /** The parent's pid as /proc shows it to the caller (PPid of the status already read). */
   ppid: number;
+  /** NSpgid / NSsid of the leader, outermost first (an entry per pid namespace level). */
+  nspgid: number[];
+  nssid: number[];
   /** The leader first. */
   threads: LiveCreds[];
 }
@@ -85,6 +92,21 @@ interface Read {
   userNsInode: bigint;
 }
 
+function exited(pid: number): ProcessGoneError {
+  return new ProcessGoneError(`process ${pid} has exited (a zombie its parent has not reaped): there is nothing to checkpoint`, 'ESRCH', pid, 'read /proc/PID/stat');
+}
+
+/** Whether `pid` is a zombie (or dead), from the state field of /proc/PID/stat. */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
+}
+
 /** readLiveTasksFlat's answer (see LiveTasksFlat) straight into our objects. */
 function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
   let i = 0;
@@ -95,14 +117,9 @@ function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
     for (let x = 0; x < n; x++) a[x] = f[i++];
     return a;
   };
-  const last = (): number => {
-    const n = f[i++];
-    i += n;
-    return f[i - 1];
-  };
   while (i < f.length) {
     const pid = f[i++];
-    const proc: LiveProcess = { pid, chain: [], vpid: f[i++], vppid: 0, vpgid: 0, vsid: 0, ppid: 0, threads: [] };
+    const proc: LiveProcess = { pid, chain: [], vpid: f[i++], vppid: 0, vpgid: 0, vsid: 0, ppid: 0, nspgid: [], nssid: [], threads: [] };
     i++; // vtgid: the leader's, as each thread's below
     proc.vppid = f[i++];
     proc.vpgid = f[i++];
@@ -112,13 +129,19 @@ function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
     for (let t = 0; t < nthreads; t++) {
       const tid = f[i++];
       const securebits = f[i++];
-      i += 4; // securebitsError's index, State, tgid, pid (the tid again)
+      i++; // securebitsError's index
+      // A zombie has exited: /proc still shows its last creds, but there is no process to
+      // checkpoint (and ptrace, refused on it, would blame permissions).
+      if (t === 0 && (f[i] === 0x5a /* Z */ || f[i] === 0x58 /* X */)) throw exited(pid);
+      i += 3; // State, tgid, pid (the tid again)
       if (t === 0) proc.ppid = f[i];
       i += 2; // ppid, tracerPid
       const creds: LiveCreds = {
         tid,
         vpid: 0,
         vtgid: 0,
+        nspid: [],
+        nstgid: [],
         uid: f[i++],
         euid: f[i++],
         suid: f[i++],
@@ -132,10 +155,16 @@ function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
         caps: { inheritable: b[k++], permitted: b[k++], effective: b[k++], bounding: b[k++], ambient: b[k++] },
         securebits: securebits < 0 ? null : securebits,
       };
-      creds.vtgid = last(); // nstgid, innermost last
-      creds.vpid = last(); // nspid
-      last(); // nspgid
-      last(); // nssid
+      creds.nstgid = list(); // innermost last
+      creds.nspid = list();
+      creds.vtgid = creds.nstgid[creds.nstgid.length - 1];
+      creds.vpid = creds.nspid[creds.nspid.length - 1];
+      const nspgid = list();
+      const nssid = list();
+      if (t === 0) {
+        proc.nspgid = nspgid;
+        proc.nssid = nssid;
+      }
       proc.threads.push(creds);
     }
     out.push({ process: proc, userNsInode });
@@ -204,6 +233,9 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
     for (const r of read) intoTaskView(r.process, chains.get(r.userNsInode) ?? none);
     return read.map((r) => r.process);
   } catch (e) {
+    // ptrace refuses a zombie: say it exited rather than blame permissions.
+    const pid = (e as { pid?: unknown })?.pid;
+    if ((e as { code?: unknown })?.code === 'ERR_SECUREBITS_UNREADABLE' && typeof pid === 'number' && isZombie(pid)) throw exited(pid);
     throw fromNative(e);
   } finally {
     tracerUsed();

@@ -1,31 +1,32 @@
-// Images in and out of the CLI: read from a file or stdin with failures named by source (and
-// progress on big files), written atomically so that no reader ever sees half an image.
-import * as fs from 'fs';
-import * as path from 'path';
+// Images in and out of the CLI: read from a file or stdin through the bounded stream reader
+// (the type checked before any blocking open), with failures named by source (and progress on
+// big files); written exclusively and atomically so that no reader ever sees half an image and
+// no planted link or file can steer the write.
 import { Transform, type Readable } from 'stream';
 import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
-import { readImageDetailed } from '../format/stream';
+import { readImage, readImageDetailed, validateStream } from '../format/stream';
 import { ImageFormatError } from '../format/errors';
+import { FileReadError, openInputStream } from '../files/open-input';
+import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
 
 /** Files at least this big show reading progress (smaller ones read faster than it would draw). */
 const PROGRESS_MIN_BYTES = 1 << 20;
 
 const mib = (n: number) => (n / (1 << 20)).toFixed(1);
 
-/** Reads an image from a file or stdin; failures become CliFailure naming the source. */
-export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress) {
+/**
+ * Reads an image from a file or stdin; failures become CliFailure naming the source. `objrefs`
+ * false: no objref table (what only inspect shows), one map less for a huge image.
+ */
+export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress, objrefs = true) {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
-  let stream: Readable = name === '<stdin>' ? stdin : fs.createReadStream(file as string);
+  const opened = openSource(file, stdin);
+  let stream: Readable = opened.stream;
   const source = stream;
   try {
     if (progress?.enabled && stream !== stdin) {
-      let size = 0;
-      try {
-        size = fs.statSync(file as string).size;
-      } catch {
-        // the read itself reports it
-      }
+      const size = opened.size;
       if (size >= PROGRESS_MIN_BYTES) {
         let seen = 0;
         const counter = new Transform({
@@ -39,12 +40,10 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
         stream = source.pipe(counter);
       }
     }
+    if (!objrefs) return { image: await readImage(stream), details: { objrefs: new Map<object, number>() } };
     return await readImageDetailed(stream);
   } catch (e) {
-    if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
-    throw e;
+    throw readFailure(name, e);
   } finally {
     progress?.end();
     if (source !== stdin) source.destroy();
@@ -52,15 +51,44 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
   }
 }
 
-/** Writes atomically: a temp file beside the target, then rename. */
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+/** The problems of an image file or stdin ([] when valid), read as a stream. */
+export async function validateImageSource(file: string | undefined, stdin: Readable): Promise<ImageFormatError[]> {
+  const name = file === undefined || file === '-' ? '<stdin>' : file;
+  const { stream } = openSource(file, stdin);
   try {
-    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    return await validateStream(stream);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
+    throw readFailure(name, e);
+  } finally {
+    if (stream !== stdin) stream.destroy();
+  }
+}
+
+function openSource(file: string | undefined, stdin: Readable): { stream: Readable; size: number } {
+  if (file === undefined || file === '-') return { stream: stdin, size: 0 };
+  try {
+    const { stream, stat } = openInputStream(file);
+    return { stream, size: stat.isFile() ? stat.size : 0 };
+  } catch (e) {
+    if (e instanceof FileReadError) throw new CliFailure(e.message);
+    throw e;
+  }
+}
+
+function readFailure(name: string, e: unknown): unknown {
+  if (e instanceof ImageFormatError) return new CliFailure(`${name}: ${e.message}`);
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && err.syscall) return new CliFailure(`cannot read ${name}: ${err.message}`);
+  return e;
+}
+
+/** Writes exclusively and atomically (lib/files/write-exclusive.ts). */
+function writeAtomic(file: string, bytes: Uint8Array): void {
+  try {
+    writeFileExclusive(file, bytes);
+  } catch (e) {
+    if (e instanceof FileWriteError) throw new CliFailure(e.message);
+    throw e;
   }
 }
 

@@ -3,8 +3,10 @@
 // x86-64 and arm64); the reader tells the order from the magic, the writer writes little-endian.
 //
 // The reader never allocates from a size it read: the whole file is bounded before it is read,
-// and entries are views into it.
-import { promises as fs } from 'fs';
+// entries are views into it, and a kind that holds one entry stops at a second (so a file of
+// zeros, millions of empty entries, costs nothing beyond its bytes).
+import { closeSync, read as readFd } from 'fs';
+import { FileReadError, openRegularNoFollow } from '../files/open-input';
 import { CriuImageError } from './errors';
 import { decodeMessage, encodeMessage, type MessageName, type MessageShapes } from './schema';
 
@@ -27,15 +29,17 @@ export interface ImageKind {
   /** Since images v1.1 every image but the inventory starts with IMG_COMMON_MAGIC. */
   readonly common: boolean;
   readonly message: MessageName;
+  /** The file holds exactly one entry (all but the pstree). */
+  readonly single: boolean;
 }
 
 export const KINDS = {
-  inventory: { label: 'inventory', magic: MAGIC.INVENTORY, common: false, message: 'InventoryEntry' },
-  pstree: { label: 'pstree', magic: MAGIC.PSTREE, common: true, message: 'PstreeEntry' },
-  core: { label: 'core', magic: MAGIC.CORE, common: true, message: 'CoreEntry' },
-  ids: { label: 'ids', magic: MAGIC.IDS, common: true, message: 'TaskKobjIdsEntry' },
-  creds: { label: 'creds', magic: MAGIC.CREDS, common: true, message: 'CredsEntry' },
-  userns: { label: 'userns', magic: MAGIC.USERNS, common: true, message: 'UsernsEntry' },
+  inventory: { label: 'inventory', magic: MAGIC.INVENTORY, common: false, single: true, message: 'InventoryEntry' },
+  pstree: { label: 'pstree', magic: MAGIC.PSTREE, common: true, single: false, message: 'PstreeEntry' },
+  core: { label: 'core', magic: MAGIC.CORE, common: true, single: true, message: 'CoreEntry' },
+  ids: { label: 'ids', magic: MAGIC.IDS, common: true, single: true, message: 'TaskKobjIdsEntry' },
+  creds: { label: 'creds', magic: MAGIC.CREDS, common: true, single: true, message: 'CredsEntry' },
+  userns: { label: 'userns', magic: MAGIC.USERNS, common: true, single: true, message: 'UsernsEntry' },
 } as const satisfies Record<string, ImageKind>;
 export type KindName = keyof typeof KINDS;
 
@@ -57,6 +61,12 @@ export interface ParsedImage {
 
 /** Splits an image file into its entries, checking magic and sizes. `file` names it in errors. */
 export function parseImage(buf: Uint8Array, file: string, kind: ImageKind): ParsedImage {
+  const framed = frameEntries(buf, file, kind);
+  return { littleEndian: framed.littleEndian, entries: [...framed.entries] };
+}
+
+/** parseImage(), the entries framed one at a time as they are asked for. */
+function frameEntries(buf: Uint8Array, file: string, kind: ImageKind): { littleEndian: boolean; entries: Generator<RawEntry> } {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const u32 = (off: number, le: boolean): number => view.getUint32(off, le);
   const need = (off: number, n: number, what: string): void => {
@@ -97,32 +107,35 @@ export function parseImage(buf: Uint8Array, file: string, kind: ImageKind): Pars
     off += 4;
   }
 
-  const entries: RawEntry[] = [];
-  while (off < buf.byteLength) {
-    const index = entries.length;
-    if (buf.byteLength - off < 4)
-      throw new CriuImageError('truncated', file, off, 'entry size prefix cut short', index);
-    const size = u32(off, le);
-    if (size > MAX_ENTRY_BYTES)
-      throw new CriuImageError(
-        'entry-size',
-        file,
-        off,
-        `entry size ${size} exceeds the ${MAX_ENTRY_BYTES}-byte limit`,
-        index,
-      );
-    if (size > buf.byteLength - off - 4)
-      throw new CriuImageError(
-        'truncated',
-        file,
-        off,
-        `entry of ${size} bytes, only ${buf.byteLength - off - 4} left in the file`,
-        index,
-      );
-    entries.push({ offset: off, bytes: buf.subarray(off + 4, off + 4 + size) });
-    off += 4 + size;
+  function* entries(): Generator<RawEntry> {
+    for (let index = 0; off < buf.byteLength; index++) {
+      if (buf.byteLength - off < 4)
+        throw new CriuImageError('truncated', file, off, 'entry size prefix cut short', index);
+      const size = u32(off, le);
+      if (size > MAX_ENTRY_BYTES)
+        throw new CriuImageError(
+          'entry-size',
+          file,
+          off,
+          `entry size ${size} exceeds the ${MAX_ENTRY_BYTES}-byte limit`,
+          index,
+        );
+      if (size > buf.byteLength - off - 4)
+        throw new CriuImageError(
+          'truncated',
+          file,
+          off,
+          `entry of ${size} bytes, only ${buf.byteLength - off - 4} left in the file`,
+          index,
+        );
+      if (kind.single && index === 1)
+        throw new CriuImageError('extra-entry', file, off, `a second entry; a ${kind.label} image holds one`, index);
+      const entry = { offset: off, bytes: buf.subarray(off + 4, off + 4 + size) };
+      off += 4 + size;
+      yield entry;
+    }
   }
-  return { littleEndian: le, entries };
+  return { littleEndian: le, entries: entries() };
 }
 
 /** Decodes every entry of a parsed image as the kind's message. */
@@ -146,21 +159,13 @@ export function decodeEntries<N extends MessageName>(
   });
 }
 
-/** Reads a whole image file within MAX_FILE_BYTES. Absent file: 'missing-file'. */
+/**
+ * Reads a whole image file within MAX_FILE_BYTES. Absent file: 'missing-file'. A link, FIFO or
+ * device is refused before any blocking open and before a byte of it is read (lib/files).
+ */
 export async function readImageBytes(file: string): Promise<Uint8Array> {
-  let handle: fs.FileHandle;
+  const { fd, size } = openedNoFollow(file);
   try {
-    handle = await fs.open(file, 'r');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new CriuImageError('missing-file', file, 0, 'no such file');
-    throw new CriuImageError('io', file, 0, e.message);
-  }
-  try {
-    const st = await handle.stat();
-    // A FIFO or device would report size 0 and then stream without end: regular files only.
-    if (!st.isFile()) throw new CriuImageError('file-size', file, 0, 'not a regular file');
-    const size = st.size;
     if (size > MAX_FILE_BYTES)
       throw new CriuImageError(
         'file-size',
@@ -169,10 +174,12 @@ export async function readImageBytes(file: string): Promise<Uint8Array> {
         `${size} bytes exceeds the ${MAX_FILE_BYTES}-byte limit`,
       );
     // Never more than the file holds, plus one byte to notice a file growing under us.
-    const buf = Buffer.alloc(Math.min(size, MAX_FILE_BYTES) + 1);
+    const buf = Buffer.alloc(size + 1);
     let got = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      const bytesRead = await new Promise<number>((resolve, reject) =>
+        readFd(fd, buf, got, buf.length - got, got, (err, n) => (err ? reject(err) : resolve(n))),
+      );
       if (bytesRead === 0) break;
       got += bytesRead;
       if (got === buf.length) break;
@@ -184,18 +191,50 @@ export async function readImageBytes(file: string): Promise<Uint8Array> {
     if (err instanceof CriuImageError) throw err;
     throw new CriuImageError('io', file, 0, (err as Error).message);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-/** Reads and decodes a whole image file of one kind. */
+/** The fd of `file` opened as lib/files/open-input.ts's openRegularNoFollow does; errors typed. */
+function openedNoFollow(file: string): { fd: number; size: number } {
+  try {
+    const { fd, stat } = openRegularNoFollow(file);
+    return { fd, size: stat.size };
+  } catch (e) {
+    if (!(e instanceof FileReadError)) throw e;
+    if (e.code === 'ERR_FILE_MISSING') throw new CriuImageError('missing-file', file, 0, 'no such file');
+    if (e.code === 'ERR_FILE_TYPE') throw new CriuImageError('file-size', file, 0, e.message.slice(file.length + 2));
+    throw new CriuImageError('io', file, 0, e.message);
+  }
+}
+
+/**
+ * Reads and decodes a whole image file of one kind, each entry decoded (and handed to `check`,
+ * which may throw) as soon as it is framed: a bad entry stops the read before later ones cost
+ * anything.
+ */
 export async function readImage<K extends KindName>(
   file: string,
   kind: K,
+  check?: (entry: MessageShapes[(typeof KINDS)[K]['message']], index: number) => void,
 ): Promise<MessageShapes[(typeof KINDS)[K]['message']][]> {
   const k = KINDS[kind];
-  const parsed = parseImage(await readImageBytes(file), file, k);
-  return decodeEntries(parsed, file, k.message) as MessageShapes[(typeof KINDS)[K]['message']][];
+  type M = MessageShapes[(typeof KINDS)[K]['message']];
+  const framed = frameEntries(await readImageBytes(file), file, k);
+  const out: M[] = [];
+  let i = 0;
+  for (const e of framed.entries) {
+    let m: M;
+    try {
+      m = decodeMessage(k.message, e.bytes) as M;
+    } catch (err) {
+      throw new CriuImageError('bad-entry', file, e.offset, `entry is not a valid ${k.message}: ${(err as Error).message}`, i);
+    }
+    check?.(m, i);
+    out.push(m);
+    i++;
+  }
+  return out;
 }
 
 /** Frames encoded entries as one image file (little-endian). */

@@ -15,10 +15,11 @@ export async function readCriuDir(dir: string): Promise<CriuDump> {
   const inventory = exactlyOne(await readImage(invFile, 'inventory'), invFile, 'inventory_entry');
 
   const treeFile = file('pstree.img');
-  const pstree = await readImage(treeFile, 'pstree');
+  const tree = new TreeCheck(treeFile);
+  const pstree = await readImage(treeFile, 'pstree', (p, i) => tree.entry(p, i));
   if (pstree.length === 0)
     throw new CriuImageError('missing-entry', treeFile, 8, 'no pstree_entry: the dump has no task');
-  checkTree(pstree, treeFile);
+  tree.links(pstree);
 
   const tasks: CriuTask[] = [];
   for (const p of pstree) {
@@ -111,33 +112,42 @@ const validPid = (n: number): boolean => n > 0 && n <= PID_MAX_LIMIT;
 
 /**
  * Ids within the kernel's pid range, pids and thread ids unique across the tree, each process among
- * its own threads, every parent either 0 (the root's) or a process of the tree, no cycle. Linear
- * in the number of entries (a hostile pstree of a million entries must not take quadratic time).
+ * its own threads (checked entry by entry as the pstree is read, so a hostile file stops at its
+ * first bad entry), then every parent either 0 (the root's) or a process of the tree, no cycle.
+ * Linear in the number of entries (a hostile pstree of a million entries must not take quadratic
+ * time).
  */
-function checkTree(pstree: PstreeEntry[], file: string): void {
-  const bad = (i: number, detail: string): CriuImageError => new CriuImageError('inconsistent', file, 0, detail, i);
-  const byPid = new Map<number, number>();
-  const tids = new Set<number>();
-  pstree.forEach((p, i) => {
-    if (!validPid(p.pid)) throw bad(i, `pid ${p.pid} is outside 1..${PID_MAX_LIMIT}`);
+class TreeCheck {
+  private readonly byPid = new Map<number, number>();
+  private readonly tids = new Set<number>();
+  constructor(private readonly file: string) {}
+
+  private bad(i: number, detail: string): CriuImageError {
+    return new CriuImageError('inconsistent', this.file, 0, detail, i);
+  }
+
+  entry(p: PstreeEntry, i: number): void {
+    if (!validPid(p.pid)) throw this.bad(i, `pid ${p.pid} is outside 1..${PID_MAX_LIMIT}`);
     // 0: the root's parent, or a group or session led from outside the dumped pid namespace.
     for (const [what, v] of [['ppid', p.ppid], ['pgid', p.pgid], ['sid', p.sid]] as const)
-      if (v !== 0 && !validPid(v)) throw bad(i, `${what} ${v} is outside 0..${PID_MAX_LIMIT}`);
-    if (byPid.has(p.pid)) throw bad(i, `pid ${p.pid} listed twice`);
-    byPid.set(p.pid, i);
+      if (v !== 0 && !validPid(v)) throw this.bad(i, `${what} ${v} is outside 0..${PID_MAX_LIMIT}`);
+    if (this.byPid.has(p.pid)) throw this.bad(i, `pid ${p.pid} listed twice`);
+    this.byPid.set(p.pid, i);
     const threads = p.threads && p.threads.length > 0 ? p.threads : [p.pid];
-    if (!threads.includes(p.pid)) throw bad(i, `pid ${p.pid} is not among its threads`);
+    if (!threads.includes(p.pid)) throw this.bad(i, `pid ${p.pid} is not among its threads`);
     for (const t of threads) {
-      if (!validPid(t)) throw bad(i, `thread ${t} is outside 1..${PID_MAX_LIMIT}`);
-      if (tids.has(t)) throw bad(i, `thread ${t} listed twice`);
-      tids.add(t);
+      if (!validPid(t)) throw this.bad(i, `thread ${t} is outside 1..${PID_MAX_LIMIT}`);
+      if (this.tids.has(t)) throw this.bad(i, `thread ${t} listed twice`);
+      this.tids.add(t);
     }
-  });
-  pstree.forEach((p, i) => {
-    if (p.ppid !== 0 && !byPid.has(p.ppid)) throw bad(i, `pid ${p.pid}: parent ${p.ppid} is not in the tree`);
-  });
-  treeDepths(pstree, (pid) => {
-    throw bad(byPid.get(pid)!, `pid ${pid}: parent chain loops`);
-  });
-}
+  }
 
+  links(pstree: PstreeEntry[]): void {
+    pstree.forEach((p, i) => {
+      if (p.ppid !== 0 && !this.byPid.has(p.ppid)) throw this.bad(i, `pid ${p.pid}: parent ${p.ppid} is not in the tree`);
+    });
+    treeDepths(pstree, (pid) => {
+      throw this.bad(this.byPid.get(pid)!, `pid ${pid}: parent chain loops`);
+    });
+  }
+}

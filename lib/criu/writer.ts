@@ -9,6 +9,7 @@ import { CriuImageError } from './errors';
 import { encodeImage, type KindName } from './framing';
 import type { CriuDump } from './dump';
 import type { CoreEntry, MessageShapes } from './schema';
+import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
 
 /**
  * Encodes a dump's files: inventory.img, pstree.img, core-TID.img, ids-PID.img, userns-ID.img.
@@ -44,27 +45,31 @@ export function encodeCriuDir(dump: CriuDump, dir: string): Array<[name: string,
 }
 
 /**
- * Writes the dump into `dir` (created if absent) and returns the paths written. Every file goes
- * to a temporary name first and is renamed into place, inventory.img last, so no reader ever
- * sees half a file, and a dump with an inventory is complete.
+ * Writes the dump into `dir` (created 0700 if absent) and returns the paths written. Every file
+ * is written exclusively and atomically (lib/files/write-exclusive.ts), inventory.img last, so
+ * no reader ever sees half a file, and a dump with an inventory is complete. A failure (a full
+ * disk) removes what this call wrote, and the directory if it made it: no partial dump is left
+ * to block a rerun.
  */
 export async function writeCriuDir(dump: CriuDump, dir: string): Promise<string[]> {
   const files = encodeCriuDir(dump, dir);
+  let made: string | undefined;
   try {
-    await fs.mkdir(dir, { recursive: true });
+    made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new CriuImageError('io', dir, 0, `cannot create the directory: ${(e as Error).message}`);
   }
   const written: string[] = [];
   for (const [name, bytes] of files) {
     const file = path.join(dir, name);
-    const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
     try {
-      await fs.writeFile(tmp, bytes, { mode: 0o600 });
-      await fs.rename(tmp, file);
+      // Names inside the dump directory are ours: a link planted there is replaced, never followed.
+      if ((await fs.lstat(file).catch(() => undefined))?.isSymbolicLink()) await fs.unlink(file);
+      writeFileExclusive(file, bytes);
     } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw new CriuImageError('io', file, 0, `cannot write: ${(e as Error).message}`);
+      for (const w of written) await fs.rm(w, { force: true });
+      if (made !== undefined) await fs.rm(made, { recursive: true, force: true });
+      throw new CriuImageError('io', file, 0, e instanceof FileWriteError ? e.message : `cannot write: ${(e as Error).message}`);
     }
     written.push(file);
   }

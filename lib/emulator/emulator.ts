@@ -42,6 +42,11 @@ export interface RestartOptions {
    * allow it (lib/emulator/userns.ts helperMapRule). Absent: no helper (the kernel's rule alone).
    */
   subordinate?: Subordinate;
+  /**
+   * Judge only (default false): the outcome and steps, but no restored task is created (a
+   * caller that only asks whether and how, such as a restart plan, of a million-task image).
+   */
+  judgeOnly?: boolean;
 }
 
 /** A restart's outcome; `restored` holds the new tasks when it succeeded (empty otherwise). */
@@ -151,7 +156,7 @@ export class Emulator {
     const r = this.live(restarter);
     const work = runRestart(this.kernel, this.objects, image, { cred: r.ecred, noNewPrivs: r.noNewPrivs, subordinate: opts.subordinate });
     const restored: EmuTask[] = [];
-    if (work.outcome.ok) {
+    if (work.outcome.ok && !opts.judgeOnly) {
       for (const t of work.outcome.tasks as Extract<TaskOutcome, { ok: true }>[]) {
         restored.push(this.spawnTask(t.cred, { ecred: t.ecred, noNewPrivs: t.noNewPrivs }));
       }

@@ -566,11 +566,11 @@ export function securebitsRule(profile: KernelProfile, old: Cred, b: number, has
   const ob = bits(old);
   const locks = ob & profile.securebitsLocks;
   if (!Number.isInteger(b) || b < 0) return { rule: 'securebits.unknown-bit', why: `0x${b.toString(16)} is not a securebits word` };
-  if ((locks >>> 1) & (ob ^ b)) return { rule: 'securebits.locked-bit', why: `bit(s) 0x${((locks >>> 1) & (ob ^ b)).toString(16)} (${securebitNames((locks >>> 1) & (ob ^ b)).join(', ')}) are locked and cannot change` };
-  if (locks & ~b) return { rule: 'securebits.unlock', why: `lock(s) 0x${(locks & ~b).toString(16)} (${securebitNames(locks & ~b).join(', ')}) are set and cannot be cleared` };
-  if (b & ~(profile.securebitsMask | profile.securebitsLocks)) {
-    return { rule: 'securebits.unknown-bit', why: `bit(s) 0x${(b & ~(profile.securebitsMask | profile.securebitsLocks)).toString(16)} do not exist on this kernel` };
-  }
+  if ((locks >>> 1) & (ob ^ b)) return { rule: 'securebits.locked-bit', why: `bit(s) 0x${(((locks >>> 1) & (ob ^ b)) >>> 0).toString(16)} (${securebitNames((locks >>> 1) & (ob ^ b)).join(', ')}) are locked and cannot change` };
+  if (locks & ~b) return { rule: 'securebits.unlock', why: `lock(s) 0x${((locks & ~b) >>> 0).toString(16)} (${securebitNames(locks & ~b).join(', ')}) are set and cannot be cleared` };
+  // >>> 0: a word with bit 31 set is a negative int32 after &; shown as the u32 it is.
+  const unknown = (b & ~(profile.securebitsMask | profile.securebitsLocks)) >>> 0;
+  if (unknown) return { rule: 'securebits.unknown-bit', why: `bit(s) 0x${unknown.toString(16)} do not exist on this kernel` };
   if (!hasSetpcap) {
     // Since 6.14 the exec-restriction bits (SECURE_ALL_UNPRIVILEGED) and their locks are the
     // task's own business: a real change of only those needs no CAP_SETPCAP; a no-op still does.

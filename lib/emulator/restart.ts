@@ -432,6 +432,17 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
   }
 
   const tasks: TaskOutcome[] = [];
+  // Tasks restored to the same objects share one (read-only) outcome: a million tasks of one
+  // cred cost one outcome, not a million.
+  const outcomes = new Map<Cred, Map<Cred, TaskOutcome[]>>();
+  const okOutcome = (cred: Cred, ecred: Cred, noNewPrivs: boolean): TaskOutcome => {
+    let byE = outcomes.get(cred);
+    if (!byE) outcomes.set(cred, (byE = new Map()));
+    let pair = byE.get(ecred);
+    if (!pair) byE.set(ecred, (pair = []));
+    const k = noNewPrivs ? 1 : 0;
+    return (pair[k] ??= { ok: true, cred, ecred, noNewPrivs });
+  };
   image.tasks.forEach((t: TaskCreds, i) => {
     taskNo = i;
     const before = steps.length;
@@ -451,7 +462,7 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     }
     if (rc.ok && ec.ok && !nnpErr) {
       if (ec.v !== rc.v) push(allow('restore_creds', 'creds.override', 'the effective cred differs from the real one: committed real, then put the effective on top'));
-      tasks.push({ ok: true, cred: rc.v, ecred: ec.v, noNewPrivs: nnp });
+      tasks.push(okOutcome(rc.v, ec.v, nnp));
     } else {
       // Steps of shared objects restored by an earlier task count as this task's too.
       const mine = steps.slice(before).filter((s) => !s.allowed);

@@ -240,8 +240,12 @@ export class ImageAssembler {
   private objOfRec: Int8Array = OBJ_OF_RECORD.v21;
   private pendObj: Uint8Array = PENDING_OBJECT.v21;
 
-  constructor(opts: { trackObjrefs?: boolean } = {}) {
+  /** false: check every task but keep none (validation of a huge image in bounded memory). */
+  private readonly keepTasks: boolean;
+
+  constructor(opts: { trackObjrefs?: boolean; keepTasks?: boolean } = {}) {
     if (opts.trackObjrefs) this.objrefs = new Map();
+    this.keepTasks = opts.keepTasks ?? true;
   }
 
   get done(): boolean {
@@ -419,7 +423,7 @@ export class ImageAssembler {
     this.pidsView = view;
     this.pidsAt = at + 8;
     // Sized once: the BUFFER just read holds 24 bytes per task, so this is bounded by the image.
-    this.tasks = new Array<TaskCreds>(this.nrTasks);
+    this.tasks = this.keepTasks ? new Array<TaskCreds>(this.nrTasks) : [];
     this.phase = Phase.Body;
   }
 
@@ -615,7 +619,7 @@ export class ImageAssembler {
           depth: pv.getUint32(b + 20, false),
         };
     const task: TaskCreds = { pids, cred, ecred, noNewPrivs: false };
-    this.tasks[i] = task;
+    if (this.keepTasks) this.tasks[i] = task;
     this.nTasks = i + 1;
     this.prevValue = task;
   }

@@ -1,6 +1,6 @@
 // decode(): frames the records of an image held in memory and hands each to the one parser.
 import { ImageAssembler, type DecodeDetails } from './assembler';
-import { MAX_RECORD_LEN, RecordSize, RecordType } from './constants';
+import { MAX_GROUPINFO_LEN, MAX_RECORD_LEN, RecordSize, RecordType } from './constants';
 import { ImageFormatError } from './errors';
 import { HEAD_PROBE_LEN, checkFrame, headByteOrder, truncated } from './frame';
 import type { Image } from './types';
@@ -29,7 +29,9 @@ function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]
     const type = le ? view.getUint32(off, true) : view.getUint32(off, false);
     const len = le ? view.getUint32(off + 4, true) : view.getUint32(off + 4, false);
     // checkFrame() only when the cheap bounds fail (it then throws or allows a big BUFFER).
-    if (len < RecordSize.HDR || len > remaining || len > MAX_RECORD_LEN) checkFrame(type, len, off, remaining, a.table);
+    // GROUPINFO's own, lower limit too, so an oversized one breaks the rule the stream reader names.
+    if (len < RecordSize.HDR || len > remaining || len > MAX_RECORD_LEN || (len > MAX_GROUPINFO_LEN && type === a.table.record.GROUPINFO))
+      checkFrame(type, len, off, remaining, a.table);
     if (!framingOnly) {
       try {
         a.record(view, off, off, type, len);

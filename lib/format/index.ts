@@ -40,7 +40,7 @@ export {
 } from './errors';
 export { CredExtFlag, UsernsExtFlag, TaskExtFlag, CRED_EXT_LEN, TASK_EXT_LEN, USERNS_EXT_BASE, usernsExtLen } from './extensions';
 export { decode, decodeDetailed, validate, type DecodeDetails } from './decode';
-export { readImage, readImageDetailed, readRecords, type RawRecord } from './stream';
+export { readImage, readImageDetailed, readRecords, validateStream, type RawRecord } from './stream';
 export { encode, type EncodeOptions } from './encode';
 export { ImageBuilder, BuilderError, type CredInit, type NamespaceExt, type TaskOptions } from './builder';
 export {

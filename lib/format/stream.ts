@@ -3,7 +3,7 @@
 // the same parser as decode(), framed with the same checks.
 import type { Readable } from 'stream';
 import { ImageAssembler, type DecodeDetails } from './assembler';
-import { RecordSize } from './constants';
+import { RecordSize, RecordType } from './constants';
 import { DEFAULT_DIALECT, DIALECTS } from './dialects';
 import { ImageFormatError } from './errors';
 import { HEAD_PROBE_LEN, checkFrame, headByteOrder, truncated } from './frame';
@@ -74,6 +74,34 @@ class ByteQueue {
     return out;
   }
 
+  /**
+   * Reads n bytes into one new buffer, each chunk copied in and dropped as it comes, so a big
+   * record (a million tasks' pids) costs its size once, not twice. When the stream ends first:
+   * the number of bytes it had.
+   */
+  async takeInto(n: number): Promise<Uint8Array | number> {
+    const out = new Uint8Array(n);
+    let got = Math.min(this.size, n);
+    out.set(this.take(got), 0);
+    while (got < n) {
+      const r = await this.it.next();
+      if (r.done) {
+        this.ended = true;
+        return got;
+      }
+      const v = r.value;
+      const chunk = typeof v === 'string' ? Buffer.from(v, 'latin1') : (v as Uint8Array);
+      const use = Math.min(chunk.byteLength, n - got);
+      out.set(chunk.subarray(0, use), got);
+      got += use;
+      if (use < chunk.byteLength) {
+        this.chunks.push(chunk.subarray(use));
+        this.size += chunk.byteLength - use;
+      }
+    }
+    return out;
+  }
+
   private skip(n: number): void {
     this.size -= n;
     while (n > 0) {
@@ -92,6 +120,9 @@ class ByteQueue {
     }
   }
 }
+
+/** Records above this size are copied in as they arrive (ByteQueue.takeInto). */
+const BIG_RECORD = 1 << 20;
 
 async function* frames(stream: Readable, a?: ImageAssembler): AsyncGenerator<RawRecord> {
   const q = new ByteQueue(stream);
@@ -112,8 +143,15 @@ async function* frames(stream: Readable, a?: ImageAssembler): AsyncGenerator<Raw
     const len = hv.getUint32(4, le);
     const d = a?.table ?? DIALECTS[DEFAULT_DIALECT];
     checkFrame(type, len, off, Infinity, d);
-    if (!(await q.fill(len))) checkFrame(type, len, off, q.available, d);
-    const bytes = q.take(len);
+    let bytes: Uint8Array;
+    if (len > BIG_RECORD) {
+      const big = await q.takeInto(len);
+      if (typeof big === 'number') checkFrame(type, len, off, big, d);
+      bytes = big as Uint8Array;
+    } else {
+      if (!(await q.fill(len))) checkFrame(type, len, off, q.available, d);
+      bytes = q.take(len);
+    }
     yield { offset: off, type, len, littleEndian: le, bytes };
     off += len;
   }
@@ -136,6 +174,40 @@ async function run(stream: Readable, a: ImageAssembler): Promise<Image> {
 /** Reads a whole image from a stream; the same rules and errors as decode(). */
 export function readImage(stream: Readable): Promise<Image> {
   return run(stream, new ImageAssembler());
+}
+
+/**
+ * The problems of an image read from a stream, [] when it is valid: the same list validate()
+ * gives for its bytes (after a broken rule inside a record, only the framing of the rest).
+ */
+export async function validateStream(stream: Readable): Promise<ImageFormatError[]> {
+  const problems: ImageFormatError[] = [];
+  const a = new ImageAssembler({ keepTasks: false });
+  let framingOnly = false;
+  let tailSeen = false;
+  let end = 0;
+  try {
+    for await (const r of frames(stream, a)) {
+      if (tailSeen) throw new ImageFormatError('after-tail', r.offset, 'TAIL', 'data follows the TAIL');
+      if (!framingOnly) {
+        try {
+          a.record(new DataView(r.bytes.buffer, r.bytes.byteOffset, r.len), 0, r.offset, r.type, r.len);
+        } catch (e) {
+          if (!(e instanceof ImageFormatError)) throw e;
+          problems.push(e);
+          framingOnly = true;
+        }
+      }
+      if (r.type === RecordType.TAIL) tailSeen = true;
+      end = r.offset + r.len;
+    }
+    if (!framingOnly) a.finish(end);
+    else if (!tailSeen) throw new ImageFormatError('tail-missing', end, 'TAIL', 'the image ends without a TAIL record');
+  } catch (e) {
+    if (!(e instanceof ImageFormatError)) throw e;
+    problems.push(e);
+  }
+  return problems;
 }
 
 /** readImage(), plus the objref each shared object had (for inspect). */

@@ -43,11 +43,15 @@ const EDGE_STYLE: Record<GraphEdgeKind, string> = {
 
 /** The DOT text of a graph (see toGraph). */
 export function graphToDot(g: ObjectGraph): string {
-  const out: string[] = [];
-  out.push('digraph "cr-creds" {');
-  out.push(`  graph [rankdir=TB, fontname="monospace", fontsize=11, labelloc=t, label="${dotEscape(g.title)}"];`);
-  out.push('  node [fontname="monospace", fontsize=10];');
-  out.push('  edge [fontname="monospace", fontsize=9];');
+  return [...dotLines(g)].join('\n') + '\n';
+}
+
+/** The DOT text's lines, without their newlines, made one at a time. */
+export function* dotLines(g: ObjectGraph): Generator<string> {
+  yield 'digraph "cr-creds" {';
+  yield `  graph [rankdir=TB, fontname="monospace", fontsize=11, labelloc=t, label="${dotEscape(g.title)}"];`;
+  yield '  node [fontname="monospace", fontsize=10];';
+  yield '  edge [fontname="monospace", fontsize=9];';
   const ranks: [GraphNodeKind[], string][] = [
     [['task'], 'tasks'],
     [['cred'], 'creds'],
@@ -57,17 +61,20 @@ export function graphToDot(g: ObjectGraph): string {
   for (const [kinds, what] of ranks) {
     const members = g.nodes.filter((n) => kinds.includes(n.kind));
     if (members.length === 0) continue;
-    out.push('', `  // ${what}`);
-    for (const n of members) out.push(`  ${n.id} [${NODE_STYLE[n.kind]}, label="${label([n.title, ...n.lines])}"];`);
-    out.push(`  { rank=same; ${members.map((n) => n.id).join('; ')}; }`);
+    yield '';
+    yield `  // ${what}`;
+    for (const n of members) yield `  ${n.id} [${NODE_STYLE[n.kind]}, label="${label([n.title, ...n.lines])}"];`;
+    yield `  { rank=same; ${members.map((n) => n.id).join('; ')}; }`;
   }
-  if (g.edges.length) out.push('', '  // edges');
+  if (g.edges.length) {
+    yield '';
+    yield '  // edges';
+  }
   for (const e of g.edges) {
     const style = EDGE_STYLE[e.kind];
-    out.push(`  ${e.from} -> ${e.to} [label="${dotEscape(e.label)}"${style ? `, ${style}` : ''}];`);
+    yield `  ${e.from} -> ${e.to} [label="${dotEscape(e.label)}"${style ? `, ${style}` : ''}];`;
   }
-  out.push('}');
-  return out.join('\n') + '\n';
+  yield '}';
 }
 
 /** The DOT text of an image's object graph. `objrefs`: the decoder's details, when known. */

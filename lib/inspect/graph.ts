@@ -67,6 +67,14 @@ export interface GraphOptions {
 
 export const DEFAULT_COLLAPSE_ABOVE = 50;
 
+/**
+ * A namespace chain deeper than a picture can show is drawn by its ends: the first
+ * GRAPH_CHAIN_HEAD levels below the root, and the GRAPH_CHAIN_TAIL levels above each namespace
+ * a cred's user lives in; each run between is one node ("... N user namespaces ...").
+ */
+export const GRAPH_CHAIN_HEAD = 8;
+export const GRAPH_CHAIN_TAIL = 8;
+
 const KIND_ORDER: Record<GraphNodeKind, number> = { task: 0, cred: 1, groupinfo: 2, user: 3, user_ns: 4 };
 
 /** A capability set in a few words: "-", "all(0..40)", "all-sys_admin", "chown,kill", "12 caps 0x..". */
@@ -118,7 +126,11 @@ function firstUseNumbers(image: Image): Map<object, number> {
   };
   const visitNs = (start: UserNamespace) => {
     const chain: UserNamespace[] = [];
-    for (let n: UserNamespace | undefined = start; n && !ids.has(n) && !chain.includes(n); n = n.creator?.ns) chain.push(n);
+    const onChain = new Set<UserNamespace>();
+    for (let n: UserNamespace | undefined = start; n && !ids.has(n) && !onChain.has(n); n = n.creator?.ns) {
+      chain.push(n);
+      onChain.add(n);
+    }
     for (let i = chain.length - 1; i >= 0; i--) {
       const c = chain[i].creator;
       if (c) give(c);
@@ -191,10 +203,48 @@ export function toGraph(image: Image, objrefs?: Map<object, number>, options: Gr
   const nsLevel = new Map<UserNamespace, number>(nss.map((e) => [e.ns, e.depth]));
   const nsName = new Map<UserNamespace, string>(nss.map((e) => [e.ns, `ns${e.index}`]));
 
+  // Which namespaces are drawn (GRAPH_CHAIN_HEAD / GRAPH_CHAIN_TAIL): the top levels, and the
+  // levels above every namespace a cred's user lives in. `budget` keeps the most levels still
+  // to mark from each namespace, so every walk stops where an earlier one went further.
+  const budget = new Map<UserNamespace, number>();
+  const markAbove = (start: UserNamespace): void => {
+    let left = GRAPH_CHAIN_TAIL;
+    for (let x: UserNamespace | undefined = start; x && left > (budget.get(x) ?? -1); x = x.creator?.ns, left--) budget.set(x, left);
+  };
+  const drawn = (ns: UserNamespace): boolean => (nsLevel.get(ns) ?? 0) <= GRAPH_CHAIN_HEAD || budget.has(ns);
+  for (const t of image.tasks) {
+    markAbove(t.cred.user.ns);
+    markAbove(t.ecred.user.ns);
+  }
+  // A namespace not drawn: the nearest drawn one above it, found once per namespace.
+  const drawnAbove = new Map<UserNamespace, UserNamespace | null>();
+  const nearestDrawn = (start: UserNamespace): UserNamespace | null => {
+    const path: UserNamespace[] = [];
+    let found: UserNamespace | null = null;
+    for (let x: UserNamespace | undefined = start; x; x = x.creator?.ns) {
+      if (drawn(x)) {
+        found = x;
+        break;
+      }
+      const known = drawnAbove.get(x);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      path.push(x);
+    }
+    for (const x of path) drawnAbove.set(x, found);
+    return found;
+  };
+
   // Iterative over the chain (a crafted image may nest deeply): ancestors first, top-down.
+  const visited = new Set<UserNamespace>();
   const nsNode = (start: UserNamespace): string => {
     const chain: UserNamespace[] = [];
-    for (let x: UserNamespace | undefined = start; x && !nodes.has(`userns_${num(x)}`) && !chain.includes(x); x = x.creator?.ns) chain.push(x);
+    for (let x: UserNamespace | undefined = start; x && !visited.has(x); x = x.creator?.ns) {
+      visited.add(x);
+      if (drawn(x)) chain.push(x);
+    }
     for (let i = chain.length - 1; i >= 0; i--) {
       const ns = chain[i];
       const id = `userns_${num(ns)}`;
@@ -202,17 +252,41 @@ export function toGraph(image: Image, objrefs?: Map<object, number>, options: Gr
       const lines: string[] = [];
       const ref = refText(ns);
       lines.push(ns.creator ? `level ${level}${ref ? `, ${ref}` : ''}` : `level 0 (root: the restarter's)${ref ? `, ${ref}` : ''}`);
+      const parent = ns.creator?.ns;
+      const hiddenParent = parent !== undefined && !drawn(parent);
+      if (hiddenParent) lines.push(`created by uid ${ns.creator!.uid} of a namespace not drawn`);
       if (ns.uidMap) lines.push(`uid_map ${mapText(ns.uidMap)}`);
       if (ns.gidMap) lines.push(`gid_map ${mapText(ns.gidMap)}`);
       if (ns.setgroups) lines.push(`setgroups ${ns.setgroups}`);
       if (ns.inode !== undefined) lines.push(`inode ${ns.inode}`);
       nodes.set(id, { id, kind: 'user_ns', objref: realRef(ns), title: `user_ns ${nsName.get(ns) ?? ''}`.trimEnd(), lines, level });
-      if (ns.creator) {
+      if (ns.creator && !hiddenParent) {
         edge(id, userNode(ns.creator), 'creator');
         edge(id, `userns_${num(ns.creator.ns)}`, 'parent');
+      } else if (ns.creator) {
+        edge(id, gapNode(ns.creator.ns), 'parent');
       }
     }
     return `userns_${num(start)}`;
+  };
+  // One node for the run of namespaces not drawn from `bottom` up to the nearest drawn one.
+  const gapNode = (bottom: UserNamespace): string => {
+    const id = `userns_gap_${num(bottom)}`;
+    if (nodes.has(id)) return id;
+    const top = nearestDrawn(bottom);
+    const to = nsLevel.get(bottom) ?? 0;
+    const from = top ? (nsLevel.get(top) ?? 0) + 1 : 0;
+    const n = to - from + 1;
+    nodes.set(id, {
+      id,
+      kind: 'user_ns',
+      objref: null,
+      title: `… ${n} user namespace${n === 1 ? '' : 's'} …`,
+      lines: [`levels ${from}..${to}, not drawn`],
+      level: from,
+    });
+    if (top) edge(id, nsNode(top), 'parent');
+    return id;
   };
   const userNode = (u: User): string => {
     const id = `user_${num(u)}`;

@@ -1,5 +1,5 @@
-export { renderReport } from './text';
-export { toInspectJson, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
+export { renderReport, reportLines, REPORT_MAX_INDENT } from './text';
+export { toInspectJson, inspectJsonChunks, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
 export { prefixJson, describePrefix, type PrefixJson } from './prefix';
 export { collectNamespaces, type NamespaceEntry } from './namespaces';
 export {
@@ -7,6 +7,8 @@ export {
   capShort,
   securebitsShort,
   DEFAULT_COLLAPSE_ABOVE,
+  GRAPH_CHAIN_HEAD,
+  GRAPH_CHAIN_TAIL,
   type ObjectGraph,
   type GraphNode,
   type GraphEdge,
@@ -14,6 +16,6 @@ export {
   type GraphEdgeKind,
   type GraphOptions,
 } from './graph';
-export { renderDot, graphToDot, dotEscape } from './dot';
+export { renderDot, graphToDot, dotLines, dotEscape } from './dot';
 export { renderSvg, graphToSvg, xmlEscape, type SvgOptions } from './svg';
 export { credentialFields, differentFields, type CredentialFields } from './fields';

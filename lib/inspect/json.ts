@@ -1,11 +1,12 @@
 // The `inspect --json` form: a stable, documented schema (docs/inspect-json.md).
 import { capHex, securebitNames } from '../model/capabilities';
-import type { Cred } from '../model/types';
+import type { Cred, TaskCreds } from '../model/types';
 import { ARCH_NAMES } from '../format/constants';
 import { DEFAULT_DIALECT, type Dialect } from '../format/dialects';
 import type { Image } from '../format/types';
 import { prefixJson, type PrefixJson } from './prefix';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
+import { LazyList, jsonChunks } from './json-stream';
 
 /** Bumped on any change that is not a pure addition. */
 export const INSPECT_SCHEMA_VERSION = 2;
@@ -101,10 +102,37 @@ function nsIndex(entries: NamespaceEntry[]) {
   return (ns: object) => m.get(ns as never) ?? -1;
 }
 
+/** The `inspect --json` document. */
 export function toInspectJson(image: Image, objrefs?: Map<object, number>): InspectJson {
+  const doc = inspectJsonDocument(image, objrefs);
+  return { ...doc, tasks: [...doc.tasks] };
+}
+
+/**
+ * The text of JSON.stringify(toInspectJson(image, objrefs), null, 2), in pieces made as they are
+ * written: a task's JSON exists only while it is written.
+ */
+export function inspectJsonChunks(image: Image, objrefs?: Map<object, number>): Generator<string> {
+  return jsonChunks(inspectJsonDocument(image, objrefs));
+}
+
+/** Cred JSON objects kept for reuse (tasks share creds); the cache restarts when full. */
+const CRED_CACHE_MAX = 4096;
+
+/** toInspectJson()'s document, its tasks made one at a time as they are read. */
+function inspectJsonDocument(image: Image, objrefs?: Map<object, number>): Omit<InspectJson, 'tasks'> & { tasks: LazyList<TaskJson, TaskCreds> } {
   const nss = collectNamespaces(image, objrefs);
   const idx = nsIndex(nss);
-  const cred = (c: Cred): CredJson => ({
+  const creds = new Map<Cred, CredJson>();
+  const cred = (c: Cred): CredJson => {
+    let j = creds.get(c);
+    if (j === undefined) {
+      if (creds.size >= CRED_CACHE_MAX) creds.clear();
+      creds.set(c, (j = credJson(c)));
+    }
+    return j;
+  };
+  const credJson = (c: Cred): CredJson => ({
     objref: objrefs?.get(c) ?? null,
     uid: c.uid,
     euid: c.euid,
@@ -155,7 +183,7 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
       setgroups: e.ns.setgroups ?? null,
       inode: e.ns.inode === undefined ? null : e.ns.inode.toString(),
     })),
-    tasks: image.tasks.map((t, i) => ({
+    tasks: new LazyList(image.tasks, (t, i) => ({
       index: i,
       pids: { ...t.pids },
       noNewPrivs: t.noNewPrivs,

@@ -22,8 +22,11 @@ export function collectNamespaces(image: Image, objrefs?: Map<object, number>): 
   const visit = (start: UserNamespace): void => {
     // Walk up without recursion until a known namespace or a root, then add top-down.
     const chain: UserNamespace[] = [];
-    for (let n: UserNamespace | undefined = start; n && !depth.has(n) && !chain.includes(n); n = n.creator?.ns)
+    const onChain = new Set<UserNamespace>();
+    for (let n: UserNamespace | undefined = start; n && !depth.has(n) && !onChain.has(n); n = n.creator?.ns) {
       chain.push(n);
+      onChain.add(n);
+    }
     for (let i = chain.length - 1; i >= 0; i--) {
       const n = chain[i];
       const parent = n.creator?.ns;

@@ -197,10 +197,13 @@ function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>;
       const cols = Math.ceil(all.length / nRows);
       const grid: Box[][] = Array.from({ length: nRows }, () => []);
       all.forEach((b, i) => grid[i % nRows].push(b));
-      rows.splice(start, nRows, ...grid.filter((r) => r.length).map((r) => ({ boxes: r, width: cols * cell + (cols - 1) * GAP_X, height: maxOf(r.map((x) => x.h)), layer: 0, cell })));
+      // Rebuilt, not splice(...spread): a huge layer has more rows than a call has arguments.
+      const gridRows = grid.filter((r) => r.length).map((r) => ({ boxes: r, width: cols * cell + (cols - 1) * GAP_X, height: maxOf(r.map((x) => x.h)), layer: 0, cell }));
+      rows.length = start;
+      for (const r of gridRows) rows.push(r);
     }
   }
-  const width = Math.max(400, ...rows.map((r) => r.width)) + 2 * MARGIN;
+  const width = Math.max(400, maxOf(rows.map((r) => r.width))) + 2 * MARGIN;
   let y = MARGIN + 24; // below the title
   rows.forEach((r, i) => {
     if (i > 0) y += r.layer !== rows[i - 1].layer ? GAP_LAYER : GAP_ROW;
@@ -315,7 +318,9 @@ export function graphToSvg(g: ObjectGraph, options: SvgOptions = {}): string {
     out.push('</g>');
   }
   out.push('</g>');
-  out.push('<g class="edge-labels">', ...labels, '</g>');
+  out.push('<g class="edge-labels">');
+  for (const l of labels) out.push(l);
+  out.push('</g>');
   out.push(
     `<text x="${MARGIN}" y="${fmt(height - MARGIN / 2)}" font-size="9" fill="#5f6368">${xmlEscape(
       'thick: real = effective cred (one object); dashed: effective; green: groups; red: user; purple: ns; dotted: creator',

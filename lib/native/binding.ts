@@ -214,6 +214,8 @@ export interface NativeSpawnOptions {
   expect?: NativeExpect;
   /** For a { op: 'sys_restart' } op. standIn: call the named stand-in, never the syscall. */
   sysRestart?: { image: Uint8Array; standIn: boolean; standInErrno?: number; nr?: number; flags?: number };
+  /** PR_SET_PDEATHSIG(SIGKILL) right before execve: the program dies when the calling thread does. */
+  dieWithParent?: boolean;
   /** Called once, from the event loop, when the child has been reaped. */
   onExit(code: number | null, signal: number | null): void;
 }
@@ -232,12 +234,13 @@ export interface NativeChild {
  * A failure in the child before execve (thrown by spawn, the child already reaped):
  * code = errno name; phase 'op' (ops[step] failed; field names the map file for unshare_user,
  * or 'newuidmap: exit status N' / 'newgidmap: ...' for a helper, `actual` then its wait status),
- * 'verify' (field = the credential field that differs), 'stdio', 'chdir', 'execve', 'signals'.
+ * 'verify' (field = the credential field that differs), 'stdio', 'chdir', 'execve', 'signals',
+ * 'die-with-parent'.
  */
 export interface NativeStepFailure extends Error {
   code: string;
   errno: number;
-  phase: 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals';
+  phase: 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals' | 'die-with-parent';
   step: number;
   field?: string;
   expected?: bigint;

@@ -25,7 +25,7 @@ export class CarryCapsRefused extends Error {
   }
 }
 
-export type StepPhase = 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals';
+export type StepPhase = 'op' | 'verify' | 'stdio' | 'chdir' | 'execve' | 'signals' | 'die-with-parent';
 
 /** The child failed before execve. code: the errno name ('EPERM', ...). */
 export class RestartStepError extends Error {

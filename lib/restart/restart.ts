@@ -52,6 +52,15 @@ export interface RestartOptions {
    * /proc/kallsyms lacks sys_restart.
    */
   sysRestartNr?: number;
+  /**
+   * Kill the program (SIGKILL) when the caller dies, as bwrap --die-with-parent: armed with
+   * PR_SET_PDEATHSIG in the child right before execve (after the creds change, which would clear
+   * it), the parent's death before that moment caught. Default false, as child_process.spawn:
+   * the signal follows the THREAD that called restart() (a worker_thread's exit kills the
+   * program), and an execve that changes ids or raises permitted caps (set-uid/set-gid or
+   * file-capability programs) clears it (docs/restart.md).
+   */
+  dieWithParent?: boolean;
   /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
   idmapHelpers?: IdmapHelperPaths;
 }
@@ -170,7 +179,10 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   for (const s of played.steps) s.task = task;
   // Up to the first refused op (where the child would stop), then every later refused op: each
   // played from the creds the ops before it left (a refused op changes nothing).
-  steps.push(...played.steps.filter((s, i) => played.refused < 0 || i <= played.refused || !s.allowed));
+  // A loop, not push(...spread): a deep chain's plan has more steps than a call has arguments.
+  played.steps.forEach((s, i) => {
+    if (played.refused < 0 || i <= played.refused || !s.allowed) steps.push(s);
+  });
   const off = played.refused < 0 ? planResult(target, extraAmbient, played.cred, played.noNewPrivs, restarter, task) : [];
   steps.push(...off);
   if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) throw new RestartDenied(steps);
@@ -291,7 +303,7 @@ function kernelCapLastCap(): number {
 function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(profileFor(lastCap));
   const me = emu.spawnTask({ ...restarterCred(r), user: emu.user(r.uid) }, { noNewPrivs: r.noNewPrivs });
-  return emu.restart(image, me, { subordinate });
+  return emu.restart(image, me, { subordinate, judgeOnly: true });
 }
 
 /**
@@ -363,6 +375,7 @@ export function restart(
             nr: prep.sysRestartNr,
           }
         : undefined,
+      dieWithParent: options.dieWithParent ?? false,
       onExit: (code, signal) => settle({ code, signal }),
     });
   } catch (e) {

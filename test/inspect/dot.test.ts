@@ -1,7 +1,7 @@
 // `inspect --dot`: the object graph as Graphviz DOT, read back line by line.
 import { spawnSync } from 'child_process';
 import { ImageBuilder } from '../../lib/format';
-import { capShort, dotEscape, graphToDot, renderDot, toGraph } from '../../lib/inspect';
+import { GRAPH_CHAIN_HEAD, GRAPH_CHAIN_TAIL, capShort, dotEscape, graphToDot, renderDot, toGraph } from '../../lib/inspect';
 import { chainImage, decoded, parseDot } from './helpers';
 
 const haveDot = spawnSync('dot', ['-V'], { encoding: 'utf8' }).error === undefined;
@@ -202,12 +202,36 @@ describe('collapsing tasks with identical creds', () => {
   });
 });
 
-test('a deep namespace chain (3000 levels) does not exhaust the stack', () => {
+test('a deep namespace chain (3000 levels) does not exhaust the stack, and is drawn by its ends', () => {
   const b = new ImageBuilder();
   let ns = b.rootNs;
   for (let i = 0; i < 3000; i++) ns = b.namespace(b.user(i, ns));
   b.task(b.cred({ uid: 0, user: b.user(0, ns) }));
   const g = toGraph(b.build());
-  expect(g.nodes.filter((n) => n.kind === 'user_ns')).toHaveLength(3001);
-  expect(g.edges.filter((e) => e.kind === 'parent')).toHaveLength(3000);
+  const nss = g.nodes.filter((n) => n.kind === 'user_ns');
+  // Levels 0..HEAD, one node for the run between, and the TAIL levels above the cred's namespace.
+  expect(nss).toHaveLength(GRAPH_CHAIN_HEAD + 1 + 1 + GRAPH_CHAIN_TAIL + 1);
+  const gap = nss.filter((n) => n.id.startsWith('userns_gap_'));
+  expect(gap).toHaveLength(1);
+  const skipped = 3000 - GRAPH_CHAIN_TAIL - GRAPH_CHAIN_HEAD - 1;
+  expect(gap[0].title).toBe(`… ${skipped} user namespaces …`);
+  expect(gap[0].lines).toEqual([`levels ${GRAPH_CHAIN_HEAD + 1}..${3000 - GRAPH_CHAIN_TAIL - 1}, not drawn`]);
+  // Still one connected chain: every drawn namespace but the root has its parent edge.
+  expect(g.edges.filter((e) => e.kind === 'parent')).toHaveLength(nss.length - 1);
+  const deepest = nss.find((n) => n.level === 3000)!;
+  expect(deepest).toBeDefined();
+  // The namespace right under the gap says who created it, since its creator is not drawn.
+  const belowGap = nss.find((n) => n.level === 3000 - GRAPH_CHAIN_TAIL)!;
+  expect(belowGap.lines).toContain(`created by uid ${3000 - GRAPH_CHAIN_TAIL - 1} of a namespace not drawn`);
+});
+
+test('a chain within the bounds is drawn whole', () => {
+  const b = new ImageBuilder();
+  let ns = b.rootNs;
+  const depth = GRAPH_CHAIN_HEAD + GRAPH_CHAIN_TAIL + 1;
+  for (let i = 0; i < depth; i++) ns = b.namespace(b.user(i, ns));
+  b.task(b.cred({ uid: 0, user: b.user(0, ns) }));
+  const g = toGraph(b.build());
+  expect(g.nodes.filter((n) => n.kind === 'user_ns')).toHaveLength(depth + 1);
+  expect(g.edges.filter((e) => e.kind === 'parent')).toHaveLength(depth);
 });

@@ -47,6 +47,8 @@ export const checkpoint: Command = {
       if (!/^[1-9]\d*$/.test(p)) throw new UsageError(`not a pid: '${p}'`);
       return Number(p);
     });
+    const dup = pids.find((p, i) => pids.indexOf(p) !== i);
+    if (dup !== undefined) throw new UsageError(`pid ${dup} given twice`);
     if (values.tree && pids.length !== 1) throw new UsageError('--tree takes exactly one PID');
     if (values.compat !== undefined && values.compat !== 'linux-cr')
       throw new UsageError(`unknown --compat '${values.compat}' (only linux-cr)`);

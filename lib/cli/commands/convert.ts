@@ -77,7 +77,7 @@ export const convert: Command = {
       if (code !== 'ENOENT') throw new CliFailure(`cannot read ${dir}: ${(e as Error).message}`);
     }
     if (entries.length > 0) throw new CliFailure(`${dir} is not empty: refusing to mix these images with other files`);
-    const image = (await readImageSource(positionals[0], io.stdin)).image;
+    const image = (await readImageSource(positionals[0], io.stdin, undefined, false)).image;
     let converted;
     try {
       converted = imageToCriuDump(image);

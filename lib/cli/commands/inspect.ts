@@ -4,7 +4,8 @@ import { usageErrors } from '../args';
 import { CliFailure, UsageError, type CliIo, type Command } from '../command';
 import { progressFor } from '../progress';
 import { readImageSource } from '../image-files';
-import { graphToDot, graphToSvg, renderReport, toGraph, toInspectJson, type GraphOptions } from '../../inspect';
+import { dotLines, graphToDot, graphToSvg, inspectJsonChunks, reportLines, toGraph, type GraphOptions } from '../../inspect';
+import { writeChunks } from '../write-chunks';
 
 /** DOT through Graphviz's `dot -Tsvg`, found in the PATH of the CLI's environment. */
 function graphvizSvg(dot: string, io: CliIo): string {
@@ -16,6 +17,11 @@ function graphvizSvg(dot: string, io: CliIo): string {
   }
   if (r.status !== 0) throw new CliFailure(`--layout=graphviz: dot failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim()}`);
   return r.stdout;
+}
+
+function* withNewline(pieces: Iterable<string>): Generator<string> {
+  yield* pieces;
+  yield '\n';
 }
 
 export const inspect: Command = {
@@ -64,12 +70,13 @@ export const inspect: Command = {
     if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
 
     const { image, details } = await readImageSource(positionals[0], io.stdin, progressFor(io, values));
-    if (values.json) io.stdout.write(JSON.stringify(toInspectJson(image, details.objrefs), null, 2) + '\n');
-    else if (values.dot) io.stdout.write(graphToDot(toGraph(image, details.objrefs, graphOptions)));
+    // Report, JSON and DOT are written as they are made (a million tasks never form one string).
+    if (values.json) await writeChunks(io.stdout, withNewline(inspectJsonChunks(image, details.objrefs)));
+    else if (values.dot) await writeChunks(io.stdout, dotLines(toGraph(image, details.objrefs, graphOptions)), '\n');
     else if (values.svg) {
       const graph = toGraph(image, details.objrefs, graphOptions);
-      io.stdout.write(values.layout === 'graphviz' ? graphvizSvg(graphToDot(graph), io) : graphToSvg(graph));
-    } else io.stdout.write(renderReport(image, details.objrefs));
+      await writeChunks(io.stdout, [values.layout === 'graphviz' ? graphvizSvg(graphToDot(graph), io) : graphToSvg(graph)]);
+    } else await writeChunks(io.stdout, reportLines(image, details.objrefs), '\n');
     return 0;
   },
 };

@@ -1,13 +1,13 @@
 // cr-creds restart: run a program with the creds of a task of an image. The program's stdio is
 // the CLI's own; the CLI's messages go to stderr; signals sent to the CLI are passed on.
-import * as fs from 'fs';
 import { constants } from 'os';
 import { parseArgs } from 'util';
 import type { Command } from '../command';
-import { UsageError } from '../command';
+import { CliFailure, UsageError } from '../command';
 import { usageErrors } from '../args';
+import { readImageSource } from '../image-files';
 import { capNames, securebitNames, type Cred } from '../../model';
-import { restart, type RestartOptions, type RestartPlanReport } from '../../restart';
+import { RestartDenied, restart, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -54,7 +54,16 @@ function planJson(p: RestartPlanReport): unknown {
 export const restartCommand: Command = {
   name: 'restart',
   summary: "run a program with the credentials of a task in an image",
-  usage: 'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--json] [--carry-caps] -- CMD [ARGS...]',
+  usage:
+    'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--verbose] [--json] [--carry-caps] [--no-die-with-parent] -- CMD [ARGS...]\n' +
+    "  FILE                  the image: a file, FIFO or '-' (stdin), read as a stream\n" +
+    '  --task N | --pid P    the task to restart: its index, or its original pid (default: task 0)\n' +
+    '  --dry-run             judge and plan only, nothing started; print the plan\n' +
+    '  --verbose             with a refusal, list every refused step (default: the first ones and a count)\n' +
+    '  --json                the plan (--dry-run) or the exit status as JSON\n' +
+    "  --carry-caps          carry the image's permitted caps across execve (through ambient)\n" +
+    '  --no-die-with-parent  let the program outlive cr-creds (default: it is killed with SIGKILL\n' +
+    '                        when cr-creds dies, even by SIGKILL; set-uid/file-cap programs excepted)',
   async run(argv, io) {
     const dash = argv.indexOf('--');
     const head = dash < 0 ? argv : argv.slice(0, dash);
@@ -67,6 +76,8 @@ export const restartCommand: Command = {
           'dry-run': { type: 'boolean' },
           json: { type: 'boolean' },
           'carry-caps': { type: 'boolean' },
+          'no-die-with-parent': { type: 'boolean' },
+          verbose: { type: 'boolean' },
         },
         allowPositionals: true,
         strict: true,
@@ -82,14 +93,22 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']) };
+    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), dieWithParent: !values['no-die-with-parent'] };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
-    const bytes = file === '-' ? await readAll(io.stdin) : fs.readFileSync(file);
-    const image = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { image } = await readImageSource(file, io.stdin, undefined, false);
+    // A refusal: its first steps and a count, or (--verbose) every refused step.
+    const refusals = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof RestartDenied && values.verbose) throw new CliFailure(e.describe(true));
+        throw e;
+      }
+    };
     if (values['dry-run']) {
-      const plan = restart(image, cmd[0], cmd.slice(1), { ...opts, dryRun: true });
+      const plan = refusals(() => restart(image, cmd[0], cmd.slice(1), { ...opts, dryRun: true }));
       io.stdout.write((values.json ? toJson(planJson(plan)) : planText(plan)) + '\n');
       return 0;
     }
@@ -103,7 +122,7 @@ export const restartCommand: Command = {
     };
     for (const s of FORWARDED) process.on(s, forward);
     try {
-      h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' });
+      h = refusals(() => restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' }));
       for (const sig of pending.splice(0)) h.kill(sig);
       const { code, signal } = await h;
       if (values.json) io.stderr.write(toJson({ pid: h.pid, code, signal }) + '\n');
@@ -113,9 +132,3 @@ export const restartCommand: Command = {
     }
   },
 };
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks);
-}

@@ -1,0 +1,17 @@
+// Runs a compiled cr-creds CLI in this very process and, when it is done, writes one last line
+// to stderr: `MEASURED {"code":N,"maxRssKiB":N,"ms":N}` (the peak RSS of the whole process).
+// Usage: node measured-cli.js PKG_DIR ARGS...
+'use strict';
+const path = require('path');
+const [pkg, ...argv] = process.argv.slice(2);
+const { main } = require(path.join(pkg, 'dist', 'cli', 'main.js'));
+const t0 = Date.now();
+main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: false, env: process.env }).then(
+  (code) => {
+    const r = { code, maxRssKiB: process.resourceUsage().maxRSS, ms: Date.now() - t0 };
+    process.stderr.write(`\nMEASURED ${JSON.stringify(r)}\n`, () => process.exit(code));
+  },
+  (e) => {
+    process.stderr.write(`\nMEASURED ${JSON.stringify({ code: 70, error: String(e && e.stack) })}\n`, () => process.exit(70));
+  },
+);
