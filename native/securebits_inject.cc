@@ -80,7 +80,7 @@ struct Job {
 struct Scratch {
   Tracee slots[2][kMaxTracees];
   char dirbuf[16384];
-  unsigned char stubs[kPage];  // the task's stub area, as read
+  unsigned char vdso[2 * kPage];  // the task's vDSO up to the last slot, as read
   unsigned char code[kStubBytes];
   // then the items
 };
@@ -302,59 +302,96 @@ bool AttachAll(Job* j) {
 // slot picked, one whose bytes are as the image has them (a slot left written by a tracer that
 // was killed may still be needed by a thread: it is never reused).
 struct Place {
-  int mem = -1;  // /proc/PID/mem
+  int mem = -1;  // /proc/PID/mem (the cache's: not closed here)
   uintptr_t slot = 0;
   const unsigned char* pristine = nullptr;  // the slot's bytes in our own vDSO
 };
 
-bool OpenPlace(Job* j, char* buf, Place* p) {
-  int pid = j->cur->req->pid;
-  if (!g_area.ready) {
-    Fail(j, "find a place for the injection stub", ENOEXEC, pid, "no room after the vDSO image");
-    return false;
-  }
+// The last processes' /proc/PID/mem and vDSO address, kept between jobs: a process read again
+// (a watch, say) needs one read to check them. The descriptor holds the process's memory as it
+// was when opened: after an exec, or for another process under a reused pid, reading through it
+// finds nothing, and it is opened anew.
+struct MemEntry {
+  bool used;
+  int pid;
+  int fd;
+  uintptr_t base;
+};
+constexpr int kMemCache = 16;
+MemEntry g_mem_cache[kMemCache];  // the helper's own copy (a fork's), empty at its start
+int g_mem_next = 0;
+
+// Opens the task's /proc/PID/mem and finds its vDSO (from auxv). 0, or -errno.
+int OpenMem(const char* task_path, char* buf, int* fd, uintptr_t* base) {
   char path[40];
   char* e = path;
-  for (const char* s = j->cur->path; *s; s++) *e++ = *s;  // /proc/PID/task
+  for (const char* s = task_path; *s; s++) *e++ = *s;  // /proc/PID/task
   e -= 4;
   memcpy(e, "auxv", 5);
-  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (fd < 0) {
-    Fail(j, "open /proc/PID/auxv", fd == -ENOENT ? ESRCH : int(-fd), pid);
-    return false;
-  }
-  long n = Sys(SYS_read, fd, buf, 4096);
-  Sys(SYS_close, fd);
-  uintptr_t base = 0;
+  int a = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (a < 0) return a;
+  long n = Sys(SYS_read, a, buf, 4096);
+  Sys(SYS_close, a);
+  *base = 0;
   for (long off = 0; off + 16 <= n; off += 16) {
     uint64_t kv[2];
     memcpy(kv, buf + off, sizeof kv);
-    if (kv[0] == AT_SYSINFO_EHDR) base = kv[1];
+    if (kv[0] == AT_SYSINFO_EHDR) *base = kv[1];
   }
   memcpy(e, "mem", 4);
-  p->mem = int(Sys(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC));
-  if (p->mem < 0) {
-    Fail(j, "open /proc/PID/mem", p->mem == -ENOENT ? ESRCH : -p->mem, pid);
+  *fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC));
+  return *fd < 0 ? *fd : 0;
+}
+
+bool OpenPlace(Job* j, char* buf, Place* p) {
+  int pid = j->cur->req->pid;
+  const char* what = "find a place for the injection stub";
+  if (!g_area.ready) {
+    Fail(j, what, ENOEXEC, pid, "no room after the vDSO image");
     return false;
   }
-  // The same image as ours: the same ELF header, and the area as ours has it.
-  size_t area = size_t(g_area.slots) * kStubBytes;
-  unsigned char hdr[sizeof(Elf64_Ehdr)];
-  if (base == 0 || Sys(SYS_pread64, p->mem, hdr, sizeof hdr, base) != long(sizeof hdr) ||
-      memcmp(hdr, reinterpret_cast<const void*>(g_area.ours), sizeof hdr) != 0 ||
-      Sys(SYS_pread64, p->mem, buf, area, base + g_area.offset) != long(area)) {
-    Fail(j, "find a place for the injection stub", ENOEXEC, pid, "the task's vDSO is not the kernel's");
-    return false;
+  size_t span = g_area.offset + size_t(g_area.slots) * kStubBytes;  // header to the last slot
+  MemEntry* m = nullptr;
+  for (auto& c : g_mem_cache)
+    if (c.used && c.pid == pid) m = &c;
+  for (int fresh = m ? 0 : 1; fresh < 2; fresh++) {
+    if (fresh) {
+      if (m) {
+        Sys(SYS_close, m->fd);
+      } else {
+        m = &g_mem_cache[g_mem_next];
+        g_mem_next = (g_mem_next + 1) % kMemCache;
+        if (m->used) Sys(SYS_close, m->fd);
+      }
+      m->used = false;
+      int fd;
+      uintptr_t base;
+      if (int r = OpenMem(j->cur->path, buf, &fd, &base)) {
+        Fail(j, "open /proc/PID/mem", r == -ENOENT ? ESRCH : -r, pid);
+        return false;
+      }
+      *m = {true, pid, fd, base};
+    }
+    // The same image as ours: the same ELF header, and the area as ours has it.
+    if (m->base != 0 && Sys(SYS_pread64, m->fd, buf, span, m->base) == long(span) &&
+        memcmp(buf, reinterpret_cast<const void*>(g_area.ours), sizeof(Elf64_Ehdr)) == 0)
+      break;
+    if (fresh) {
+      Fail(j, what, ENOEXEC, pid, "the task's vDSO is not the kernel's");
+      return false;
+    }
   }
+  p->mem = m->fd;
   for (int s = 0; s < g_area.slots; s++) {
-    const unsigned char* ours = reinterpret_cast<const unsigned char*>(g_area.ours + g_area.offset) + s * kStubBytes;
-    if (memcmp(buf + s * kStubBytes, ours, kStubBytes) == 0) {
-      p->slot = base + g_area.offset + s * kStubBytes;
+    size_t off = g_area.offset + size_t(s) * kStubBytes;
+    const unsigned char* ours = reinterpret_cast<const unsigned char*>(g_area.ours + off);
+    if (memcmp(buf + off, ours, kStubBytes) == 0) {
+      p->slot = m->base + off;
       p->pristine = ours;
       return true;
     }
   }
-  Fail(j, "find a place for the injection stub", EBUSY, pid, "every slot holds a stub an earlier tracer left");
+  Fail(j, what, EBUSY, pid, "every slot holds a stub an earlier tracer left");
   return false;
 }
 
@@ -424,15 +461,18 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
         break;  // anew
       }
       if (!IsSyscallStop(status)) continue;  // an interrupt or a group-stop: on
+      if (!entered) {  // the first syscall the task makes from the stub's start is the stub's
+        entered = true;
+        continue;
+      }
       TraceeRegs now;
       if (long r = RegsGet(t->tid, &now)) {
         Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
         return false;
       }
-      if (!RegsAtStubSyscall(now, p->slot)) continue;
-      if (!entered) {
-        entered = true;
-        continue;
+      if (!RegsAtStubSyscall(now, p->slot)) {
+        Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "a syscall stop outside the stub");
+        return false;
       }
       // The call's exit stop: its result, then the registers as they were. The kernel's own
       // restart of an interrupted call then happens as the task is let go (a detach wakes it
@@ -481,7 +521,7 @@ void DetachAll(Job* j) {
 void RunOne(Job* j, Scratch* sc) {
   Item* it = j->cur;
   Place place;
-  if (AttachAll(j) && OpenPlace(j, reinterpret_cast<char*>(sc->stubs), &place)) {
+  if (AttachAll(j) && OpenPlace(j, reinterpret_cast<char*>(sc->vdso), &place)) {
     if (it->req->delay_ms > 0) SleepMicros(long(it->req->delay_ms) * 1000);
     for (int w = 0; w < it->req->ntids; w++) {
       Tracee* t = Find(j, it->wanted[w]);
@@ -509,7 +549,6 @@ void RunOne(Job* j, Scratch* sc) {
     bool dirty = false;
     for (int i = 0; i < it->ntracees; i++) dirty |= it->tracees[i].dirty && !it->tracees[i].exited;
     if (!dirty && place.slot) Sys(SYS_pwrite64, place.mem, place.pristine, kStubBytes, place.slot);
-    Sys(SYS_close, place.mem);
   }
 }
 
@@ -583,7 +622,7 @@ bool SecurebitsStubPrepare() {
   size_t first = (end + 15) & ~size_t(15);
   size_t limit = (end + kPage - 1) & ~size_t(kPage - 1);
   int slots = first < limit ? int((limit - first) / kStubBytes) : 0;
-  if (slots > int(kPage / kStubBytes)) slots = int(kPage / kStubBytes);
+  if (first + size_t(slots) * kStubBytes > 2 * kPage) return false;  // (a larger vDSO than any)
   // Only zeros: padding, not something of the image.
   const unsigned char* area = reinterpret_cast<const unsigned char*>(base) + first;
   for (size_t i = 0; i < size_t(slots) * kStubBytes; i++)
@@ -645,7 +684,7 @@ size_t SecurebitsServe(const char* request, size_t len, char* out, char* scratch
     RunOne(&job, sc);
     it->res->done = 1;
     bool stop = it->res->err && !(head.continue_on_refusal && IsRefusal(it->res));
-    if (stop || TracerTermPending()) {  // let go of the one taken ahead, which is not reached
+    if (stop || (ahead && TracerTermPending())) {  // let go of the one taken ahead, which is not reached
       if (ahead && ahead->begun) {
         job.cur = ahead;
         DetachAll(&job);
