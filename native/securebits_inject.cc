@@ -347,7 +347,7 @@ bool OpenPlace(Job* j, char* buf, Place* p) {
   int pid = j->cur->req->pid;
   const char* what = "find a place for the injection stub";
   if (!g_area.ready) {
-    Fail(j, what, ENOEXEC, pid, "no room after the vDSO image");
+    Fail(j, what, kNoStubErrno, pid, "no room after the vDSO image");
     return false;
   }
   size_t span = g_area.offset + size_t(g_area.slots) * kStubBytes;  // header to the last slot
@@ -377,7 +377,7 @@ bool OpenPlace(Job* j, char* buf, Place* p) {
         memcmp(buf, reinterpret_cast<const void*>(g_area.ours), sizeof(Elf64_Ehdr)) == 0)
       break;
     if (fresh) {
-      Fail(j, what, ENOEXEC, pid, "the task's vDSO is not the kernel's");
+      Fail(j, what, kNoStubErrno, pid, "the task's vDSO is not the kernel's");
       return false;
     }
   }
@@ -416,7 +416,7 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
       return false;
     }
     if (!RegsNative(t->saved)) {
-      Fail(j, "ptrace(PTRACE_GETREGS)", ENOEXEC, t->tid, "a task of another instruction set");
+      Fail(j, "ptrace(PTRACE_GETREGS)", kNoStubErrno, t->tid, "a task of another instruction set");
       return false;
     }
     StubBuild(t->saved, p->slot, code);
@@ -553,7 +553,7 @@ void RunOne(Job* j, Scratch* sc) {
 }
 
 bool IsRefusal(const SbResult* r) {
-  return r->syscall == kSeizeName && (r->err == EPERM || r->err == EACCES);
+  return (r->syscall == kSeizeName && (r->err == EPERM || r->err == EACCES)) || r->err == kNoStubErrno;
 }
 
 char* PutInt(char* p, int v) {

@@ -1,6 +1,7 @@
 // The tracer's side of reading securebits (tracer.h): the request and answer it exchanges with
 // securebits_ptrace.cc, and the handler that runs in the helper.
 #pragma once
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ struct SbResult {
 
 // The name PTRACE_SEIZE failures carry (a refusal is EPERM or EACCES there).
 extern const char kSeizeName[];
+// The errno of a task the stub cannot serve (another instruction set, no vDSO of the kernel's):
+// a refusal too.
+constexpr int kNoStubErrno = ENOEXEC;
 
 // Finds, in our own process, where the stub goes in a vDSO (tracee_regs.h). Called before the
 // helper is started (which inherits what it found); false when there is no room.

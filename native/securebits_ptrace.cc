@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "registry.h"
 #include "securebits_inject.h"
 #include "tracee_regs.h"
 
@@ -12,7 +11,8 @@ namespace crc {
 
 bool IsSecurebitsRefusal(const Failure& f) {
   return f.code == "ERR_UNSUPPORTED_ARCH" ||
-         (f.code.empty() && (f.err == EPERM || f.err == EACCES) && f.syscall == kSeizeName);
+         (f.code.empty() && (((f.err == EPERM || f.err == EACCES) && f.syscall == kSeizeName) ||
+                             f.err == kNoStubErrno));
 }
 
 struct SecurebitsBatch::State {
@@ -146,66 +146,4 @@ void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {
   }
 }
 
-namespace {
-
-// readSecurebits(pid, tids?, options?): Promise<number[]>; tids default to [pid].
-Napi::Value ReadSecurebitsJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber())
-    throw Napi::TypeError::New(env, "readSecurebits(pid, tids?, options?): pid must be a number");
-  auto req = std::make_shared<SecurebitsRequest>();
-  req->pid = info[0].As<Napi::Number>().Int32Value();
-  if (info.Length() > 1 && info[1].IsArray()) {
-    Napi::Array a = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++)
-      req->tids.push_back(a.Get(i).As<Napi::Number>().Int32Value());
-  } else {
-    req->tids.push_back(req->pid);
-  }
-  if (info.Length() > 2 && info[2].IsObject()) {
-    Napi::Value d = info[2].As<Napi::Object>().Get("testDelayMs");
-    if (d.IsNumber()) req->test_delay_ms = d.As<Napi::Number>().Int32Value();
-  }
-  if (req->pid <= 0) throw Napi::RangeError::New(env, "readSecurebits: pid must be positive");
-  if (req->pid == getpid())
-    throw Napi::Error::New(env, "readSecurebits: the calling process cannot trace itself; use readThreadCreds");
-  auto values = std::make_shared<std::vector<int>>();
-  return PromiseWorker::Start(
-      env,
-      [req, values](Failure* f) {
-        std::vector<SecurebitsResult> results;
-        SecurebitsBatch::Post({*req}, false)->Finish(&results);
-        if (results[0].failure.set) *f = results[0].failure;
-        else *values = std::move(results[0].values);
-      },
-      [values](Napi::Env env) -> Napi::Value {
-        Napi::Array out = Napi::Array::New(env, values->size());
-        for (size_t i = 0; i < values->size(); i++)
-          out.Set(uint32_t(i), (*values)[i] < 0 ? env.Null() : Napi::Number::New(env, (*values)[i]));
-        return out;
-      });
-}
-
-// stopTracer(): ends the tracer if it is idle (TracerStopIfIdle).
-Napi::Value StopTracerJs(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), TracerStopIfIdle());
-}
-
-// helperPids(): HelperPids.
-Napi::Value HelperPidsJs(const Napi::CallbackInfo& info) {
-  std::vector<int> pids = HelperPids();
-  Napi::Array out = Napi::Array::New(info.Env(), pids.size());
-  for (size_t i = 0; i < pids.size(); i++) out.Set(uint32_t(i), Napi::Number::New(info.Env(), pids[i]));
-  return out;
-}
-
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("readSecurebits", Napi::Function::New(env, ReadSecurebitsJs, "readSecurebits"));
-  exports.Set("stopTracer", Napi::Function::New(env, StopTracerJs, "stopTracer"));
-  exports.Set("helperPids", Napi::Function::New(env, HelperPidsJs, "helperPids"));
-}
-
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);

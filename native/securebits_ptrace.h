@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "live_worker.h"
+#include "failure.h"
 #include "tracer.h"
 
 namespace crc {
