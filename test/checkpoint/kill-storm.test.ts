@@ -1,7 +1,7 @@
 // Whatever is killed when, a checkpoint never harms the processes it reads: SIGKILL, SIGTERM and
 // SIGINT to the CLI, to its ptrace helper (cr-creds-trace) and to the CLI's whole process group,
 // at random moments, across many checkpoints of live targets (single processes, a threaded one,
-// and --tree). The targets (helpers/stormproc.c) check themselves all the while: a syscall
+// one taking signals all the while, and --tree). The targets (helpers/stormproc.c) check themselves all the while: a syscall
 // answered wrongly or a register changed under them makes them exit. At the end every target
 // must be alive, running (not stopped) and untraced. Needs root (CI runs as root).
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
@@ -114,7 +114,8 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
   const single = await startTarget(bin, []);
   const threaded = await startTarget(bin, ['--threads']);
   const tree = await startTarget(bin, ['--threads', '--children=12']);
-  const targets = [single, threaded, tree];
+  const signalled = await startTarget(bin, ['--threads', '--signals']);
+  const targets = [single, threaded, tree, signalled];
   let runs = 0;
   let holding = 0; // helper kills that came while it held a target
   const counts: Record<string, number> = {};
@@ -126,7 +127,7 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
       [
         '-e',
         `const { checkpoint, checkpointTree } = require(${JSON.stringify(path.join(ROOT, 'dist', 'checkpoint'))});
-         const pids = ${JSON.stringify([single.pid, threaded.pid])};
+         const pids = ${JSON.stringify([single.pid, threaded.pid, signalled.pid])};
          let n = 0;
          (async () => {
            for (;;) {
@@ -167,7 +168,7 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
     const clis = Date.now() + 30000;
     for (let i = 0; i < 60 && Date.now() < clis; i++) {
       const tree1 = i % 2 === 0;
-      const args = tree1 ? ['checkpoint', '--tree', String(tree.pid)] : ['checkpoint', '--threads', String(single.pid), String(threaded.pid)];
+      const args = tree1 ? ['checkpoint', '--tree', String(tree.pid)] : ['checkpoint', '--threads', String(single.pid), String(threaded.pid), String(signalled.pid)];
       const cli = spawn(process.execPath, [CLI, ...args, '-o', path.join(dir, `run${i}.img`)], { stdio: 'ignore', detached: true });
       const whom = pick(['cli', 'helper', 'group']);
       const sig = pick(SIGNALS);
@@ -224,7 +225,7 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
     expect(killed.map((t) => `${t.pid} ${t.ended} ${t.stderr}`)).toEqual([]);
     expect(stopped).toEqual([]);
     expect(traced).toEqual([]);
-    expect(tasks.length).toBeGreaterThanOrEqual(1 + 4 + 4 + 12);
+    expect(tasks.length).toBeGreaterThanOrEqual(1 + 4 + 4 + 12 + 4);
     expect(runs).toBeGreaterThan(100);
     expect(holding).toBeGreaterThan(0); // some kills did come in the middle of an injection
   }

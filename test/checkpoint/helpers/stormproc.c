@@ -1,6 +1,6 @@
 /* A target for the kill-storm test: a process that notices any harm an injection could do it.
  *
- *   stormproc [--threads] [--children=N]
+ *   stormproc [--threads] [--children=N] [--signals]
  *
  * Every task loops: sleeps 100 us in nanosleep (which must return 0: an interrupted call that
  * is not restarted, or restarted wrongly, shows up as an error), then runs a computation that
@@ -8,6 +8,8 @@
  * a wrong result). --threads adds a thread doing the same and one blocked in read() on a pipe
  * fed every millisecond (each read must return the byte written). --children=N forks N
  * single-threaded children doing the same; the parent watches them and exits 5 if one ends.
+ * --signals: SIGALRM every 500 us to the process, handled with SA_RESTART (so read() must never
+ * fail with EINTR; nanosleep may, as the kernel has it), and the handler's count must grow.
  * Any harm: a message on stderr and exit 2..5 (or a signal's death). Prints "ready PID".
  */
 #define _GNU_SOURCE
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,13 +41,20 @@ static uint64_t compute(void) {
 }
 
 static uint64_t expected;
+static int signals;
+static volatile unsigned long alarms;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  alarms++;
+}
 
 static void *loop(void *arg) {
   (void)arg;
   struct timespec ts = {0, 100 * 1000};
   for (;;) {
     int r = nanosleep(&ts, NULL);
-    if (r != 0) {
+    if (r != 0 && !(signals && errno == EINTR)) {
       fprintf(stderr, "stormproc %d: nanosleep: %s\n", getpid(), strerror(errno));
       _exit(2);
     }
@@ -94,6 +105,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads")) threads = 1;
     else if (!strncmp(argv[i], "--children=", 11)) children = atoi(argv[i] + 11);
+    else if (!strcmp(argv[i], "--signals")) signals = 1;
   }
   expected = compute();
   for (int i = 0; i < children; i++) {
@@ -110,6 +122,15 @@ int main(int argc, char **argv) {
     pthread_create(&t, NULL, loop, NULL);
     pthread_create(&t, NULL, writer, NULL);
     pthread_create(&t, NULL, reader, NULL);
+  }
+  if (signals) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    setitimer(ITIMER_REAL, &it, NULL);
   }
   printf("ready %d\n", getpid());
   fflush(stdout);
