@@ -95,17 +95,4 @@ long RegsSyscallResult(const TraceeRegs& now) { return static_cast<long>(R(now).
 
 }  // namespace crc
 
-#else
-
-namespace crc {
-bool RegsSupported() { return false; }
-long RegsGet(int, TraceeRegs*) { return -38; }  // ENOSYS
-long RegsSet(int, const TraceeRegs&) { return -38; }
-bool RegsNative(const TraceeRegs&) { return false; }
-void StubBuild(const TraceeRegs&, uintptr_t, unsigned char*) {}
-void RegsPointAtStub(const TraceeRegs& saved, uintptr_t, TraceeRegs* out) { *out = saved; }
-bool RegsAtStubSyscall(const TraceeRegs&, uintptr_t) { return false; }
-long RegsSyscallResult(const TraceeRegs&) { return -38; }
-}  // namespace crc
-
 #endif

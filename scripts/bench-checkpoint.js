@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Checkpoint speed, side by side with a floor in C (scripts/bench/floor.c, built here with cc)
-// that reads the same /proc files and namespace links, and does the same ptrace injection.
+// that reads the same /proc files and namespace links, and does the same ptrace injection (the
+// self-restoring stub; the former single-step injection, which a killed tracer could leave
+// harmful, is shown for reference).
 //
 //   npx tsc -p tsconfig.build.json && npm run build:native && node scripts/bench-checkpoint.js
 //
@@ -96,10 +98,11 @@ async function single(bin) {
       await lib.checkpoint(target.pid);
       await lib.checkpoint(target.pid, skip);
     }
-    const blocks = { proc: [], skip: [], full: [], ours: [], encoded: [], stat: [] };
+    const blocks = { proc: [], skip: [], full: [], step: [], ours: [], encoded: [], stat: [] };
     for (let b = 0; b < BLOCKS; b++) {
       blocks.proc.push(floor(bin, 'proc', target.pid, ROUNDS));
       blocks.skip.push(await timeIt(() => lib.checkpoint(target.pid, skip)));
+      blocks.step.push(floor(bin, 'step', target.pid, ROUNDS));
       blocks.full.push(floor(bin, 'full', target.pid, ROUNDS));
       blocks.ours.push(await timeIt(() => lib.checkpoint(target.pid)));
       blocks.encoded.push(await timeIt(async () => lib.encode(await lib.checkpoint(target.pid))));
@@ -114,6 +117,7 @@ async function single(bin) {
     return {
       proc: median(blocks.proc),
       full: median(blocks.full),
+      step: median(blocks.step),
       skip: summary(blocks.skip, blocks.proc),
       ours: summary(blocks.ours, blocks.full),
       encoded: summary(blocks.encoded, blocks.full),
@@ -130,6 +134,7 @@ function printSingle(title, r) {
   console.log(`one live process, ${title} (microseconds; medians of ${BLOCKS} blocks of ${ROUNDS}):`);
   console.log(`  floor, /proc + ns links (C)              ${f(r.proc)}`);
   console.log(`  checkpoint(pid), securebits skipped      ${ratio(r.skip)}   (the same reads)`);
+  if (r.step !== undefined) console.log(`  floor, + securebits, single step (C)     ${f(r.step)}   (the former injection, for reference)`);
   console.log(`  floor, + securebits over ptrace (C)      ${f(r.full)}`);
   console.log(`  checkpoint(pid)                          ${ratio(r.ours)}`);
   console.log(`  checkpoint(pid) + encode                 ${ratio(r.encoded)}`);
