@@ -99,6 +99,9 @@ void Fail(Job* j, const char* syscall, int err, int tid, const char* detail = nu
 
 long Ptrace(long req, int tid, long addr, long data) { return Sys(SYS_ptrace, req, tid, addr, data); }
 
+char* PutInt(char* p, int v);
+char* PutStr(char* p, const char* s);
+
 void SleepMicros(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
   while (Sys(SYS_nanosleep, &ts, &ts) == -EINTR) {
@@ -408,8 +411,44 @@ long WriteSlot(Place* p, int tid, const unsigned char* code) {
   return 0;
 }
 
+// Parses the hex mask after `key` in a status file's text; 0 if absent.
+uint64_t StatusMask(const char* text, long n, const char* key) {
+  size_t klen = strlen(key);
+  for (long i = 0; i + long(klen) < n; i++) {
+    if ((i > 0 && text[i - 1] != '\n') || memcmp(text + i, key, klen) != 0) continue;
+    uint64_t v = 0;
+    for (long k = i + long(klen); k < n; k++) {
+      char c = text[k];
+      if (c == '\t' || c == ' ') continue;
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) break;
+      v = v << 4 | uint64_t(d);
+    }
+    return v;
+  }
+  return 0;
+}
+
+// A signal t neither blocks nor handles whose default action is to ignore it, for the stub to
+// send itself (tracee_regs.h); 0 if there is none (or its status cannot be read).
+int StubSignal(Job* j, Tracee* t) {
+  char path[64];
+  char* p = PutStr(PutInt(PutStr(path, "/proc/"), j->cur->req->pid), "/task/");
+  *PutStr(PutInt(p, t->tid), "/status") = 0;
+  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  long n = Sys(SYS_read, fd, j->dirbuf, sizeof(Scratch::dirbuf));
+  Sys(SYS_close, fd);
+  if (n <= 0 || n == long(sizeof(Scratch::dirbuf))) return 0;
+  uint64_t busy = StatusMask(j->dirbuf, n, "SigBlk:") | StatusMask(j->dirbuf, n, "SigCgt:");
+  for (int sig : {SIGURG, SIGWINCH, SIGCHLD})
+    if (!(busy & (uint64_t(1) << (sig - 1)))) return sig;
+  return 0;
+}
+
 // Runs prctl(PR_GET_SECUREBITS) in t through the stub; t is stopped and put back as it was.
 bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
+  bool no_signal = false;  // our signal came late (blocked after all): the syscall stops then
   for (int attempt = 0; attempt < kMaxStopLoops; attempt++) {
     if (long r = RegsGet(t->tid, &t->saved)) {
       Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid, r == -ESRCH ? "the process exited during checkpoint" : nullptr);
@@ -419,7 +458,8 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
       Fail(j, "ptrace(PTRACE_GETREGS)", kNoStubErrno, t->tid, "a task of another instruction set");
       return false;
     }
-    StubBuild(t->saved, p->slot, code);
+    int sig = no_signal || RegsInMaskSwappingCall(t->saved) ? 0 : StubSignal(j, t);
+    StubBuild(t->saved, p->slot, sig, code);
     if (long r = WriteSlot(p, t->tid, code)) {
       Fail(j, "write the injection stub", int(-r), t->tid);
       return false;
@@ -432,23 +472,41 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
     }
     t->dirty = true;
     bool entered = false;
-    for (int loop = 0; loop < kMaxStopLoops; loop++) {
-      if (long r = Ptrace(PTRACE_SYSCALL, t->tid, 0, 0)) {
-        Fail(j, "ptrace(PTRACE_SYSCALL)", int(-r), t->tid);
+    long result = 0;
+    bool got = false;
+    for (int loop = 0; loop < kMaxStopLoops && !got; loop++) {
+      // With a signal, the stop after the call is its delivery; without, the call's syscall stops.
+      if (long r = Ptrace(sig ? PTRACE_CONT : PTRACE_SYSCALL, t->tid, 0, 0)) {
+        Fail(j, "ptrace(PTRACE_CONT)", int(-r), t->tid);
         return false;
       }
       t->running = true;
       int status = 0;
       Ev ev = WaitEvent(j, t, &status);
       if (ev == Ev::kExited) {
-        Fail(j, "ptrace(PTRACE_SYSCALL)", ESRCH, t->tid, "the process exited during checkpoint");
+        Fail(j, "ptrace(PTRACE_CONT)", ESRCH, t->tid, "the process exited during checkpoint");
         return false;
       }
       if (ev != Ev::kStop) return false;
+      TraceeRegs now;
+      if (t->last_signal || IsSyscallStop(status)) {
+        if (long r = RegsGet(t->tid, &now)) {
+          Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
+          return false;
+        }
+      }
       if (t->last_signal) {
-        if (entered) continue;  // (not seen: signals come after the call's exit stop)
-        // A signal before the stub ran: put the registers back, let the task take it as if we
-        // had never been there, stop it again and begin anew.
+        if (sig && RegsAtStubSignal(now, p->slot)) {
+          // The call is made. Our signal is taken from the task here; a signal of its own that
+          // came first rides on the detach (ours, still pending then, is discarded untraced).
+          result = RegsStubResult(now);
+          if (t->last_signal == sig) t->last_signal = 0;
+          got = true;
+          break;
+        }
+        // A signal before the stub made its call: put the registers back, let the task take it
+        // as if we had never been there, stop it again and begin anew.
+        if (sig && t->last_signal == sig) no_signal = true;
         if (long r = RegsSet(t->tid, t->saved)) {
           Fail(j, "ptrace(PTRACE_SETREGS) restoring registers", int(-r), t->tid);
           return false;
@@ -461,41 +519,38 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
         break;  // anew
       }
       if (!IsSyscallStop(status)) continue;  // an interrupt or a group-stop: on
-      if (!entered) {  // the first syscall the task makes from the stub's start is the stub's
-        entered = true;
-        continue;
-      }
-      TraceeRegs now;
-      if (long r = RegsGet(t->tid, &now)) {
-        Fail(j, "ptrace(PTRACE_GETREGS)", int(-r), t->tid);
-        return false;
-      }
       if (!RegsAtStubSyscall(now, p->slot)) {
         Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "a syscall stop outside the stub");
         return false;
       }
-      // The call's exit stop: its result, then the registers as they were. The kernel's own
-      // restart of an interrupted call then happens as the task is let go (a detach wakes it
-      // into its signal check, where the restart is done).
-      long r = RegsSyscallResult(now);
+      if (!entered) {
+        entered = true;
+        continue;
+      }
+      result = RegsSyscallResult(now);  // the call's exit stop
+      got = true;
+    }
+    if (got) {
+      // The registers as they were. The kernel's own restart of an interrupted call happens as
+      // the task is let go (a detach wakes it into its signal check, where the restart is done).
       if (long e = RegsSet(t->tid, t->saved)) {
         Fail(j, "ptrace(PTRACE_SETREGS) restoring registers", int(-e), t->tid);
         return false;
       }
       t->dirty = false;
-      if (r < 0) {
-        Fail(j, "prctl(PR_GET_SECUREBITS) in the task", int(-r), t->tid);
+      if (result < 0) {
+        Fail(j, "prctl(PR_GET_SECUREBITS) in the task", int(-result), t->tid);
         return false;
       }
-      *value = int(r);
+      *value = int(result);
       return true;
     }
     if (t->dirty) {
-      Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "the injected syscall never completed");
+      Fail(j, "ptrace(PTRACE_CONT)", EIO, t->tid, "the injected syscall never completed");
       return false;
     }
   }
-  Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "signals kept coming");
+  Fail(j, "ptrace(PTRACE_CONT)", EIO, t->tid, "signals kept coming");
   return false;
 }
 

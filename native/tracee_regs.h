@@ -9,6 +9,12 @@
 // changed and jumps to where the task would have resumed (its interrupted syscall restarted as
 // the kernel would restart it). So a tracer that vanishes at any moment leaves a task that
 // either never entered the stub or runs it to the end and carries on unharmed.
+//
+// The tracer learns the result at a stop after the call. With a signal the task neither blocks
+// nor handles (its default action: ignore), the stub sends it that signal after the call (the
+// result kept in a register): one signal-delivery-stop, which the tracer takes the signal from;
+// untraced, the signal is discarded as it is sent. Without such a signal, the tracer stops the
+// task at the call's syscall-entry and -exit stops (two stops).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +27,7 @@ struct TraceeRegs {
 };
 
 // Room for the stub (bytes, a multiple of 8).
-constexpr size_t kStubBytes = 80;
+constexpr size_t kStubBytes = 136;
 
 // Whether this architecture has the interface below (false: securebits cannot be read).
 bool RegsSupported();
@@ -34,16 +40,26 @@ long RegsSet(int tid, const TraceeRegs& regs);
 bool RegsNative(const TraceeRegs& regs);
 
 // Writes into `code` (kStubBytes) the stub for a task whose registers are `saved`, to be placed
-// at address `at`.
-void StubBuild(const TraceeRegs& saved, uintptr_t at, unsigned char* code);
+// at address `at`; `signal`: the one it sends itself after the call (0: none).
+void StubBuild(const TraceeRegs& saved, uintptr_t at, int signal, unsigned char* code);
 
 // `saved` pointed at the stub at `at`: the registers to set (one PTRACE_SETREGS).
 void RegsPointAtStub(const TraceeRegs& saved, uintptr_t at, TraceeRegs* out);
 
+// Whether the task sits in a call that swapped its signal mask for the call's duration (the
+// kernel puts the task's own mask back before it runs the stub: the mask read now is not the
+// one the stub runs with).
+bool RegsInMaskSwappingCall(const TraceeRegs& saved);
+
 // Whether a syscall stop with registers `now` is the stub's own call (at entry or exit).
 bool RegsAtStubSyscall(const TraceeRegs& now, uintptr_t at);
 
-// The result of the call at a syscall-exit stop: the value, or -errno.
+// The result of the call at its syscall-exit stop: the value, or -errno.
 long RegsSyscallResult(const TraceeRegs& now);
+
+// Whether a signal-delivery-stop with registers `now` comes after the stub's signal was sent
+// (the call made); then the call's result (the value, or -errno).
+bool RegsAtStubSignal(const TraceeRegs& now, uintptr_t at);
+long RegsStubResult(const TraceeRegs& now);
 
 }  // namespace crc

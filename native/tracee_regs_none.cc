@@ -11,10 +11,13 @@ bool RegsSupported() { return false; }
 long RegsGet(int, TraceeRegs*) { return -ENOSYS; }
 long RegsSet(int, const TraceeRegs&) { return -ENOSYS; }
 bool RegsNative(const TraceeRegs&) { return false; }
-void StubBuild(const TraceeRegs&, uintptr_t, unsigned char*) {}
+void StubBuild(const TraceeRegs&, uintptr_t, int, unsigned char*) {}
 void RegsPointAtStub(const TraceeRegs& saved, uintptr_t, TraceeRegs* out) { *out = saved; }
+bool RegsInMaskSwappingCall(const TraceeRegs&) { return false; }
 bool RegsAtStubSyscall(const TraceeRegs&, uintptr_t) { return false; }
 long RegsSyscallResult(const TraceeRegs&) { return -ENOSYS; }
+bool RegsAtStubSignal(const TraceeRegs&, uintptr_t) { return false; }
+long RegsStubResult(const TraceeRegs&) { return -ENOSYS; }
 }  // namespace crc
 
 
