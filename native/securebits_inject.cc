@@ -1,5 +1,5 @@
 // Runs in the tracer (tracer.h): raw system calls only, each answering its result or -errno; no
-// allocation, nothing of libc but memcpy/memset/memcmp.
+// allocation, nothing of libc but memcpy/memset/memcmp/strlen.
 //
 // Each process in turn: every thread seized and stopped (a thread of it could otherwise run
 // into the stub written for another), prctl(PR_GET_SECUREBITS) run in each wanted thread through
