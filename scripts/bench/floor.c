@@ -6,8 +6,8 @@
  *   floor full PID N    the same plus securebits over ptrace, as the addon reads them: seize,
  *                       interrupt, a self-restoring stub written into the vDSO's padding
  *                       (/proc/PID/mem, opened once), the task pointed at it, run to the
- *                       exit of its prctl(PR_GET_SECUREBITS) (two syscall stops), registers
- *                       put back, detach, the padding put back
+ *                       stop of the SIGURG it sends itself after its prctl(PR_GET_SECUREBITS),
+ *                       registers put back, detach (the signal taken), the padding put back
  *   floor step PID N    the same with the former method, which a killed tracer can leave
  *                       harmful: one `syscall` written at rip, registers set up, one single
  *                       step (for reference)
@@ -143,18 +143,22 @@ static long securebits_safe(pid_t pid) {
   waitpid(pid, &st, __WALL);
   ptrace(PTRACE_GETREGS, pid, 0, &saved);
   uintptr_t at = mem_base + stub_off;
-  unsigned char pristine[80], code[80], *p = code;
+  unsigned char pristine[136], code[136], *p = code;
   pread(mem_fd, pristine, sizeof pristine, at);
   unsigned long long rip = saved.rip, rax = saved.rax;
   if ((long long)saved.orig_rax >= 0 && (long)saved.rax >= -516 && (long)saved.rax <= -512) {
     rip -= 2;
     rax = (long)saved.rax == -516 ? SYS_restart_syscall : saved.orig_rax;
   }
-  const unsigned char head[] = {0xbf, PR_GET_SECUREBITS, 0, 0, 0, 0xb8, SYS_prctl, 0, 0, 0, 0x0f, 0x05};
+  /* prctl, the result kept in r10, then tgkill(getpid(), gettid(), SIGURG): one stop */
+  const unsigned char head[] = {0xbf, PR_GET_SECUREBITS, 0, 0, 0, 0xb8, SYS_prctl, 0, 0, 0, 0x0f, 0x05,
+                                0x49, 0x89, 0xc2, 0xb8, SYS_gettid, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc6,
+                                0xb8, SYS_getpid, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xba, SIGURG, 0, 0, 0,
+                                0xb8, SYS_tgkill, 0, 0, 0, 0x0f, 0x05};
   memcpy(p, head, sizeof head), p += sizeof head;
-  unsigned long long vals[] = {rax, saved.rdi, saved.rcx, saved.r11};
-  const unsigned char ops[][2] = {{0x48, 0xb8}, {0x48, 0xbf}, {0x48, 0xb9}, {0x49, 0xbb}};
-  for (int i = 0; i < 4; i++) memcpy(p, ops[i], 2), memcpy(p + 2, &vals[i], 8), p += 10;
+  unsigned long long vals[] = {rax, saved.rdi, saved.rsi, saved.rdx, saved.rcx, saved.r10, saved.r11};
+  const unsigned char ops[][2] = {{0x48, 0xb8}, {0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba}, {0x48, 0xb9}, {0x49, 0xba}, {0x49, 0xbb}};
+  for (int i = 0; i < 7; i++) memcpy(p, ops[i], 2), memcpy(p + 2, &vals[i], 8), p += 10;
   const unsigned char jmp[] = {0xff, 0x25, 0, 0, 0, 0};
   memcpy(p, jmp, sizeof jmp), p += sizeof jmp;
   memcpy(p, &rip, 8), p += 8;
@@ -163,15 +167,13 @@ static long securebits_safe(pid_t pid) {
   regs.rip = at;
   regs.orig_rax = -1;
   ptrace(PTRACE_SETREGS, pid, 0, &regs);
-  for (int stop = 0; stop < 2; stop++) {
-    ptrace(PTRACE_SYSCALL, pid, 0, 0);
-    waitpid(pid, &st, __WALL);
-  }
+  ptrace(PTRACE_CONT, pid, 0, 0);
+  waitpid(pid, &st, __WALL); /* SIGURG's delivery stop, taken from it below */
   ptrace(PTRACE_GETREGS, pid, 0, &regs);
   ptrace(PTRACE_SETREGS, pid, 0, &saved);
   ptrace(PTRACE_DETACH, pid, 0, 0);
   pwrite(mem_fd, pristine, sizeof pristine, at);
-  return (long)regs.rax;
+  return (long)regs.r10;
 }
 
 static void tree(int n, int fanout) {
