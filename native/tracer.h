@@ -4,13 +4,15 @@
 // since starting a process costs more than a job.
 //
 // It is a plain fork of ours (no program to find at run time or to ship beside the addon, and
-// no libc internals: nothing of libc runs in it), in a session of its own (out of our process
-// group: terminal and service-manager signals to the group never reach it), holding one
-// descriptor: its end of a socketpair over which jobs come and answers go. It ends when that
-// socket reaches end of file: when our process is gone (whichever thread started it), or when
-// we retire it. SIGTERM, SIGINT and SIGHUP sent to it directly are acted on between processes,
-// never in the middle of one. Its memory is a copy-on-write copy of ours at the fork, which the
-// kernel frees as it ends (at most a few seconds after the last checkpoint: lib/checkpoint).
+// no libc internals: it makes raw system calls, and of libc uses only memcpy and the like), in a
+// session of its own (out of our process group: terminal and service-manager signals to the
+// group never reach it), holding none of our descriptors but its end of a socketpair over which
+// jobs come and answers go (a job's notifier comes with the job and is closed after it; a
+// handler may keep descriptors of its own). It ends when that socket reaches end of file: when
+// our process is gone (whichever thread started it), or when we retire it. SIGTERM, SIGINT and
+// SIGHUP sent to it directly are acted on between processes, never in the middle of one. Its
+// memory is a copy-on-write copy of ours at the fork, which the kernel frees as it ends (at most
+// a few seconds after the last checkpoint: lib/checkpoint).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
