@@ -92,7 +92,9 @@ describe('readLiveTasks, many processes at once', () => {
   });
 
   test("the task's code is not written: no private copy of a text page, and its vDSO as it was", async () => {
-    const p = await credproc(['--block=sleep']);
+    // A task asleep in nanosleep for as long as the test takes (credproc's sleep ends after 1 s).
+    const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    const p = { pid: child.pid! };
     await new Promise((r) => setTimeout(r, 100));
     const before = anonInText(p.pid);
     for (let i = 0; i < 3; i++) expect(await native().readSecurebits(p.pid)).toEqual([0]);
@@ -104,6 +106,7 @@ describe('readLiveTasks, many processes at once', () => {
     expectUntraced(p.pid);
     // The stub's bytes are put back in the vDSO's padding: it reads as ours (the same image).
     expect(vdso(p.pid).equals(vdso(process.pid))).toBe(true);
+    child.kill('SIGKILL');
   });
 });
 
