@@ -95,18 +95,21 @@ describe('readLiveTasks, many processes at once', () => {
     // A task asleep in nanosleep for as long as the test takes (credproc's sleep ends after 1 s).
     const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
     const p = { pid: child.pid! };
-    await new Promise((r) => setTimeout(r, 100));
-    const before = anonInText(p.pid);
-    for (let i = 0; i < 3; i++) expect(await native().readSecurebits(p.pid)).toEqual([0]);
-    expect(anonInText(p.pid)).toBe(before);
-    // Back to back: a read often catches the task on its way back into its nanosleep (the answer
-    // comes before it is asleep again): the stub serves it all the same.
-    for (let i = 0; i < 300; i++) expect((await native().readLiveTasksFlat([p.pid])).nums[8]).toBe(0);
-    expect(anonInText(p.pid)).toBe(before);
-    expectUntraced(p.pid);
-    // The stub's bytes are put back in the vDSO's padding: it reads as ours (the same image).
-    expect(vdso(p.pid).equals(vdso(process.pid))).toBe(true);
-    child.kill('SIGKILL');
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const before = anonInText(p.pid);
+      for (let i = 0; i < 3; i++) expect(await native().readSecurebits(p.pid)).toEqual([0]);
+      expect(anonInText(p.pid)).toBe(before);
+      // Back to back: a read often catches the task on its way back into its nanosleep (the answer
+      // comes before it is asleep again): the stub serves it all the same.
+      for (let i = 0; i < 300; i++) expect((await native().readLiveTasksFlat([p.pid])).nums[8]).toBe(0);
+      expect(anonInText(p.pid)).toBe(before);
+      expectUntraced(p.pid);
+      // The stub's bytes are put back in the vDSO's padding: it reads as ours (the same image).
+      expect(vdso(p.pid).equals(vdso(process.pid))).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 
