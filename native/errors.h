@@ -5,9 +5,9 @@
 
 #include <string>
 
+#include "failure.h"
+
 namespace crc {
-// "EPERM" for EPERM; "E<number>" when the C library has no name.
-std::string ErrnoName(int err);
 Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int pid = 0,
                        const std::string& detail = "");
 }  // namespace crc

@@ -1,6 +1,5 @@
-// Shared by the live-checkpoint sources (proc_creds, securebits_ptrace, userns): a failure that
-// is recorded off the main thread and turned into a JS error on it, and an AsyncWorker that
-// settles a Promise.
+// Shared by the live-checkpoint sources (live_read, securebits_ptrace, userns): a Failure
+// (failure.h) turned into a JS error on the JS thread, and an AsyncWorker that settles a Promise.
 #pragma once
 #include <napi.h>
 
@@ -8,44 +7,10 @@
 #include <string>
 
 #include "errors.h"
+#include "failure.h"
 #include "vm_child.h"
 
 namespace crc {
-
-// A failure recorded where no napi_env is at hand (worker thread, helper child).
-struct Failure {
-  bool set = false;
-  // Non-errno failures carry their own code ("ERR_PROC_PARSE", "ERR_UNSUPPORTED_ARCH", ...);
-  // errno failures leave it empty and set err.
-  std::string code;
-  std::string syscall;
-  int err = 0;
-  int pid = 0;
-  std::string detail;
-
-  void Errno(const std::string& sc, int e, int p, const std::string& d = "") {
-    set = true;
-    code.clear();
-    syscall = sc;
-    err = e;
-    pid = p;
-    detail = d;
-  }
-  void Coded(const std::string& c, const std::string& message, int p) {
-    set = true;
-    code = c;
-    syscall.clear();
-    err = 0;
-    pid = p;
-    detail = message;
-  }
-};
-
-// One line for messages that embed a failure ("ptrace(PTRACE_SEIZE): EPERM").
-inline std::string FailureToString(const Failure& f) {
-  if (!f.code.empty()) return f.detail;
-  return f.syscall + ": " + ErrnoName(f.err) + (f.detail.empty() ? "" : " (" + f.detail + ")");
-}
 
 inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
   if (f.code.empty()) return ErrnoError(env, f.syscall, f.err, f.pid, f.detail);

@@ -17,7 +17,8 @@
 #include "errors.h"
 #include "linux_cr.h"
 #include "registry.h"
-#include "securebits_ptrace.h"
+#include "live_worker.h"
+#include "vm_child.h"
 
 namespace crc {
 namespace {

@@ -1,13 +1,13 @@
 // Securebits of another task are not in /proc: only the task itself can ask (prctl
 // PR_GET_SECUREBITS). We run that one syscall inside it over ptrace, as CRIU's parasite does,
 // and leave the task exactly as it was (running or stopped as before, untraced, its interrupted
-// syscall restarted). The ptrace work is done by the tracer (vm_child.h).
+// syscall restarted). The ptrace work is done by the tracer (tracer.h, securebits_inject.h).
 #pragma once
 #include <memory>
 #include <vector>
 
-#include "live_worker.h"
-#include "vm_child.h"
+#include "failure.h"
+#include "tracer.h"
 
 namespace crc {
 
@@ -20,12 +20,6 @@ struct SecurebitsRequest {
   int test_delay_ms = 0;
 };
 
-// values->at(i) is the securebits word of req.tids[i], or -1 if that thread exited meanwhile
-// (the rest of the process still being there). Returns false with *f set on failure: errno
-// failures name the ptrace request and the tid; an unsupported architecture is
-// ERR_UNSUPPORTED_ARCH. Whatever happens, no thread is left traced or stopped by us.
-bool ReadSecurebitsPtrace(const SecurebitsRequest& req, std::vector<int>* values, Failure* f);
-
 struct SecurebitsResult {
   bool done = false;  // false: not reached (the batch stopped at an earlier failure)
   std::vector<int> values;
@@ -36,9 +30,9 @@ struct SecurebitsResult {
 // refused (EPERM/EACCES from PTRACE_SEIZE) or an unsupported architecture.
 bool IsSecurebitsRefusal(const Failure& f);
 
-// Many processes, handed to the tracer as one job as soon as they are known (Post), so that the
+// Many processes (or one), handed to the tracer as one job as soon as they are known (Post), so that the
 // caller can read /proc meanwhile, and joined later (Finish). Each process in turn is attached,
-// read, restored and detached, as ReadSecurebitsPtrace does for one; only the next one's leader
+// read, restored and detached; only the next one's leader
 // is seized and interrupted ahead (its stop then overlaps this one's work), so at most two
 // processes are held at a time. The batch stops after the first failed process (letting go of
 // the next), unless the failure is a refusal and continue_on_refusal is set.
@@ -54,7 +48,10 @@ class SecurebitsBatch {
   // this CPU up to spin_us first (TracerSpin).
   bool Ended(long spin_us = 0);
   // Blocks until the tracer is done (at once after Ended() said so); results->at(i) answers
-  // reqs[i].
+  // reqs[i]: values[k] is the securebits word of its tids[k], or -1 if that thread exited
+  // meanwhile. Errno failures name the ptrace request and the tid; an unsupported
+  // architecture is ERR_UNSUPPORTED_ARCH. Whatever happens, no thread is left traced or
+  // stopped by us.
   void Finish(std::vector<SecurebitsResult>* results);
   ~SecurebitsBatch();  // waits for the tracer if Finish was not called: it writes into the batch
 

@@ -1,6 +1,7 @@
 #include "tracer_wait.h"
 
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -11,7 +12,6 @@
 #include <vector>
 
 #include "errors.h"
-#include "vm_child.h"
 
 namespace crc {
 namespace {
@@ -74,7 +74,7 @@ void OnTimer(uv_timer_t* handle) { Look(static_cast<EnvWaiter*>(handle->data)); 
 void OnClosed(uv_handle_t* handle) {
   auto* w = static_cast<EnvWaiter*>(handle->data);
   if (--w->open_handles > 0) return;
-  TracerNotifierClose(w->fd);
+  close(w->fd);
   napi_remove_async_cleanup_hook(w->cleanup);
   delete w;
 }
@@ -104,9 +104,9 @@ EnvWaiter* Waiter(Napi::Env env, int* err) {
     *err = -EINVAL;
     return nullptr;
   }
-  int fd = TracerNotifierOpen();
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) {
-    *err = fd;
+    *err = -errno;
     return nullptr;
   }
   auto* w = new EnvWaiter();
@@ -116,17 +116,36 @@ EnvWaiter* Waiter(Napi::Env env, int* err) {
   w->poll.data = w;
   w->timer.data = w;
   if (int r = uv_poll_init(loop, &w->poll, fd)) {
-    TracerNotifierClose(fd);
+    close(fd);
     delete w;
     *err = r;  // libuv's errors are -errno
     return nullptr;
   }
-  uv_timer_init(loop, &w->timer);
+  if (int r = uv_timer_init(loop, &w->timer)) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), [](uv_handle_t* h) {
+      auto* w = static_cast<EnvWaiter*>(h->data);
+      close(w->fd);
+      delete w;
+    });
+    *err = r;
+    return nullptr;
+  }
   w->open_handles = 2;
-  uv_poll_start(&w->poll, UV_READABLE, OnReadable);
+  if (int r = uv_poll_start(&w->poll, UV_READABLE, OnReadable)) {
+    *err = r;
+    w->waiting.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->timer), OnClosed);
+    return nullptr;
+  }
   uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
   uv_unref(reinterpret_cast<uv_handle_t*>(&w->timer));
-  napi_add_async_cleanup_hook(env, OnEnvEnd, w, &w->cleanup);
+  if (napi_add_async_cleanup_hook(env, OnEnvEnd, w, &w->cleanup) != napi_ok) {
+    *err = -ENOMEM;
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->timer), OnClosed);
+    return nullptr;
+  }
   std::lock_guard<std::mutex> lock(g_mu);
   g_envs[env] = w;
   return w;

@@ -1,5 +1,5 @@
-// Waiting for the tracer (vm_child.h) on a JS thread's event loop rather than on a pool thread:
-// the tracer adds to the env's eventfd once a job naming it has run. A checkpoint of a few
+// Waiting for the tracer (tracer.h) on a JS thread's event loop rather than on a pool thread:
+// the tracer adds to the env's eventfd once a job naming it has been answered. A checkpoint of a few
 // processes then hands off between threads twice (to the tracer and back), not four times
 // (to a pool thread, which hands to the tracer, waits for it, then wakes the JS thread): each
 // wake of a sleeping thread costs about as much as the ptrace work itself on a machine whose

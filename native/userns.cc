@@ -13,7 +13,8 @@
 #include <memory>
 
 #include "registry.h"
-#include "securebits_ptrace.h"
+#include "live_worker.h"
+#include "vm_child.h"
 
 namespace crc {
 namespace {

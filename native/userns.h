@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "live_worker.h"
+#include "failure.h"
 
 namespace crc {
 

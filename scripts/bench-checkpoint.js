@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Checkpoint speed, side by side with a floor in C (scripts/bench/floor.c, built here with cc)
-// that reads the same /proc files and namespace links, and does the same ptrace injection.
+// that reads the same /proc files and namespace links, and does the same ptrace injection (the
+// self-restoring stub; the former single-step injection, which a killed tracer could leave
+// harmful, is shown for reference).
 //
 //   npx tsc -p tsconfig.build.json && npm run build:native && node scripts/bench-checkpoint.js
 //
@@ -18,6 +20,9 @@
 // Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
 // same reads process by process, and image size beside writing each task in an image of its own
 // (the dedup ratio).
+//
+// BEFORE=DIR: also measures another build of the package (DIR holding its dist/ and build/, an
+// older design, say) in the same run, each beside the floor measured with it, and prints both.
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -30,13 +35,17 @@ const WARMUP = Number(process.env.WARMUP || 3000);
 const TREE = Number(process.env.TREE || 1000);
 const TREE_RUNS = Number(process.env.TREE_RUNS || 3);
 
-let lib;
-try {
-  lib = { ...require('../dist/checkpoint'), ...require('../dist/format'), native: require('../dist/native/binding').native };
-} catch (e) {
-  console.error('bench-checkpoint: build first: npx tsc -p tsconfig.build.json (' + e.message + ')');
-  process.exit(2);
+function loadLib(root) {
+  try {
+    const dist = path.join(root, 'dist');
+    return { ...require(path.join(dist, 'checkpoint')), ...require(path.join(dist, 'format')) };
+  } catch (e) {
+    console.error(`bench-checkpoint: build ${root} first: npx tsc -p tsconfig.build.json (${e.message})`);
+    process.exit(2);
+  }
 }
+const OURS = path.join(__dirname, '..');
+let lib = loadLib(process.env.LIB_ROOT || OURS);
 
 function buildFloor() {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-bench-')), 'floor');
@@ -89,10 +98,11 @@ async function single(bin) {
       await lib.checkpoint(target.pid);
       await lib.checkpoint(target.pid, skip);
     }
-    const blocks = { proc: [], skip: [], full: [], ours: [], encoded: [], stat: [] };
+    const blocks = { proc: [], skip: [], full: [], step: [], ours: [], encoded: [], stat: [] };
     for (let b = 0; b < BLOCKS; b++) {
       blocks.proc.push(floor(bin, 'proc', target.pid, ROUNDS));
       blocks.skip.push(await timeIt(() => lib.checkpoint(target.pid, skip)));
+      blocks.step.push(floor(bin, 'step', target.pid, ROUNDS));
       blocks.full.push(floor(bin, 'full', target.pid, ROUNDS));
       blocks.ours.push(await timeIt(() => lib.checkpoint(target.pid)));
       blocks.encoded.push(await timeIt(async () => lib.encode(await lib.checkpoint(target.pid))));
@@ -107,6 +117,7 @@ async function single(bin) {
     return {
       proc: median(blocks.proc),
       full: median(blocks.full),
+      step: median(blocks.step),
       skip: summary(blocks.skip, blocks.proc),
       ours: summary(blocks.ours, blocks.full),
       encoded: summary(blocks.encoded, blocks.full),
@@ -123,10 +134,45 @@ function printSingle(title, r) {
   console.log(`one live process, ${title} (microseconds; medians of ${BLOCKS} blocks of ${ROUNDS}):`);
   console.log(`  floor, /proc + ns links (C)              ${f(r.proc)}`);
   console.log(`  checkpoint(pid), securebits skipped      ${ratio(r.skip)}   (the same reads)`);
+  if (r.step !== undefined) console.log(`  floor, + securebits, single step (C)     ${f(r.step)}   (the former injection, for reference)`);
   console.log(`  floor, + securebits over ptrace (C)      ${f(r.full)}`);
   console.log(`  checkpoint(pid)                          ${ratio(r.ours)}`);
   console.log(`  checkpoint(pid) + encode                 ${ratio(r.encoded)}`);
   console.log(`  fs.promises.stat, for scale             ${f(r.stat)}   (Node's own round trip through its pool)`);
+}
+
+// One live process, as placed and on one CPU, for the build at root.
+async function singles(bin, root, label) {
+  lib = loadLib(root);
+  printSingle(`${label}threads placed by the scheduler`, await single(bin));
+  // The same on one CPU: this script again under taskset, everything it starts inheriting it.
+  const pinned = spawnSync('taskset', ['-c', String(os.cpus().length - 1), process.execPath, __filename, '--single-json'], {
+    encoding: 'utf8',
+    env: { ...process.env, CR_CREDS_FLOOR_BIN: bin, LIB_ROOT: root },
+  });
+  if (pinned.status === 0) printSingle(`${label}all on one CPU (taskset)`, JSON.parse(pinned.stdout));
+  else console.log(`one live process, all on one CPU: not measured (taskset: ${pinned.error ? pinned.error.message : pinned.stderr.trim()})`);
+}
+
+async function treeRun(bin, treePid, pids, root, label) {
+  lib = loadLib(root);
+  const treeFloor = floor(bin, 'list', ...pids) / 1000;
+  let image;
+  const wall =
+    (await timeIt(async () => {
+      image = await lib.checkpointTree(treePid);
+    }, TREE_RUNS)) / 1000;
+  const t1 = process.hrtime.bigint();
+  const whole = lib.encode(image).byteLength;
+  const encodeMs = Number(process.hrtime.bigint() - t1) / 1e6;
+  let apart = 0;
+  for (const t of image.tasks) apart += lib.encode({ ...image, tasks: [t] }).byteLength;
+  console.log(`${label}tree of ${image.tasks.length} processes (fan-out 10):`);
+  console.log(`  floor, each process in turn (C)        ${treeFloor.toFixed(0)} ms (${((treeFloor * 1000) / pids.length).toFixed(0)} us a process)`);
+  console.log(`  checkpointTree wall time, median of ${TREE_RUNS}  ${wall.toFixed(0)} ms (${((wall * 1000) / image.tasks.length).toFixed(0)} us a process), ratio to floor: ${(wall / treeFloor).toFixed(2)}x; encode ${encodeMs.toFixed(1)} ms`);
+  console.log(`  image size                             ${whole} bytes (${(whole / image.tasks.length).toFixed(1)} a task)`);
+  console.log(`  each task in an image of its own       ${apart} bytes   dedup ratio: ${(apart / whole).toFixed(1)}x`);
+  if (lib.stopTracer) lib.stopTracer();
 }
 
 async function main() {
@@ -135,34 +181,13 @@ async function main() {
     console.log(JSON.stringify(await single(bin)));
     return;
   }
-  printSingle('threads placed by the scheduler', await single(bin));
-  // The same on one CPU: this script again under taskset, everything it starts inheriting it.
-  const pinned = spawnSync('taskset', ['-c', String(os.cpus().length - 1), process.execPath, __filename, '--single-json'], {
-    encoding: 'utf8',
-    env: { ...process.env, CR_CREDS_FLOOR_BIN: bin },
-  });
-  if (pinned.status === 0) printSingle('all on one CPU (taskset)', JSON.parse(pinned.stdout));
-  else console.log(`one live process, all on one CPU: not measured (taskset: ${pinned.error ? pinned.error.message : pinned.stderr.trim()})`);
+  const builds = process.env.BEFORE ? [[path.resolve(process.env.BEFORE), 'BEFORE: '], [OURS, 'AFTER: ']] : [[OURS, '']];
+  for (const [root, label] of builds) await singles(bin, root, label);
 
   const tree = await startReady(bin, ['tree', String(TREE), '10']);
   try {
     const pids = (await lib.processTree(tree.pid)).map((t) => t.pid);
-    const treeFloor = floor(bin, 'list', ...pids) / 1000;
-    let image;
-    const wall =
-      (await timeIt(async () => {
-        image = await lib.checkpointTree(tree.pid);
-      }, TREE_RUNS)) / 1000;
-    const t1 = process.hrtime.bigint();
-    const whole = lib.encode(image).byteLength;
-    const encodeMs = Number(process.hrtime.bigint() - t1) / 1e6;
-    let apart = 0;
-    for (const t of image.tasks) apart += lib.encode({ ...image, tasks: [t] }).byteLength;
-    console.log(`tree of ${image.tasks.length} processes (fan-out 10):`);
-    console.log(`  floor, each process in turn (C)        ${treeFloor.toFixed(0)} ms (${((treeFloor * 1000) / pids.length).toFixed(0)} us a process)`);
-    console.log(`  checkpointTree wall time, median of ${TREE_RUNS}  ${wall.toFixed(0)} ms (${((wall * 1000) / image.tasks.length).toFixed(0)} us a process), ratio to floor: ${(wall / treeFloor).toFixed(2)}x; encode ${encodeMs.toFixed(1)} ms`);
-    console.log(`  image size                             ${whole} bytes (${(whole / image.tasks.length).toFixed(1)} a task)`);
-    console.log(`  each task in an image of its own       ${apart} bytes   dedup ratio: ${(apart / whole).toFixed(1)}x`);
+    for (const [root, label] of builds) await treeRun(bin, tree.pid, pids, root, label);
   } finally {
     // Stop the tree by its own pids, leaves first (a killed parent would orphan the rest).
     const pids = (await lib.processTree(tree.pid)).map((t) => t.pid).reverse();

@@ -1,7 +1,7 @@
-// The tracer (native/vm_child.h: the helper process, cr-creds-trace, that reads securebits over
-// ptrace) is kept between checkpoints, since starting and ending a process for each costs more
-// than the ptrace work itself. It goes once checkpoints stop coming: IDLE_MS after the last one,
-// or when stopTracer is called.
+// The tracer (native/tracer.h: the helper process, cr-creds-trace, a fork of ours that reads
+// securebits over ptrace) is kept between checkpoints, since starting a process for each costs
+// more than the ptrace work itself. It goes once checkpoints stop coming: IDLE_MS after the last
+// one (its memory, a copy-on-write copy of ours, goes with it), or when stopTracer is called.
 import { native } from '../native/binding';
 
 const IDLE_MS = 2000;

@@ -3,8 +3,14 @@
  *
  *   floor proc PID N    N rounds of: /proc/PID/status read and parsed (ids, groups, caps,
  *                       NSpid...), stat of /proc/PID/ns/user and /proc/self/ns/user
- *   floor full PID N    the same plus securebits over ptrace (seize, interrupt, inject
- *                       prctl(PR_GET_SECUREBITS), single step, restore, detach)
+ *   floor full PID N    the same plus securebits over ptrace, as the addon reads them: seize,
+ *                       interrupt, a self-restoring stub written into the vDSO's padding
+ *                       (/proc/PID/mem, opened once), the task pointed at it, run to the
+ *                       stop of the SIGURG it sends itself after its prctl(PR_GET_SECUREBITS),
+ *                       registers put back, detach (the signal taken), the padding put back
+ *   floor step PID N    the same with the former method, which a killed tracer can leave
+ *                       harmful: one `syscall` written at rip, registers set up, one single
+ *                       step (for reference)
  *   floor tree N FANOUT a tree of N sleeping processes (fan-out FANOUT); prints "ready PID"
  *   floor list PID...   one round of `full` over each PID in turn (the floor of a tree's
  *                       checkpoint); prints the total microseconds
@@ -19,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -100,6 +108,74 @@ static long securebits(pid_t pid) {
   return (long)regs.rax;
 }
 
+/* The zero-harm method (native/tracee_regs_x86_64.cc), without the checks that handle signals,
+ * threads and failures. */
+static size_t stub_off;
+
+static void stub_prepare(void) {
+  const char *base = (const char *)getauxval(AT_SYSINFO_EHDR);
+  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+  size_t end = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+  stub_off = (end + 15) & ~(size_t)15;
+}
+
+static int mem_pid = -1, mem_fd = -1;
+static uintptr_t mem_base;
+
+static long securebits_safe(pid_t pid) {
+  int st;
+  struct user_regs_struct saved, regs;
+  if (mem_pid != pid) {
+    char path[64];
+    uint64_t aux[128];
+    snprintf(path, sizeof path, "/proc/%d/auxv", pid);
+    int fd = open(path, O_RDONLY);
+    ssize_t n = read(fd, aux, sizeof aux);
+    close(fd);
+    for (ssize_t i = 0; i + 1 < n / 8; i += 2)
+      if (aux[i] == AT_SYSINFO_EHDR) mem_base = aux[i + 1];
+    snprintf(path, sizeof path, "/proc/%d/mem", pid);
+    if (mem_fd >= 0) close(mem_fd);
+    mem_fd = open(path, O_RDWR);
+    mem_pid = pid;
+  }
+  if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) || ptrace(PTRACE_INTERRUPT, pid, 0, 0)) return -1;
+  waitpid(pid, &st, __WALL);
+  ptrace(PTRACE_GETREGS, pid, 0, &saved);
+  uintptr_t at = mem_base + stub_off;
+  unsigned char pristine[136], code[136], *p = code;
+  pread(mem_fd, pristine, sizeof pristine, at);
+  unsigned long long rip = saved.rip, rax = saved.rax;
+  if ((long long)saved.orig_rax >= 0 && (long)saved.rax >= -516 && (long)saved.rax <= -512) {
+    rip -= 2;
+    rax = (long)saved.rax == -516 ? SYS_restart_syscall : saved.orig_rax;
+  }
+  /* prctl, the result kept in r10, then tgkill(getpid(), gettid(), SIGURG): one stop */
+  const unsigned char head[] = {0xbf, PR_GET_SECUREBITS, 0, 0, 0, 0xb8, SYS_prctl, 0, 0, 0, 0x0f, 0x05,
+                                0x49, 0x89, 0xc2, 0xb8, SYS_gettid, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc6,
+                                0xb8, SYS_getpid, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xba, SIGURG, 0, 0, 0,
+                                0xb8, SYS_tgkill, 0, 0, 0, 0x0f, 0x05};
+  memcpy(p, head, sizeof head), p += sizeof head;
+  unsigned long long vals[] = {rax, saved.rdi, saved.rsi, saved.rdx, saved.rcx, saved.r10, saved.r11};
+  const unsigned char ops[][2] = {{0x48, 0xb8}, {0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba}, {0x48, 0xb9}, {0x49, 0xba}, {0x49, 0xbb}};
+  for (int i = 0; i < 7; i++) memcpy(p, ops[i], 2), memcpy(p + 2, &vals[i], 8), p += 10;
+  const unsigned char jmp[] = {0xff, 0x25, 0, 0, 0, 0};
+  memcpy(p, jmp, sizeof jmp), p += sizeof jmp;
+  memcpy(p, &rip, 8), p += 8;
+  pwrite(mem_fd, code, sizeof code, at);
+  regs = saved;
+  regs.rip = at;
+  regs.orig_rax = -1;
+  ptrace(PTRACE_SETREGS, pid, 0, &regs);
+  ptrace(PTRACE_CONT, pid, 0, 0);
+  waitpid(pid, &st, __WALL); /* SIGURG's delivery stop, taken from it below */
+  ptrace(PTRACE_GETREGS, pid, 0, &regs);
+  ptrace(PTRACE_SETREGS, pid, 0, &saved);
+  ptrace(PTRACE_DETACH, pid, 0, 0);
+  pwrite(mem_fd, pristine, sizeof pristine, at);
+  return (long)regs.r10;
+}
+
 static void tree(int n, int fanout) {
   int ready[2];
   if (pipe(ready)) exit(1);
@@ -137,6 +213,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc >= 3 && !strcmp(argv[1], "list")) {
+    stub_prepare();
     struct creds c;
     struct stat st;
     char status[64], ns[64];
@@ -146,16 +223,17 @@ int main(int argc, char **argv) {
       snprintf(status, sizeof status, "/proc/%d/status", pid);
       snprintf(ns, sizeof ns, "/proc/%d/ns/user", pid);
       if (read_status(status, &c) || stat(ns, &st) || stat("/proc/self/ns/user", &st)) return 1;
-      if (securebits(pid) < 0) return 1;
+      if (securebits_safe(pid) < 0) return 1;
     }
     printf("%.1f\n", now_us() - t0);
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: floor proc|full PID N | floor tree N FANOUT | floor list PID...\n");
+    fprintf(stderr, "usage: floor proc|full|step PID N | floor tree N FANOUT | floor list PID...\n");
     return 2;
   }
-  int full = !strcmp(argv[1], "full");
+  int full = !strcmp(argv[1], "full"), step = !strcmp(argv[1], "step");
+  stub_prepare();
   pid_t pid = atoi(argv[2]);
   int n = atoi(argv[3]);
   char status[64], ns[64];
@@ -168,7 +246,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     double t0 = now_us();
     if (read_status(status, &c) || stat(ns, &st) || stat("/proc/self/ns/user", &st)) return 1;
-    if (full && (sb = securebits(pid)) < 0) return 1;
+    if (full && (sb = securebits_safe(pid)) < 0) return 1;
+    if (step && (sb = securebits(pid)) < 0) return 1;
     t[i] = now_us() - t0;
   }
   qsort(t, n, sizeof *t, cmp);

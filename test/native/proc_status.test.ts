@@ -1,4 +1,4 @@
-// readLiveTasks and the strict /proc/PID/status parser (native/proc_creds.cc).
+// readLiveTasks and the strict /proc/PID/status parser (native/live_read.cc, native/proc_status.cc).
 import * as fs from 'fs';
 import { native } from '../../lib/native/binding';
 import { credproc, killAll } from '../checkpoint/helpers/procs';

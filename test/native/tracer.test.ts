@@ -1,8 +1,9 @@
-// The tracer (native/vm_child.cc): one helper process that reads securebits over ptrace, kept
-// between checkpoints. It must hold none of our descriptors but its own (the eventfds it signals
-// JS threads' loops with, native/tracer_wait.cc), never outlive a change of our credentials, be
-// replaced if killed, leave no task traced, stay out of our tree walks, and go with us (not with
-// the thread that started it: a worker's may end first); a loop
+// The tracer (native/tracer.cc): one helper process, a fork of ours, that reads securebits over
+// ptrace, kept between checkpoints. It must hold none of our descriptors but its own (its end of
+// the socketpair jobs come over), sit in a session of its own (out of our process group), never
+// outlive a change of our credentials, be replaced if killed, leave no task traced, stay out of
+// our tree walks, and go with us (not with the thread that started it: a worker's may end
+// first); a loop
 // waiting for it must neither hang nor keep a process or worker from ending. Needs root (CI runs
 // as root): the credential-change case drops to uid 65534.
 import { execFileSync, spawn } from 'child_process';
@@ -27,7 +28,7 @@ function tracerFds(tracer: number): string[] {
   return fs
     .readdirSync(`/proc/${tracer}/fd`)
     .map((fd) => {
-      const what = fs.readlinkSync(`/proc/${tracer}/fd/${fd}`).replace(/^pipe:.*/, 'pipe');
+      const what = fs.readlinkSync(`/proc/${tracer}/fd/${fd}`).replace(/^(pipe|socket):.*/, '$1');
       const flags = parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${tracer}/fdinfo/${fd}`, 'utf8'))![1], 8);
       return `${what} ${flags & 3}`;
     })
@@ -55,9 +56,16 @@ describe('the tracer', () => {
     const tracer = tracerPid();
     expect(fs.readFileSync(`/proc/${tracer}/comm`, 'utf8')).toBe('cr-creds-trace\n');
     expect(procStatus(tracer).PPid).toBe(String(process.pid));
-    // A pipe's write end held there would keep a reader from seeing EOF. It holds its own: this
-    // thread's notifier and its wake eventfd, and the read end of the pipe that tells it we are gone.
-    expect(tracerFds(tracer)).toEqual(['anon_inode:[eventfd] 2', 'anon_inode:[eventfd] 2', 'pipe 0']);
+    // Out of our session and process group: a terminal's or a service manager's signal to the
+    // group never reaches it.
+    const ours = procStatus(process.pid);
+    expect(procStatus(tracer).NSsid).toBe(String(tracer));
+    expect(procStatus(tracer).NSsid).not.toBe(ours.NSsid);
+    expect(procStatus(tracer).NSpgid).not.toBe(ours.NSpgid);
+    // A pipe's write end held there would keep a reader from seeing EOF. It holds its own only:
+    // its end of the socketpair (a job's notifier comes with the job and goes after it), and the
+    // /proc/PID/mem of the last processes it read (kept for the next read of the same one).
+    expect(tracerFds(tracer)).toEqual([`/proc/${p.pid}/mem 2`, 'socket 2']);
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
     expect(tracerPid()).toBe(tracer);
     expect(stopTracer()).toBe(true);
@@ -137,8 +145,9 @@ describe('the tracer', () => {
   });
 
   test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
-    // Each worker's notifier is opened after the tracer started: a new tracer holding it takes
-    // over. A worker's loop must close its handles as it ends (Node aborts on a loop left open).
+    // Each worker's notifier is opened after the tracer started and travels with its jobs: the
+    // same tracer serves them all. A worker's loop must close its handles as it ends (Node
+    // aborts on a loop left open).
     const script = `
       const { Worker } = require('worker_threads');
       const { spawn } = require('child_process');
@@ -168,9 +177,8 @@ describe('the tracer', () => {
         console.log(JSON.stringify(out));
       }, 100);`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 }));
-    // fds: the notifiers of the main thread and of the second worker (the first one's closed
-    // with it, before that tracer started), its wake eventfd and the lifeline.
-    expect(out).toEqual({ main: 0, worker0: 0, exit0: 0, worker1: 0, exit1: 0, again: 0, replaced: true, fds: 4 });
+    // fds: its socket and the target's /proc/PID/mem (no notifier is kept after its job).
+    expect(out).toEqual({ main: 0, worker0: 0, exit0: 0, worker1: 0, exit1: 0, again: 0, replaced: false, fds: 2 });
   });
 
   test('is not part of our process tree', async () => {
@@ -237,7 +245,7 @@ describe('the tracer', () => {
     await new Promise((r) => child.on('close', r));
     const [tracer] = JSON.parse(text) as number[];
     expect(tracer).toBeGreaterThan(0);
-    // Ends when our end of its lifeline pipe closes with us, then is reaped by whoever inherits it.
+    // Ends when our end of its socketpair closes with us, then is reaped by whoever inherits it.
     for (let i = 0; i < 100 && state(tracer) !== 'gone' && state(tracer) !== 'Z'; i++) await sleep(20);
     expect(['gone', 'Z']).toContain(state(tracer));
   });

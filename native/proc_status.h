@@ -2,12 +2,13 @@
 // parsed strictly: a malformed or missing line is ERR_PROC_PARSE, a vanished task is ESRCH.
 // Ids are as /proc shows them: mapped into the reader's user namespace.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include <string>
 #include <vector>
 
-#include "live_worker.h"
+#include "failure.h"
 
 namespace crc {
 
@@ -26,6 +27,10 @@ bool ParseProcStatus(const std::string& text, const std::string& path, int pid, 
                      Failure* f);
 
 // Reads and parses one status file; a missing file is ESRCH.
-bool ReadProcStatus(const std::string& path, int pid, ProcStatus* out, Failure* f);
+bool ReadProcStatus(const char* path, int pid, ProcStatus* out, Failure* f);
+
+// A whole /proc file in one or two reads: into buf when it fits (status does, unless the task
+// has hundreds of groups), else into *big. Returns the length, or -errno.
+long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big);
 
 }  // namespace crc

@@ -1,0 +1,429 @@
+#include "tracer.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "raw_syscall.h"
+#include "unique_fd.h"
+#include "vm_child.h"
+
+namespace crc {
+namespace {
+
+// Every frame, both ways, starts with this.
+struct FrameHeader {
+  uint32_t len;  // bytes of body that follow
+  uint32_t id;   // the job's
+  // Requests: the TracerHandler to run. The helper is a fork of ours: the same address.
+  uint64_t handler;
+};
+
+// The kernel's sigset (one word) for SIGTERM, SIGINT and SIGHUP.
+constexpr unsigned long kTermMask =
+    1UL << (SIGTERM - 1) | 1UL << (SIGINT - 1) | 1UL << (SIGHUP - 1);
+
+// --- in the helper: raw system calls only --------------------------------------------------
+
+struct KernelSigaction {
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  unsigned long mask;
+};
+
+// Reads exactly len bytes; a descriptor that rides along (SCM_RIGHTS) is kept in *fd. Returns
+// len, 0 at end of file before any byte, or -errno.
+long RecvAll(int sock, char* buf, size_t len, int* fd) {
+  size_t got = 0;
+  while (got < len) {
+    struct iovec iov = {buf + got, len - got};
+    union {
+      struct cmsghdr h;
+      char bytes[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.bytes;
+    m.msg_controllen = sizeof ctl.bytes;
+    long n = Sys(SYS_recvmsg, sock, &m, MSG_CMSG_CLOEXEC);
+    if (n == -EINTR) continue;
+    if (n < 0) return n;
+    if (n == 0) return got == 0 ? 0 : -EPIPE;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m);  // one descriptor at most is ever sent
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int passed;
+      memcpy(&passed, CMSG_DATA(c), sizeof passed);
+      if (*fd >= 0) Sys(SYS_close, passed);
+      else *fd = passed;
+    }
+    got += size_t(n);
+  }
+  return long(len);
+}
+
+long SendAll(int sock, const char* buf, size_t len) {
+  while (len > 0) {
+    long n = Sys(SYS_sendto, sock, buf, len, MSG_NOSIGNAL, 0);
+    if (n == -EINTR) continue;
+    if (n < 0) return n;
+    buf += n;
+    len -= size_t(n);
+  }
+  return 0;
+}
+
+// Closes every descriptor but `keep`: one held here would keep a pipe's reader from seeing end
+// of file, or a file open.
+void CloseAllBut(int keep) {
+  if (keep > 0) Sys(SYS_close_range, 0, keep - 1, 0);
+  if (Sys(SYS_close_range, keep + 1, ~0U, 0) == 0) return;
+  for (int fd = 0; fd < 65536; fd++)  // no close_range (before 5.9)
+    if (fd != keep) Sys(SYS_close, fd);
+}
+
+[[noreturn]] void HelperMain(int sock, char* mem) {
+  Sys(SYS_setsid);
+  Sys(SYS_prctl, PR_SET_NAME, "cr-creds-trace");
+  CloseAllBut(sock);
+  // Our own dispositions (the helper has a copy of Node's handler table, whose handlers must
+  // never run here): SIGCHLD for every stop of a tracee, whatever Node set (SA_NOCLDSTOP would
+  // silence the stops); the termination signals act by default. Every signal stays blocked (as
+  // the fork left them): jobs wait for SIGCHLD with rt_sigtimedwait, and the termination
+  // signals are let through only while the helper waits for work (below).
+  KernelSigaction dfl = {reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+    Sys(SYS_rt_sigaction, sig, &dfl, 0, sizeof dfl.mask);
+  Sys(SYS_prctl, PR_SET_TIMERSLACK, 1);  // short sleeps (a test's delay) stay short
+  char* scratch = mem;
+  char* request = mem + kTracerScratchBytes;
+  char* answer = request + kTracerFrameBytes;
+  unsigned long idle_mask = ~kTermMask;
+  for (;;) {
+    struct pollfd p = {sock, POLLIN, 0};
+    if (Sys(SYS_ppoll, &p, 1, 0, &idle_mask, sizeof idle_mask) < 0) continue;
+    FrameHeader h;
+    int notify = -1;
+    if (RecvAll(sock, reinterpret_cast<char*>(&h), sizeof h, &notify) <= 0) break;
+    if (h.len > kTracerFrameBytes || RecvAll(sock, request, h.len, &notify) != long(h.len)) break;
+    auto handler = reinterpret_cast<TracerHandler>(h.handler);
+    size_t n = handler(request, h.len, answer + sizeof h, scratch);
+    FrameHeader a = {uint32_t(n), h.id, 0};
+    memcpy(answer, &a, sizeof a);
+    long sent = SendAll(sock, answer, sizeof a + n);
+    if (notify >= 0) {
+      uint64_t one = 1;
+      Sys(SYS_write, notify, &one, sizeof one);
+      Sys(SYS_close, notify);
+    }
+    if (sent < 0 || TracerTermPending()) break;
+  }
+  Sys(SYS_exit_group, 0);
+  __builtin_unreachable();
+}
+
+// --- in our process ------------------------------------------------------------------------
+
+// The credentials a helper was started with (the starting thread's), compared with ours at
+// every post.
+struct CredSnapshot {
+  uid_t uid[4];
+  gid_t gid[4];
+  uint64_t cap_eff, cap_prm, cap_inh;
+  bool operator==(const CredSnapshot& o) const { return memcmp(this, &o, sizeof o) == 0; }
+};
+
+CredSnapshot CurrentCreds() {
+  CredSnapshot s;
+  memset(&s, 0, sizeof s);
+  getresuid(&s.uid[0], &s.uid[1], &s.uid[2]);
+  getresgid(&s.gid[0], &s.gid[1], &s.gid[2]);
+  s.uid[3] = uid_t(syscall(SYS_setfsuid, -1));  // -1 changes nothing and returns the current one
+  s.gid[3] = gid_t(syscall(SYS_setfsgid, -1));
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2] = {};
+  if (syscall(SYS_capget, &h, d) == 0) {
+    s.cap_eff = d[0].effective | uint64_t(d[1].effective) << 32;
+    s.cap_prm = d[0].permitted | uint64_t(d[1].permitted) << 32;
+    s.cap_inh = d[0].inheritable | uint64_t(d[1].inheritable) << 32;
+  }
+  return s;
+}
+
+}  // namespace
+
+struct TracerHelper {
+  int pid = 0;
+  UniqueFd sock;
+  CredSnapshot creds;
+  bool dead = false;     // its socket reached end of file: it is exiting
+  bool retired = false;  // no more jobs: it exits once it has answered those it has
+  std::vector<char> inbuf;
+  std::map<uint32_t, TracerJob*> pending;
+};
+
+namespace {
+
+std::mutex g_mu;  // everything below, and every job's answer and state
+std::shared_ptr<TracerHelper> g_helper;
+// Retired and dead helpers, kept until reaped.
+std::vector<std::shared_ptr<TracerHelper>> g_retired;
+uint32_t g_next_id = 0;
+
+// Under g_mu.
+void MarkDead(TracerHelper* h) {
+  h->dead = true;
+  for (auto& p : h->pending) p.second->state = -1;
+  h->pending.clear();
+}
+
+// Under g_mu: takes in what the helper has answered, without blocking.
+void Pump(TracerHelper* h) {
+  if (h->dead) return;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = recv(h->sock.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {  // end of file (or reset): the helper is gone
+      MarkDead(h);
+      return;
+    }
+    h->inbuf.insert(h->inbuf.end(), buf, buf + n);
+    size_t off = 0;
+    for (;;) {
+      FrameHeader a;
+      if (h->inbuf.size() - off < sizeof a) break;
+      memcpy(&a, h->inbuf.data() + off, sizeof a);
+      if (h->inbuf.size() - off - sizeof a < a.len) break;
+      auto it = h->pending.find(a.id);
+      if (it != h->pending.end()) {
+        const char* body = h->inbuf.data() + off + sizeof a;
+        it->second->answer.assign(body, body + a.len);
+        it->second->state = 1;
+        h->pending.erase(it);
+      }
+      off += sizeof a + a.len;
+    }
+    h->inbuf.erase(h->inbuf.begin(), h->inbuf.begin() + off);
+    if (size_t(n) < sizeof buf) break;
+  }
+}
+
+// Under g_mu: no job will be posted to the current helper any more.
+void RetireCurrent() {
+  shutdown(g_helper->sock.get(), SHUT_WR);  // it sees end of file once it has read what came
+  g_helper->retired = true;
+  g_retired.push_back(std::move(g_helper));
+  g_helper.reset();
+}
+
+// Under g_mu: reaps the retired helpers that are gone (a dead one has closed its socket, the
+// last step of its exit: waiting for it is short).
+void ReapRetired() {
+  for (size_t i = 0; i < g_retired.size();) {
+    TracerHelper* h = g_retired[i].get();
+    Pump(h);
+    int status;
+    if (!h->dead || waitpid(h->pid, &status, __WALL) == 0) {
+      i++;
+      continue;
+    }
+    g_retired.erase(g_retired.begin() + long(i));
+  }
+}
+
+// Under g_mu.
+int StartHelper() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  // The helper's memory, mapped before the fork (it allocates nothing); our copy goes after.
+  size_t size = kTracerScratchBytes + 2 * kTracerFrameBytes;
+  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return -errno;
+  auto h = std::make_shared<TracerHelper>();
+  h->creds = CurrentCreds();
+  sigset_t all, old;
+  sigfillset(&all);
+  int err = pthread_sigmask(SIG_SETMASK, &all, &old);  // inherited: the helper runs with all blocked
+  if (err != 0) {
+    munmap(mem, size);
+    return -err;
+  }
+  // A plain fork (no exit signal: its end wakes nobody; we reap it with __WALL). The child
+  // runs nothing but HelperMain's raw system calls.
+  long pid = Sys(SYS_clone, 0, 0, 0, 0, 0);
+  if (pid == 0) HelperMain(theirs.get(), static_cast<char*>(mem));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(mem, size);
+  if (pid < 0) return int(pid);
+  h->pid = int(pid);
+  h->sock = std::move(ours);
+  g_helper = std::move(h);
+  return 0;
+}
+
+// Under g_mu: sends the job, taking in answers meanwhile (the helper may be blocked writing
+// one while we write). 0 or -errno.
+int SendJob(TracerHelper* h, TracerJob* job) {
+  FrameHeader hdr = {uint32_t(job->request.size()), job->id, reinterpret_cast<uint64_t>(job->handler)};
+  struct iovec iov[2] = {{&hdr, sizeof hdr}, {job->request.data(), job->request.size()}};
+  size_t total = sizeof hdr + job->request.size(), sent = 0;
+  union {
+    struct cmsghdr h;
+    char bytes[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  while (sent < total) {
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    // What is left of the two parts.
+    struct iovec left[2];
+    int nleft = 0;
+    size_t skip = sent;
+    for (auto& v : iov) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      left[nleft++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
+      skip = 0;
+    }
+    m.msg_iov = left;
+    m.msg_iovlen = size_t(nleft);
+    if (sent == 0 && job->notify_fd >= 0) {  // the notifier rides with the first byte
+      m.msg_control = ctl.bytes;
+      m.msg_controllen = sizeof ctl.bytes;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &job->notify_fd, sizeof(int));
+    }
+    ssize_t n = sendmsg(h->sock.get(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += size_t(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+    struct pollfd p = {h->sock.get(), POLLIN | POLLOUT, 0};
+    if (poll(&p, 1, 1000) < 0 && errno != EINTR) return -errno;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      Pump(h);
+      if (h->dead) return -EPIPE;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool TracerTermPending() {
+  unsigned long pending = 0;
+  Sys(SYS_rt_sigpending, &pending, sizeof pending);
+  return (pending & kTermMask) != 0;
+}
+
+int TracerPost(TracerJob* job) {
+  if (job->request.size() > kTracerFrameBytes) return -E2BIG;
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (int attempt = 0;; attempt++) {
+    if (g_helper) {
+      Pump(g_helper.get());
+      if (g_helper->dead || !(g_helper->creds == CurrentCreds())) RetireCurrent();
+    }
+    ReapRetired();
+    if (!g_helper)
+      if (int r = StartHelper()) return r;
+    TracerHelper* h = g_helper.get();
+    job->id = ++g_next_id;
+    job->state = 0;
+    job->answer.clear();
+    job->helper = g_helper;
+    h->pending[job->id] = job;
+    int r = SendJob(h, job);
+    if (r == 0) return 0;
+    h->pending.erase(job->id);
+    job->helper.reset();
+    if (!(r == -EPIPE || r == -ECONNRESET) || attempt > 0) return r;
+    MarkDead(h);  // died since it was last looked at: once more, with a new one
+  }
+}
+
+int TracerPoll(TracerJob* job) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (job->state == 0) Pump(job->helper.get());
+  return job->state;
+}
+
+bool TracerWait(TracerJob* job) {
+  for (;;) {
+    int state = TracerPoll(job);
+    if (state != 0) return state > 0;
+    struct pollfd p = {job->helper->sock.get(), POLLIN, 0};
+    poll(&p, 1, 50);  // woken by an answer (any job's) or its end; else look again
+  }
+}
+
+int TracerSpin(TracerJob* job, long max_us) {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return TracerPoll(job);
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    int r = TracerPoll(job);
+    if (r != 0) return r;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000 >= max_us) return 0;
+  }
+}
+
+bool TracerStopIfIdle() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_helper) {
+    Pump(g_helper.get());
+    if (!g_helper->pending.empty()) return false;
+    RetireCurrent();
+  }
+  // Those with nothing left to do exit at once. Bounded all the same (a helper stopped by
+  // SIGSTOP would hold us): what is not reaped now is reaped later.
+  for (auto& h : g_retired) {
+    for (int i = 0; i < 10 && !h->dead && h->pending.empty(); i++) {
+      struct pollfd p = {h->sock.get(), POLLIN, 0};
+      poll(&p, 1, 10);
+      Pump(h.get());
+    }
+  }
+  ReapRetired();
+  return true;
+}
+
+std::vector<int> HelperPids() {
+  std::vector<int> pids = VmChildPids();
+  std::lock_guard<std::mutex> lock(g_mu);
+  ReapRetired();
+  if (g_helper) pids.insert(pids.begin(), g_helper->pid);
+  for (auto& h : g_retired) pids.push_back(h->pid);
+  return pids;
+}
+
+}  // namespace crc

@@ -1,0 +1,75 @@
+// The tracer: a helper process (cr-creds-trace) that reads other tasks' securebits over ptrace.
+// A process of its own, so that it may trace children of ours (their ptrace stops would
+// otherwise reach libuv's waitpid, which would take them for exits), yet kept between jobs,
+// since starting a process costs more than a job.
+//
+// It is a plain fork of ours (no program to find at run time or to ship beside the addon, and
+// no libc internals: it makes raw system calls, and of libc uses only memcpy and the like), in a
+// session of its own (out of our process group: terminal and service-manager signals to the
+// group never reach it), holding none of our descriptors but its end of a socketpair over which
+// jobs come and answers go (a job's notifier comes with the job and is closed after it; a
+// handler may keep descriptors of its own). It ends when that socket reaches end of file: when
+// our process is gone (whichever thread started it), or when we retire it. SIGTERM, SIGINT and
+// SIGHUP sent to it directly are acted on between processes, never in the middle of one. Its
+// memory is a copy-on-write copy of ours at the fork, which the kernel frees as it ends (at most
+// a few seconds after the last checkpoint: lib/checkpoint).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memory>
+#include <vector>
+
+namespace crc {
+
+// Scratch memory of the helper, handed to every job.
+constexpr size_t kTracerScratchBytes = 32u << 20;
+// The largest request and the largest answer.
+constexpr size_t kTracerFrameBytes = 4u << 20;
+
+// Runs in the helper for one job: reads `len` bytes of request, writes the answer into `out`
+// (up to kTracerFrameBytes) and returns its length. Raw system calls only (raw_syscall.h), no
+// allocation, no locks: the helper is a fork of a multi-threaded process.
+using TracerHandler = size_t (*)(const char* request, size_t len, char* out, char* scratch);
+
+// In the helper: whether SIGTERM, SIGINT or SIGHUP came (a handler stops at the next process).
+bool TracerTermPending();
+
+struct TracerHelper;
+
+// One job. The owner fills handler, request and notify_fd; the rest is the tracer's.
+struct TracerJob {
+  TracerHandler handler = nullptr;
+  std::vector<char> request;
+  // An eventfd the helper adds 1 to once it has answered (a JS thread's loop waits on it:
+  // tracer_wait.h); -1: none. A copy travels with the job and is closed after it.
+  int notify_fd = -1;
+  std::vector<char> answer;  // once answered
+  int state = 0;             // 0 pending, 1 answered, -1 the helper died first
+  uint32_t id = 0;
+  std::shared_ptr<TracerHelper> helper;
+};
+
+// Hands the job to the helper, starting one if there is none, or a new one if our credentials
+// changed since it started (it must never hold more privilege than we have now) or it died.
+// Any thread; 0, or -errno when no helper could be started or the job not sent.
+int TracerPost(TracerJob* job);
+
+// Blocks until the job is answered; false if the helper died first.
+bool TracerWait(TracerJob* job);
+
+// Without blocking: 1 answered, 0 not yet, -1 the helper died first.
+int TracerPoll(TracerJob* job);
+
+// Waits on this CPU up to max_us (never when this thread may run on one CPU only: it would
+// hold the helper off); returns as TracerPoll.
+int TracerSpin(TracerJob* job, long max_us);
+
+// Ends the helper if it has nothing to do and reaps it; false (and nothing done) if busy.
+bool TracerStopIfIdle();
+
+// Pids of our helpers still to be seen in /proc (the tracer, helpers still exiting, one-shot
+// helpers of vm_child.h): a tree walk leaves them out.
+std::vector<int> HelperPids();
+
+}  // namespace crc
