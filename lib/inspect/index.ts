@@ -1,5 +1,5 @@
 export { renderReport } from './text';
-export { toInspectJson, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
+export { toInspectJson, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson, type SecurityJson, type CapsJson, type IdMapJson } from './json';
 export { collectNamespaces, type NamespaceEntry } from './namespaces';
 export {
   toGraph,

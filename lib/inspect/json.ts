@@ -27,7 +27,10 @@ export interface CredJson {
   sgid: number;
   fsgid: number;
   groups: number[];
-  user: { uid: number; ns: number };
+  /** objref of the group list (null if not known): equal lists may be distinct objects. */
+  groupsObjref: number | null;
+  /** objref: of the user object (null if not known). */
+  user: { uid: number; ns: number; objref: number | null };
   caps: CapsJson;
   securebits: number | null;
   securebitNames: string[] | null;
@@ -44,7 +47,7 @@ export interface UserNamespaceJson {
   index: number;
   objref: number | null;
   depth: number;
-  creator: { uid: number; ns: number } | null;
+  creator: { uid: number; ns: number; objref: number | null } | null;
   uidMap: IdMapJson[] | null;
   gidMap: IdMapJson[] | null;
   setgroups: 'allow' | 'deny' | null;
@@ -80,7 +83,15 @@ export interface InspectJson {
   };
   userNamespaces: UserNamespaceJson[];
   tasks: TaskJson[];
-  security: { objref: number; type: number; length: number }[];
+  security: SecurityJson[];
+}
+
+export interface SecurityJson {
+  objref: number;
+  type: number;
+  length: number;
+  /** The record's bytes after its header, as hex: what `encode` writes back. */
+  body: string;
 }
 
 export function isoTime(seconds: bigint): string | null {
@@ -108,7 +119,8 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
     sgid: c.sgid,
     fsgid: c.fsgid,
     groups: [...c.groups.gids],
-    user: { uid: c.user.uid, ns: idx(c.user.ns) },
+    groupsObjref: objrefs?.get(c.groups) ?? null,
+    user: { uid: c.user.uid, ns: idx(c.user.ns), objref: objrefs?.get(c.user) ?? null },
     caps: {
       inheritable: capHex(c.caps.inheritable),
       permitted: capHex(c.caps.permitted),
@@ -140,7 +152,7 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
       index: e.index,
       objref: e.objref,
       depth: e.depth,
-      creator: e.ns.creator ? { uid: e.ns.creator.uid, ns: idx(e.ns.creator.ns) } : null,
+      creator: e.ns.creator ? { uid: e.ns.creator.uid, ns: idx(e.ns.creator.ns), objref: objrefs?.get(e.ns.creator) ?? null } : null,
       uidMap: e.ns.uidMap ? e.ns.uidMap.map((x) => ({ ...x })) : null,
       gidMap: e.ns.gidMap ? e.ns.gidMap.map((x) => ({ ...x })) : null,
       setgroups: e.ns.setgroups ?? null,
@@ -154,6 +166,11 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
       cred: cred(t.cred),
       ecred: cred(t.ecred),
     })),
-    security: (image.security ?? []).map((s) => ({ objref: s.objref, type: s.type, length: s.body.byteLength })),
+    security: (image.security ?? []).map((s) => ({
+      objref: s.objref,
+      type: s.type,
+      length: s.body.byteLength,
+      body: Buffer.from(s.body.buffer, s.body.byteOffset, s.body.byteLength).toString('hex'),
+    })),
   };
 }
