@@ -1,7 +1,8 @@
 // bubblewrap (bwrap): a command prefix that starts a program with a task's identity. bwrap
 // keeps the host's filesystem (--dev-bind / /), changes ids only inside a new user namespace,
-// gives one capability set to inheritable, permitted, effective and ambient alike, leaves the
-// bounding set and supplementary groups as its caller has them, and always sets no_new_privs.
+// gives one capability set to inheritable, permitted, effective and ambient alike (and, in its
+// user namespace, to the bounding set; outside one the caller's bounding set stays), leaves
+// supplementary groups as its caller has them, and always sets no_new_privs.
 import type { Image } from '../format/types';
 import type { CapSet } from '../model/types';
 import { ALL_KNOWN_CAPS, capsToNames, unnamedCaps } from './caps';
@@ -39,12 +40,14 @@ export function toBwrap(image: Image, opts: BwrapOptions = {}): Exported<string[
     if (c.caps.permitted !== caps || c.caps.effective !== caps) notes.add('caps', 'bwrap gives the permitted and effective sets the ambient set');
     if (unnamedCaps(caps) !== 0n) notes.add('caps-unnamed', `capabilities 0x${unnamedCaps(caps).toString(16)} have no name`);
   }
-  if (c.caps.bounding !== callerBounding)
-    notes.add('caps-bounding', `bwrap cannot set the bounding set: the program gets its caller's (0x${callerBounding.toString(16)}), not 0x${c.caps.bounding.toString(16)}`);
+  const levels = namespaceLevels(c);
+  const inUserns = levels.length > 0 || c.uid !== callerUid || c.gid !== callerGid;
+  const bounding = inUserns && !keep ? caps : callerBounding;
+  if (c.caps.bounding !== bounding)
+    notes.add('caps-bounding', `bwrap gives the program the bounding set 0x${bounding.toString(16)} (${inUserns && !keep ? 'its capabilities, in its user namespace' : "its caller's"}), not 0x${c.caps.bounding.toString(16)}`);
   if (c.groups.gids.length > 0) notes.add('groups', `bwrap cannot set supplementary groups (${c.groups.gids.join(', ')}): the program keeps its caller's`);
   if (!task.noNewPrivs) notes.add('no-new-privs', 'bwrap always sets no_new_privs');
   const argv = ['bwrap', '--dev-bind', '/', '/'];
-  const levels = namespaceLevels(c);
   const oneToOne = (m: typeof c.user.ns.uidMap, id: number, outside: number) =>
     m !== undefined && m.length === 1 && m[0].inside === id && m[0].outside === outside && m[0].count === 1;
   if (levels.length > 0) {

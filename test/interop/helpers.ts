@@ -25,6 +25,8 @@ export function procStatus(pid: number): Record<string, string> {
 }
 
 const live = new Set<ChildProcess>();
+/** Programs found below a launcher: killed by pid too (they outlive a killed launcher). */
+const below = new Set<number>();
 
 /** Starts a command that ends by exec'ing `sleep`; resolves once /proc shows it as sleep. */
 export async function startSleeper(cmd: string, args: string[]): Promise<{ pid: number; child: ChildProcess }> {
@@ -48,6 +50,14 @@ export async function startSleeper(cmd: string, args: string[]): Promise<{ pid: 
 export function killSleepers(): void {
   for (const c of live) c.kill('SIGKILL');
   live.clear();
+  for (const pid of below) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  below.clear();
 }
 
 export function has(tool: string): boolean {
@@ -80,4 +90,35 @@ export function ociValidator(closed: boolean): (config: unknown) => string[] {
   const main = close(JSON.parse(fs.readFileSync(path.join(OCI_SCHEMA_DIR, 'config-schema.json'), 'utf8'))) as object;
   const validate = ajv.compile(main);
   return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
+}
+
+/** The first descendant of `root` (or root itself) running `comm`, waited for. */
+export async function findDescendant(root: number, comm: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const queue = [root];
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      try {
+        if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) return pid;
+        for (const t of fs.readdirSync(`/proc/${pid}/task`))
+          queue.push(...fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
+      } catch {
+        // gone or not there yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no ${comm} below pid ${root}`);
+}
+
+/** Starts a launcher command whose program (somewhere below it) is `sleep`. */
+export async function startBelow(cmd: string, args: string[]): Promise<{ pid: number; child: ChildProcess }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+  const pid = await Promise.race([findDescendant(child.pid!, 'sleep'), exited]);
+  below.add(pid);
+  return { pid, child };
 }
