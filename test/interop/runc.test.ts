@@ -9,6 +9,8 @@ import * as path from 'path';
 import { checkpoint } from '../../lib/checkpoint';
 import { mergeOci, toOci, fromOci, type OciIdentity } from '../../lib/interop';
 import { restart } from '../../lib/restart';
+import { ImageBuilder } from '../../lib/format';
+import { CAP, capBit } from '../../lib/model';
 import { makeBusyboxBundle } from '../helpers/runc-bundle';
 import { has, killSleepers, ociValidator, OCI_SCHEMA_DIR, procStatus, run, startSleeper, statusFields } from './helpers';
 
@@ -101,6 +103,59 @@ describe('runc runs the OCI export of a checkpointed process as it was', () => {
   });
 });
 
+/** runc run --detach of this config; the container process's pid, and a way to delete it. */
+async function runcDetached(config: object): Promise<{ pid: number; remove: () => Promise<unknown> }> {
+  if (validate) expect(validate(config)).toEqual([]);
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+  const id = containerId();
+  // Detached: runc returns once the container runs; stdio not inherited, so nothing waits on it.
+  const started = spawn('runc', ['--root', stateDir, 'run', '--detach', '--bundle', bundle, id], { stdio: 'ignore' });
+  const status = await new Promise<number | null>((resolve) => started.on('exit', resolve));
+  const remove = () => run('runc', ['--root', stateDir, 'delete', '--force', id]).catch(() => undefined);
+  if (status !== 0) {
+    await remove();
+    throw new Error(`runc run --detach exited ${status}`);
+  }
+  const state = JSON.parse((await run('runc', ['--root', stateDir, 'state', id])).stdout);
+  return { pid: state.pid, remove };
+}
+
+const hostView = (pid: number) => ({
+  status: procStatus(pid),
+  uidMap: fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/),
+  gidMap: fs.readFileSync(`/proc/${pid}/gid_map`, 'utf8').trim().split(/\s+/),
+});
+
+describe('runc and a namespace mapping 65536 ids (as a rootless runtime has)', () => {
+  runcTest('a process restarted into uid 0 of a namespace 0 -> 100000 with groups: runc runs its export the same', async () => {
+    const b = new ImageBuilder();
+    const ns = b.namespace(b.user(0), { uidMap: [{ inside: 0, outside: 100000, count: 65536 }], gidMap: [{ inside: 0, outside: 100000, count: 65536 }], setgroups: 'allow' });
+    const caps = capBit(CAP.KILL) | capBit(CAP.CHOWN) | capBit(CAP.SETUID);
+    b.task(b.cred({ uid: 0, gid: 0, groups: [5, 27], user: b.user(0, ns), caps: { permitted: caps, effective: caps, bounding: caps } }));
+    const h = restart(b.build(), '/bin/sleep', ['1000'], { cwd: '/', stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
+      const image = await checkpoint([h.pid]);
+      const exported = toOci(image);
+      expect(exported.unexpressed).toEqual([]);
+      expect(exported.value.linux?.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
+      const config = withArgs(mergeOci(baseConfig, exported.value), ['sleep', '1000']);
+      config.mounts = userNsMounts;
+      const c = await runcDetached(config);
+      try {
+        expect(hostView(c.pid)).toEqual(hostView(h.pid));
+        expect(hostView(c.pid).status.Groups).toBe('100005 100027');
+      } finally {
+        await c.remove();
+      }
+    } finally {
+      h.kill('SIGKILL');
+      await h;
+    }
+  });
+});
+
 describe('a runc container checkpointed: export equals its config, import restarts as it runs', () => {
   runcTest('user 1000 with groups, capabilities, no_new_privs', async () => {
     const sets = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
@@ -111,16 +166,8 @@ describe('a runc container checkpointed: export equals its config, import restar
       capabilities: { bounding: ['CAP_CHOWN', ...sets], effective: sets, inheritable: sets, permitted: sets, ambient: sets },
       noNewPrivileges: true,
     };
-    if (validate) expect(validate(config)).toEqual([]);
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
-    const id = containerId();
-    // Detached: runc returns once the container runs; stdio not inherited, so nothing waits on it.
-    const started = spawn('runc', ['--root', stateDir, 'run', '--detach', '--bundle', bundle, id], { stdio: 'ignore' });
-    const status = await new Promise<number | null>((resolve) => started.on('exit', resolve));
-    expect(status).toBe(0);
+    const { pid, remove } = await runcDetached(config);
     try {
-      const state = JSON.parse((await run('runc', ['--root', stateDir, 'state', id])).stdout);
-      const pid: number = state.pid;
       const image = await checkpoint([pid]);
       const exported = toOci(image);
       expect(exported.unexpressed).toEqual([]);
@@ -139,7 +186,40 @@ describe('a runc container checkpointed: export equals its config, import restar
       expect(code).toBe(0);
       expect(statusFields(out)).toEqual(procStatus(pid));
     } finally {
-      await run('runc', ['--root', stateDir, 'delete', '--force', id]).catch(() => undefined);
+      await remove();
+    }
+  });
+});
+
+describe('a runc container in a user namespace checkpointed: export and import carry its maps', () => {
+  runcTest('uid 0 of a namespace 0 -> 100000 (65536 ids), groups, three capabilities', async () => {
+    const sets = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETUID'];
+    const config = withArgs(baseConfig, ['sleep', '1000']);
+    config.mounts = userNsMounts;
+    config.process = {
+      ...config.process,
+      user: { uid: 0, gid: 0, additionalGids: [5, 27] },
+      capabilities: { bounding: sets, effective: sets, permitted: sets },
+      noNewPrivileges: false,
+    };
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    config.linux = { ...config.linux, namespaces: [...config.linux.namespaces, { type: 'user' }], uidMappings: maps, gidMappings: maps };
+    const { pid, remove } = await runcDetached(config);
+    try {
+      const exported = toOci(await checkpoint([pid]));
+      expect(exported.unexpressed).toEqual([]);
+      expect(exported.value.linux).toEqual({ namespaces: [{ type: 'user' }], uidMappings: maps, gidMappings: maps });
+      expect(exported.value.process.user).toEqual(config.process.user);
+      const h = restart(fromOci(config).image, '/bin/sleep', ['1000'], { cwd: '/', stdio: 'ignore' });
+      try {
+        for (let i = 0; i < 200 && fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(hostView(h.pid)).toEqual(hostView(pid));
+      } finally {
+        h.kill('SIGKILL');
+        await h;
+      }
+    } finally {
+      await remove();
     }
   });
 });
