@@ -89,6 +89,17 @@ describe('cr-creds import', () => {
     expect([t.cred.uid, t.cred.gid, t.cred.caps.bounding, t.noNewPrivs]).toEqual([1000, 1000, 0x20n, true]);
   });
 
+  test('an imported k8s container: restart --dry-run explains what the program runs with', async () => {
+    const pod = path.join(dir, 'pod.json');
+    fs.writeFileSync(pod, JSON.stringify({ kind: 'Pod', spec: { securityContext: { runAsUser: 1000, runAsGroup: 1000 }, containers: [{ name: 'app', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } } }] } }));
+    const img = path.join(dir, 'pod.img');
+    expect((await cli(['import', '--from', 'k8s', pod, '-o', img, '--quiet'])).stderr).toBe('');
+    const r = await cli(['restart', img, '--dry-run', '--', '/bin/true']);
+    expect(r.code).toBe(0);
+    // A program that is not root keeps no capability across execve: k8s has no ambient set.
+    expect(r.stdout).toMatch(/after exec: uid 1000\/1000\/1000\/1000; gid 1000\/1000\/1000\/1000; groups -; permitted -; effective -; inheritable -; ambient -; securebits -; no_new_privs/);
+  });
+
   test('bad input: exit 1 with the field named; usage: exit 2', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ process: { user: { uid: -3 } } }));
