@@ -17,7 +17,7 @@ if (process.env.CI && !fs.existsSync(OCI_SCHEMA_DIR)) throw new Error('CI must i
 const ociTest = fs.existsSync(OCI_SCHEMA_DIR) ? test : test.skip;
 
 // Compile-time: every field cr-creds writes is a field of the published types, with its type.
-type Check<A, B> = A extends B ? true : false;
+type Check<A, B> = [A] extends [B] ? true : false;
 const k8sTypesMatch: [Check<K8sSecurityContext, ISecurityContext>, Check<K8sPodSecurityContext, IPodSecurityContext>, Check<keyof K8sSecurityContext, keyof ISecurityContext>, Check<keyof K8sPodSecurityContext, keyof IPodSecurityContext>, Check<Exclude<keyof K8sPodSpecIdentity, 'containers'>, keyof IPodSpec>] = [true, true, true, true, true];
 void k8sTypesMatch;
 
