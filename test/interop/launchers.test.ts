@@ -36,8 +36,9 @@ function identity(image: Image): unknown {
   };
 }
 
-async function reproduce(prefix: string[], original: number): Promise<void> {
-  const again = await startBelow(prefix[0], [...prefix.slice(1), 'sleep', '1000']);
+/** Runs the exported text through the shell (so its quoting is tested too), then sleep. */
+async function reproduce(text: string, original: number): Promise<void> {
+  const again = await startBelow('sh', ['-c', `exec ${text.trim()} sleep 1000`]);
   expect(procStatus(again.pid)).toEqual(procStatus(original));
   expect(identity(await checkpoint([again.pid]))).toEqual(identity(await checkpoint([original])));
 }
@@ -47,7 +48,7 @@ describe('setpriv: the exported command starts a program as the original runs', 
     const { pid } = await startSleeper('setpriv', ['--reuid', '1000', '--regid', '1000', '--groups', '4,27', '--inh-caps', '-all,+kill,+net_bind_service', '--ambient-caps', '-all,+kill,+net_bind_service', '--bounding-set', '-all,+kill,+net_bind_service,+chown', '--no-new-privs', 'sleep', '1000']);
     const out = toSetpriv(await checkpoint([pid]));
     expect(out.unexpressed).toEqual([]);
-    await reproduce(out.value, pid);
+    await reproduce(out.text, pid);
   });
 
   when('setpriv')('root with securebits noroot and keep_caps_locked, real and effective uid apart', async () => {
@@ -57,7 +58,7 @@ describe('setpriv: the exported command starts a program as the original runs', 
     const out = toSetpriv(image);
     expect(out.unexpressed).toEqual([]);
     expect(out.value).toContain('--securebits');
-    await reproduce(out.value, pid);
+    await reproduce(out.text, pid);
   });
 });
 
@@ -66,7 +67,7 @@ describe('bwrap: the exported command starts a program as the original runs', ()
     const { pid } = await startBelow('bwrap', ['--dev-bind', '/', '/', '--unshare-user', '--uid', '1000', '--gid', '1000', '--cap-drop', 'ALL', '--cap-add', 'CAP_KILL', 'sleep', '1000']);
     const out = toBwrap(await checkpoint([pid]), { callerBounding: myBounding });
     expect(out.unexpressed).toEqual([]);
-    await reproduce(out.value, pid);
+    await reproduce(out.text, pid);
     const norm = (p: number, f: string) => fs.readFileSync(`/proc/${p}/${f}`, 'utf8');
     expect(norm(pid, 'uid_map').trim().split(/\s+/)).toEqual(['1000', '0', '1']);
   });
@@ -75,7 +76,7 @@ describe('bwrap: the exported command starts a program as the original runs', ()
     const { pid } = await startBelow('bwrap', ['--dev-bind', '/', '/', 'sleep', '1000']);
     const out = toBwrap(await checkpoint([pid]), { callerBounding: myBounding });
     expect(out.unexpressed).toEqual([]);
-    await reproduce(out.value, pid);
+    await reproduce(out.text, pid);
   });
 });
 

@@ -8,12 +8,19 @@ import { readImageSource } from '../image-files';
 import { mergeOci, toBwrap, toK8s, toOci, toSetpriv, toSystemd, type ExportFormat, type Exported, type TaskChoice } from '../../interop';
 import type { Image } from '../../format';
 
+/** The CLI's own bounding set: bwrap keeps its caller's, and the caller is most often this user. */
+function ownBounding(): bigint | undefined {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : undefined;
+}
+
 const EXPORTERS: Record<ExportFormat, (image: Image, choice: TaskChoice) => Exported<unknown>> = {
   oci: toOci,
   systemd: toSystemd,
   k8s: toK8s,
   setpriv: toSetpriv,
-  bwrap: toBwrap,
+  bwrap: (image, choice) =>
+    toBwrap(image, { ...choice, callerBounding: ownBounding(), callerUid: process.getuid?.(), callerGid: process.getgid?.() }),
 };
 
 export const exportCommand: Command = {
@@ -27,7 +34,8 @@ export const exportCommand: Command = {
     '                  CapabilityBoundingSet=, AmbientCapabilities=, SecureBits=, NoNewPrivileges=, PrivateUsers=)\n' +
     '  --to k8s        a Pod spec fragment (pod and container securityContext) as YAML\n' +
     "  --to setpriv    a shell-quoted 'setpriv ... --' prefix; append the program\n" +
-    "  --to bwrap      a shell-quoted 'bwrap ... --' prefix; append the program\n" +
+    "  --to bwrap      a shell-quoted 'bwrap ... --' prefix; append the program (judged as run by\n" +
+    '                  the user running export: its uid, gid and bounding set)\n' +
     '  FILE            the image (default, or -: stdin)\n' +
     '  --task N        the task at index N (default 0); --pid P: the task checkpointed with pid P\n' +
     '  --merge CONFIG  (oci) print the bundle config.json CONFIG with the parts merged in\n' +
