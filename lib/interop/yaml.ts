@@ -15,8 +15,13 @@ function lines(v: Plain, indent: string): string[] {
     if (v.every((x) => x === null || typeof x !== 'object')) return [`[${v.map((x) => scalar(x as string)).join(', ')}]`];
     const out: string[] = [];
     for (const item of v) {
-      const sub = block(item, indent + '  ');
-      out.push(`\n${indent}- ${sub[0].trimStart()}`, ...sub.slice(1).map((l) => `\n${l}`));
+      if (item !== null && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length > 0) {
+        const sub = block(item, indent + '  ');
+        out.push(`\n${indent}- ${sub[0].trimStart()}`, ...sub.slice(1).map((l) => `\n${l}`));
+      } else {
+        const rest = lines(item, indent + '  ').join('');
+        out.push(`\n${indent}-${rest.startsWith('\n') ? '' : ' '}${rest}`);
+      }
     }
     return out;
   }
