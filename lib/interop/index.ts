@@ -17,5 +17,5 @@ export {
 export { toSetpriv } from './setpriv';
 export { toBwrap, type BwrapOptions } from './bwrap';
 export { fromInspectJson, encodeInspectJson, encodeOptionsFromInspectJson } from './inspect-json';
-export { toYaml } from './yaml';
+export { toYaml, fromYaml, YamlError } from './yaml';
 export { shellQuote, shellLine } from './shell';

@@ -100,6 +100,19 @@ describe('cr-creds import', () => {
     expect(r.stdout).toMatch(/after exec: uid 1000\/1000\/1000\/1000; gid 1000\/1000\/1000\/1000; groups -; permitted -; effective -; inheritable -; ambient -; securebits -; no_new_privs/);
   });
 
+  test('export --to k8s (YAML) | import --from k8s: the same ids, groups, capabilities, no_new_privs', async () => {
+    const yaml = await cli(['export', '--to', 'k8s', '-'], exact());
+    expect(yaml.code).toBe(0);
+    const file = path.join(dir, 'k8s.yaml');
+    fs.writeFileSync(file, yaml.stdout);
+    const img = path.join(dir, 'k8s.img');
+    const r = await cli(['import', '--from', 'k8s', file, '-o', img, '--quiet']);
+    expect(r.stderr).toBe('');
+    const t = decode(new Uint8Array(fs.readFileSync(img))).tasks[0];
+    const o = decode(exact()).tasks[0];
+    expect([t.cred.uid, t.cred.gid, t.cred.groups.gids, t.cred.caps.bounding, t.noNewPrivs]).toEqual([o.cred.uid, o.cred.gid, o.cred.groups.gids, o.cred.caps.bounding, o.noNewPrivs]);
+  });
+
   test('bad input: exit 1 with the field named; usage: exit 2', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ process: { user: { uid: -3 } } }));

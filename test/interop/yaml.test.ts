@@ -21,3 +21,56 @@ test('toYaml(v) reads back as v', () => {
     { numRuns: 500 },
   );
 });
+
+import { fromYaml, YamlError } from '../../lib/interop';
+
+test('fromYaml reads back what toYaml writes', () => {
+  fc.assert(
+    fc.property(fc.dictionary(key, plain, { minKeys: 1, maxKeys: 5 }), (v) => {
+      expect(fromYaml(toYaml(v))).toEqual(v);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('fromYaml reads a manifest as a YAML parser does', () => {
+  const manifest = [
+    '# a pod',
+    '---',
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    '  name: "web"   # quoted',
+    '  labels: {}',
+    'spec:',
+    '  securityContext:',
+    '    runAsUser: 1000',
+    '    supplementalGroups: [4, 27]',
+    '  containers:',
+    '  - name: app',
+    "    image: 'nginx:1.27'",
+    '    securityContext:',
+    '      allowPrivilegeEscalation: false',
+    '      capabilities:',
+    '        drop:',
+    '          - ALL',
+    '        add: ["NET_BIND_SERVICE"]',
+    '    args:',
+    '    - -c',
+    '    - "echo #not a comment"',
+    '  - name: side',
+    '---',
+    'kind: Ignored',
+  ].join('\n');
+  expect(fromYaml(manifest)).toEqual(yaml.load(manifest.split('\n---\nkind: Ignored')[0]));
+});
+
+test.each([
+  ['a: &x 1', /YAML line 1: '&'/],
+  ['a: |\n  text', /YAML line 1: '\|'/],
+  ['a: 1\n   b: 2', /YAML line 2: unexpected indentation/],
+  ['just text\nmore: 1', /YAML line 1: expected 'key: value'/],
+])('fromYaml refuses what it does not read, naming the line: %j', (text, message) => {
+  expect(() => fromYaml(text)).toThrow(YamlError);
+  expect(() => fromYaml(text)).toThrow(message);
+});

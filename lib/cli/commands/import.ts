@@ -5,7 +5,7 @@ import { parseArgs } from 'util';
 import { usageErrors } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
 import { checkImageOutput, writeImageOutput } from '../image-files';
-import { fromK8s, fromOci, fromSystemd, type ImportFormat, type Imported } from '../../interop';
+import { fromK8s, fromOci, fromSystemd, fromYaml, type ImportFormat, type Imported } from '../../interop';
 import { encode } from '../../format';
 
 function readText(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
@@ -40,7 +40,8 @@ export const importCommand: Command = {
     '                    process.noNewPrivileges, linux.namespaces user + uidMappings/gidMappings)\n' +
     '  --from systemd    a unit file or drop-in ([Service] User=, Group=, SupplementaryGroups=,\n' +
     '                    CapabilityBoundingSet=, AmbientCapabilities=, SecureBits=, NoNewPrivileges=, PrivateUsers=)\n' +
-    '  --from k8s        a Pod, PodSpec, Container or SecurityContext as JSON (kubectl get -o json)\n' +
+    '  --from k8s        a Pod, PodSpec, Container or SecurityContext, as YAML (the first document)\n' +
+    '                    or JSON (kubectl get -o json); what export --to k8s writes reads back\n' +
     '  --container NAME  (k8s) the container to take (default: the first)\n' +
     "  -o IMAGE          the image to write; '-': stdout\n" +
     '  --quiet           do not list the defaults taken and the settings ignored\n' +
@@ -72,7 +73,7 @@ export const importCommand: Command = {
     const text = await readText(positionals[0], io.stdin);
     let r: Imported;
     if (format === 'oci') r = fromOci(json(text, name));
-    else if (format === 'k8s') r = fromK8s(json(text, name), { container: values.container });
+    else if (format === 'k8s') r = fromK8s(text.trimStart().startsWith('{') ? json(text, name) : fromYaml(text), { container: values.container });
     else r = fromSystemd(text);
     if (!values.quiet) {
       for (const a of r.assumed) io.stderr.write(`cr-creds: assumed: ${a.detail}\n`);
