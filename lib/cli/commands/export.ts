@@ -25,7 +25,7 @@ const EXPORTERS: Record<ExportFormat, (image: Image, choice: TaskChoice) => Expo
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: "write a task's identity as an OCI config part, a systemd drop-in, a k8s securityContext, or a setpriv/bwrap command",
+  summary: "write a task's identity for OCI (runc), systemd, Kubernetes, setpriv or bwrap",
   usage:
     'cr-creds export --to oci|systemd|k8s|setpriv|bwrap [FILE|-] [--task N|--pid P] [--merge CONFIG] [--json] [--strict]\n' +
     '  --to oci        the process and linux parts of a runtime config.json (user, capabilities,\n' +
