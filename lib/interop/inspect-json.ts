@@ -3,6 +3,7 @@
 // null, equal values are one object. Every JSON -> Image and JSON -> encode option mapping
 // lives here and nowhere else.
 import { encode, type EncodeOptions } from '../format/encode';
+import { INSPECT_SCHEMA_VERSION } from '../inspect/json';
 import type { CredLayout, Image, ImageHeader, SecurityObject } from '../format/types';
 import { SECBIT, type Cred, type GroupInfo, type IdMapExtent, type TaskCreds, type User, type UserNamespace } from '../model/types';
 import { parseCapHex } from '../model/capabilities';
@@ -130,6 +131,9 @@ function headerOf(r: Reader): { header: ImageHeader; credLayout: CredLayout } {
 /** The image an `inspect --json` document describes. */
 export function fromInspectJson(json: unknown): Image {
   const root = new Reader('$', json).object();
+  const version = root.at('schemaVersion');
+  if (version.present && version.int(1, 0x7fffffff) > INSPECT_SCHEMA_VERSION)
+    version.fail(`${String(version.v)} is newer than this cr-creds reads (${INSPECT_SCHEMA_VERSION})`);
   const { header, credLayout } = headerOf(root.at('header'));
 
   // Objects by objref when the JSON has it, else by value.

@@ -67,6 +67,7 @@ describe('encode(inspect --json)', () => {
     [(j: any) => (j.header.byteOrder = 'middle'), /header\.byteOrder: expected 'little' or 'big'/],
     [(j: any) => (j.tasks[0].cred.user.ns = 9), /tasks\[0\]\.cred\.user\.ns: expected an integer in 0\.\.0/],
     [(j: any) => delete j.header, /header: expected an object/],
+    [(j: any) => (j.schemaVersion = 99), /schemaVersion: 99 is newer than this cr-creds reads/],
   ])('refuses bad JSON with the path and the rule (%#)', (mutate, message) => {
     const b = new ImageBuilder();
     b.task(b.cred({ uid: 1, groups: [3, 5] }));
