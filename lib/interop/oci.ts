@@ -2,10 +2,10 @@
 // The field names are the runtime-spec schema's (schema/config-schema.json, config-linux.json);
 // the tests validate what this writes against that schema and run it with runc.
 import type { Image } from '../format/types';
-import type { Cred, IdMapExtent } from '../model/types';
+import type { IdMapExtent } from '../model/types';
 import { capsFromNames, capsToNames, unnamedCaps } from './caps';
 import { identityImage, u32 } from './imported';
-import { Notes, checkEcred, checkIds, checkSecurebits, describeMap, namespaceLevels, selectTask } from './task';
+import { Notes, checkEcred, checkIds, checkMapped, checkSecurebits, describeMap, namespaceLevels, selectTask } from './task';
 import { InteropError, type Exported, type Imported, type InteropNote, type TaskChoice } from './types';
 
 export interface OciUser {
@@ -41,18 +41,6 @@ export interface OciIdentity {
 
 const toMappings = (m: readonly IdMapExtent[] | undefined): OciIdMapping[] =>
   (m ?? []).map((e) => ({ containerID: e.inside, hostID: e.outside, size: e.count }));
-
-function mapped(map: readonly IdMapExtent[] | undefined, id: number): boolean {
-  return map !== undefined && map.some((e) => id >= e.inside && id - e.inside < e.count);
-}
-
-/** Ids and groups that the namespace's maps leave unmapped: the kernel would refuse them. */
-export function checkMapped(c: Cred, uidMap: readonly IdMapExtent[] | undefined, gidMap: readonly IdMapExtent[] | undefined, notes: Notes): void {
-  if (uidMap !== undefined && !mapped(uidMap, c.uid)) notes.add('ids-unmapped', `uid ${c.uid} is not mapped by the namespace's uid_map`);
-  if (gidMap !== undefined && !mapped(gidMap, c.gid)) notes.add('ids-unmapped', `gid ${c.gid} is not mapped by the namespace's gid_map`);
-  const unmapped = gidMap === undefined ? [] : c.groups.gids.filter((g) => !mapped(gidMap, g));
-  if (unmapped.length > 0) notes.add('groups-unmapped', `groups ${unmapped.join(', ')} are not mapped by the namespace's gid_map`);
-}
 
 export function toOci(image: Image, choice: TaskChoice = {}): Exported<OciIdentity> {
   const { index, task } = selectTask(image, choice);

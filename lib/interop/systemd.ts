@@ -5,7 +5,7 @@ import { CAP, capBit } from '../model/capabilities';
 import { SECBIT, type IdMapExtent } from '../model/types';
 import { ALL_KNOWN_CAPS, capFromName, capsToNames, unnamedCaps } from './caps';
 import { identityImage, type ImportedIdentity } from './imported';
-import { Notes, checkEcred, checkIds, checkSecurebits, describeMap, namespaceLevels, selectTask } from './task';
+import { Notes, checkEcred, checkIds, checkMapped, checkSecurebits, describeMap, namespaceLevels, selectTask } from './task';
 import { InteropError, type Exported, type Imported, type InteropNote, type TaskChoice } from './types';
 
 /** SecureBits= words (systemd.exec(5)) and their bits. */
@@ -58,6 +58,7 @@ export function toSystemd(image: Image, choice: TaskChoice = {}): Exported<Syste
     if (!sameMap(ns.uidMap, privateUsersMap(c.uid)) || !sameMap(ns.gidMap, privateUsersMap(c.gid)))
       notes.add('userns-maps', `PrivateUsers=yes maps 0 and the service's own ids to themselves; the task's maps are uid_map ${describeMap(ns.uidMap)}, gid_map ${describeMap(ns.gidMap)}`);
     if (ns.creator && ns.creator.uid !== 0) notes.add('userns-creator', `the namespace was created by uid ${ns.creator.uid}; systemd creates it as root`);
+    checkMapped(c, privateUsersMap(c.uid), privateUsersMap(c.gid), notes);
     s.push(['PrivateUsers', 'yes']);
   }
   const text = ['# cr-creds export --to systemd: a drop-in (e.g. /etc/systemd/system/UNIT.service.d/creds.conf)', '[Service]', ...s.map(([k, v]) => `${k}=${v}`)].join('\n') + '\n';

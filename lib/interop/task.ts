@@ -2,7 +2,7 @@
 import type { Image } from '../format/types';
 import { sameCred } from '../model/creds';
 import { securebitNames } from '../model/capabilities';
-import type { Cred, TaskCreds, UserNamespace } from '../model/types';
+import type { Cred, IdMapExtent, TaskCreds, UserNamespace } from '../model/types';
 import { InteropError, type InteropNote, type TaskChoice } from './types';
 
 export function selectTask(image: Image, choice: TaskChoice = {}): { index: number; task: TaskCreds } {
@@ -69,4 +69,16 @@ export function namespaceLevels(c: Cred): UserNamespace[] {
 
 export function describeMap(map: UserNamespace['uidMap']): string {
   return map === undefined ? 'not recorded' : map.map((e) => `${e.inside} ${e.outside} ${e.count}`).join(', ') || 'empty';
+}
+
+function mapped(map: readonly IdMapExtent[] | undefined, id: number): boolean {
+  return map !== undefined && map.some((e) => id >= e.inside && id - e.inside < e.count);
+}
+
+/** Ids and groups that the namespace's maps leave unmapped: the kernel would refuse them. */
+export function checkMapped(c: Cred, uidMap: readonly IdMapExtent[] | undefined, gidMap: readonly IdMapExtent[] | undefined, notes: Notes): void {
+  if (uidMap !== undefined && !mapped(uidMap, c.uid)) notes.add('ids-unmapped', `uid ${c.uid} is not mapped by the namespace's uid_map`);
+  if (gidMap !== undefined && !mapped(gidMap, c.gid)) notes.add('ids-unmapped', `gid ${c.gid} is not mapped by the namespace's gid_map`);
+  const unmapped = gidMap === undefined ? [] : c.groups.gids.filter((g) => !mapped(gidMap, g));
+  if (unmapped.length > 0) notes.add('groups-unmapped', `groups ${unmapped.join(', ')} are not mapped by the namespace's gid_map`);
 }

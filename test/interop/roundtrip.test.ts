@@ -72,7 +72,9 @@ describe('systemd round trip', () => {
         const ambient = g.ambient & g.bounding;
         const caps = { bounding: g.bounding, ambient, inheritable: ambient, permitted: g.uid === 0 ? g.bounding : ambient, effective: g.uid === 0 ? g.bounding : ambient };
         const pu = (x: number) => (x === 0 ? [{ inside: 0, outside: 0, count: 1 }] : [{ inside: 0, outside: 0, count: 1 }, { inside: x, outside: x, count: 1 }]);
-        const image = imageOf({ ...g, caps }, g.privateUsers ? (b) => b.namespace(b.user(0), { uidMap: pu(g.uid), gidMap: pu(g.gid) }) : undefined);
+        // PrivateUsers= maps only 0 and the service's gid: other groups would be unmapped.
+        const groups = g.privateUsers ? g.groups.filter((x) => x === 0 || x === g.gid) : g.groups;
+        const image = imageOf({ ...g, groups, caps }, g.privateUsers ? (b) => b.namespace(b.user(0), { uidMap: pu(g.uid), gidMap: pu(g.gid) }) : undefined);
         const out = toSystemd(image);
         expect(out.unexpressed).toEqual([]);
         const back = fromSystemd(out.text);
@@ -110,7 +112,7 @@ describe('what a format cannot carry is listed', () => {
 
   test.each([
     ['oci', () => toOci(lossy), ['caps-unnamed', 'ecred', 'ids-effective', 'ids-saved-fs', 'securebits', 'userns-creator', 'userns-nested', 'userns-setgroups']],
-    ['systemd', () => toSystemd(lossy), ['caps-inheritable', 'caps-unnamed', 'ecred', 'ids-effective', 'ids-saved-fs', 'securebits', 'userns-creator', 'userns-maps', 'userns-nested']],
+    ['systemd', () => toSystemd(lossy), ['caps-inheritable', 'caps-unnamed', 'ecred', 'groups-unmapped', 'ids-effective', 'ids-saved-fs', 'securebits', 'userns-creator', 'userns-maps', 'userns-nested']],
     ['k8s', () => toK8s(lossy), ['caps-ambient', 'caps-inheritable', 'caps-unnamed', 'ecred', 'ids-effective', 'ids-saved-fs', 'securebits', 'userns-maps']],
     ['setpriv', () => toSetpriv(lossy), ['caps-unnamed', 'ecred', 'ids-saved-fs', 'securebits', 'userns']],
     ['bwrap', () => toBwrap(lossy), ['caps', 'caps-bounding', 'caps-inheritable', 'ecred', 'groups', 'ids-effective', 'ids-saved-fs', 'no-new-privs', 'securebits', 'userns-creator', 'userns-maps', 'userns-nested']],
