@@ -80,6 +80,34 @@ describe('bwrap: the exported command starts a program as the original runs', ()
   });
 });
 
+describe('bwrap: what toBwrap calls exact is what bwrap gives', () => {
+  const KILL = capBit(CAP.KILL);
+  const cases: [string, (b: ImageBuilder) => void][] = [
+    ['uid 0 in a namespace, one capability everywhere', (b) => {
+      const ns = b.namespace(b.user(0), { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }], setgroups: 'deny' });
+      b.task(b.cred({ uid: 0, user: b.user(0, ns), caps: { inheritable: KILL, permitted: KILL, effective: KILL, bounding: KILL, ambient: KILL } }), { noNewPrivs: true });
+    }],
+    ['uid 1000 in a namespace, no capabilities, empty bounding set', (b) => {
+      const ns = b.namespace(b.user(0), { uidMap: [{ inside: 1000, outside: 0, count: 1 }], gidMap: [{ inside: 1000, outside: 0, count: 1 }], setgroups: 'deny' });
+      b.task(b.cred({ uid: 1000, gid: 1000, user: b.user(1000, ns) }), { noNewPrivs: true });
+    }],
+    ['uid 0 in a namespace keeping every capability', (b) => {
+      const ns = b.namespace(b.user(0), { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }], setgroups: 'deny' });
+      b.task(b.cred({ uid: 0, user: b.user(0, ns), caps: { permitted: myBounding, effective: myBounding, bounding: myBounding } }), { noNewPrivs: true });
+    }],
+  ];
+  for (const [name, build] of cases)
+    when('bwrap')(name, async () => {
+      const b = new ImageBuilder();
+      build(b);
+      const image = b.build();
+      const out = toBwrap(image, { callerBounding: myBounding });
+      expect(out.unexpressed).toEqual([]);
+      const { pid } = await startBelow('sh', ['-c', `exec ${out.text.trim()} sleep 1000`]);
+      expect(identity(await checkpoint([pid]))).toEqual(identity(image));
+    });
+});
+
 describe('systemd: the drop-in as systemd reads it', () => {
   const images: [string, Image][] = (() => {
     const list: [string, Image][] = [];
