@@ -13,6 +13,8 @@ export * from './inspect';
 export * as emulator from './emulator';
 /** Interop with CRIU's image files: read a dump's creds, convert both ways (`criu.criuDirToImage`, `criu.imageToCriu`). */
 export * as criu from './criu';
+/** Interop with OCI, systemd, Kubernetes, setpriv and bwrap, and inspect JSON back to an image (`interop.toOci`, `interop.fromInspectJson`, ...). */
+export * as interop from './interop';
 /** Checkpoint of live processes. */
 export {
   checkpoint,

@@ -1,5 +1,5 @@
 export { renderReport, reportLines, REPORT_MAX_INDENT } from './text';
-export { toInspectJson, inspectJsonChunks, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
+export { toInspectJson, inspectJsonChunks, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson, type SecurityJson, type CapsJson, type IdMapJson } from './json';
 export { prefixJson, describePrefix, type PrefixJson } from './prefix';
 export { collectNamespaces, type NamespaceEntry } from './namespaces';
 export {

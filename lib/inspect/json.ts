@@ -30,7 +30,10 @@ export interface CredJson {
   sgid: number;
   fsgid: number;
   groups: number[];
-  user: { uid: number; ns: number };
+  /** objref of the group list (null if not known): equal lists may be distinct objects. */
+  groupsObjref: number | null;
+  /** objref: of the user object (null if not known). */
+  user: { uid: number; ns: number; objref: number | null };
   caps: CapsJson;
   securebits: number | null;
   securebitNames: string[] | null;
@@ -47,7 +50,7 @@ export interface UserNamespaceJson {
   index: number;
   objref: number | null;
   depth: number;
-  creator: { uid: number; ns: number } | null;
+  creator: { uid: number; ns: number; objref: number | null } | null;
   uidMap: IdMapJson[] | null;
   gidMap: IdMapJson[] | null;
   setgroups: 'allow' | 'deny' | null;
@@ -87,8 +90,15 @@ export interface InspectJson {
   };
   userNamespaces: UserNamespaceJson[];
   tasks: TaskJson[];
-  /** Opaque SECURITY objects; body: the record's bytes after its header, as hex. */
-  security: { objref: number; type: number; length: number; body: string }[];
+  security: SecurityJson[];
+}
+
+export interface SecurityJson {
+  objref: number;
+  type: number;
+  length: number;
+  /** The record's bytes after its header, as hex: what `encode` writes back. */
+  body: string;
 }
 
 export function isoTime(seconds: bigint): string | null {
@@ -143,7 +153,8 @@ function inspectJsonDocument(image: Image, objrefs?: Map<object, number>): Omit<
     sgid: c.sgid,
     fsgid: c.fsgid,
     groups: [...c.groups.gids],
-    user: { uid: c.user.uid, ns: idx(c.user.ns) },
+    groupsObjref: objrefs?.get(c.groups) ?? null,
+    user: { uid: c.user.uid, ns: idx(c.user.ns), objref: objrefs?.get(c.user) ?? null },
     caps: {
       inheritable: capHex(c.caps.inheritable),
       permitted: capHex(c.caps.permitted),
@@ -177,7 +188,7 @@ function inspectJsonDocument(image: Image, objrefs?: Map<object, number>): Omit<
       index: e.index,
       objref: e.objref,
       depth: e.depth,
-      creator: e.ns.creator ? { uid: e.ns.creator.uid, ns: idx(e.ns.creator.ns) } : null,
+      creator: e.ns.creator ? { uid: e.ns.creator.uid, ns: idx(e.ns.creator.ns), objref: objrefs?.get(e.ns.creator) ?? null } : null,
       uidMap: e.ns.uidMap ? e.ns.uidMap.map((x) => ({ ...x })) : null,
       gidMap: e.ns.gidMap ? e.ns.gidMap.map((x) => ({ ...x })) : null,
       setgroups: e.ns.setgroups ?? null,
@@ -191,6 +202,11 @@ function inspectJsonDocument(image: Image, objrefs?: Map<object, number>): Omit<
       cred: cred(t.cred),
       ecred: cred(t.ecred),
     })),
-    security: (image.security ?? []).map((s) => ({ objref: s.objref, type: s.type, length: s.body.byteLength, body: Buffer.from(s.body.buffer, s.body.byteOffset, s.body.byteLength).toString('hex') })),
+    security: (image.security ?? []).map((s) => ({
+      objref: s.objref,
+      type: s.type,
+      length: s.body.byteLength,
+      body: Buffer.from(s.body.buffer, s.body.byteOffset, s.body.byteLength).toString('hex'),
+    })),
   };
 }

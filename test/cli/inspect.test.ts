@@ -69,8 +69,8 @@ test('--json: the documented schema', async () => {
   expect(j.header).toMatchObject({ byteOrder: 'big', arch: 2, archName: 'x86-64', kernelVersion: '2.6.34', time: '0', timeIso: '1970-01-01T00:00:00.000Z', credLayout: 88 });
   expect(j.userNamespaces.map((n) => [n.index, n.depth, n.creator])).toEqual([
     [0, 0, null],
-    [1, 1, { uid: 1000, ns: 0 }],
-    [2, 2, { uid: 0, ns: 1 }],
+    [1, 1, { uid: 1000, ns: 0, objref: 3 }],
+    [2, 2, { uid: 0, ns: 1, objref: 7 }],
   ]);
   expect(j.userNamespaces[1]).toMatchObject({ uidMap: [{ inside: 0, outside: 1000, count: 1 }], gidMap: null, setgroups: 'deny', inode: null });
   for (const n of j.userNamespaces) expect(typeof n.objref).toBe('number');

@@ -6,5 +6,8 @@ import { validate } from './validate';
 import { checkpoint } from './checkpoint';
 import { restartCommand } from './restart';
 import { convert } from './convert';
+import { exportCommand } from './export';
+import { importCommand } from './import';
+import { encodeCommand } from './encode';
 
-export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand, convert];
+export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand, convert, exportCommand, importCommand, encodeCommand];

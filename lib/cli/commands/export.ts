@@ -1,0 +1,96 @@
+// `cr-creds export`: a task's identity in the format a container runtime, systemd or a
+// launcher reads (docs/interop.md), with what that format cannot express listed.
+import * as fs from 'fs';
+import { parseArgs } from 'util';
+import { usageErrors } from '../args';
+import { CliFailure, UsageError, type Command } from '../command';
+import { readImageSource } from '../image-files';
+import { mergeOci, toBwrap, toK8s, toOci, toSetpriv, toSystemd, type ExportFormat, type Exported, type TaskChoice } from '../../interop';
+import type { Image } from '../../format';
+
+/** The CLI's own bounding set: bwrap keeps its caller's, and the caller is most often this user. */
+function ownBounding(): bigint | undefined {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : undefined;
+}
+
+const EXPORTERS: Record<ExportFormat, (image: Image, choice: TaskChoice) => Exported<unknown>> = {
+  oci: toOci,
+  systemd: toSystemd,
+  k8s: toK8s,
+  setpriv: toSetpriv,
+  bwrap: (image, choice) =>
+    toBwrap(image, { ...choice, callerBounding: ownBounding(), callerUid: process.getuid?.(), callerGid: process.getgid?.() }),
+};
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: "write a task's identity for OCI (runc), systemd, Kubernetes, setpriv or bwrap",
+  usage:
+    'cr-creds export --to oci|systemd|k8s|setpriv|bwrap [FILE|-] [--task N|--pid P] [--merge CONFIG] [--json] [--strict]\n' +
+    '  --to oci        the process and linux parts of a runtime config.json (user, capabilities,\n' +
+    '                  noNewPrivileges, user namespace and its maps)\n' +
+    '  --to systemd    a drop-in [Service] section (User=, Group=, SupplementaryGroups=,\n' +
+    '                  CapabilityBoundingSet=, AmbientCapabilities=, SecureBits=, NoNewPrivileges=, PrivateUsers=)\n' +
+    '  --to k8s        a Pod spec fragment (pod and container securityContext) as YAML\n' +
+    "  --to setpriv    a shell-quoted 'setpriv ... --' prefix; append the program\n" +
+    "  --to bwrap      a shell-quoted 'bwrap ... --' prefix; append the program (judged as run by\n" +
+    '                  the user running export: its uid, gid and bounding set)\n' +
+    '  FILE            the image (default, or -: stdin)\n' +
+    '  --task N        the task at index N (default 0); --pid P: the task checkpointed with pid P\n' +
+    '  --merge CONFIG  (oci) print the bundle config.json CONFIG with the parts merged in\n' +
+    '  --json          print {format, task, value, text, unexpressed} as JSON (k8s: value is the object)\n' +
+    '  --strict        refuse (exit 1, nothing printed) when the format cannot express everything\n' +
+    'What the format cannot express (saved and fs ids, securebits, nested namespaces, ...) is listed on\n' +
+    "stderr as 'cr-creds: not expressible in FORMAT: ...' (docs/interop.md).",
+  async run(argv, io) {
+    const { values, positionals } = usageErrors(() =>
+      parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          to: { type: 'string' },
+          task: { type: 'string' },
+          pid: { type: 'string' },
+          merge: { type: 'string' },
+          json: { type: 'boolean' },
+          strict: { type: 'boolean' },
+        },
+      }),
+    );
+    if (values.to === undefined) throw new UsageError('--to FORMAT is required (oci, systemd, k8s, setpriv or bwrap)');
+    const format = values.to as ExportFormat;
+    if (!Object.hasOwn(EXPORTERS, format)) throw new UsageError(`unknown format '${values.to}' (oci, systemd, k8s, setpriv or bwrap)`);
+    if (positionals.length > 1) throw new UsageError('export takes at most one FILE');
+    if (values.task !== undefined && values.pid !== undefined) throw new UsageError('--task and --pid exclude each other');
+    if (values.merge !== undefined && format !== 'oci') throw new UsageError('--merge goes with --to oci only');
+    const int = (s: string, what: string) => {
+      if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
+      return Number(s);
+    };
+    const choice: TaskChoice = {};
+    if (values.task !== undefined) choice.task = int(values.task, '--task');
+    if (values.pid !== undefined) choice.pid = int(values.pid, '--pid');
+
+    const { image } = await readImageSource(positionals[0], io.stdin);
+    const out = EXPORTERS[format](image, choice);
+    if (!values.json) for (const n of out.unexpressed) io.stderr.write(`cr-creds: not expressible in ${format}: ${n.detail}\n`);
+    if (values.strict && out.unexpressed.length > 0)
+      throw new CliFailure(`--strict: nothing written: ${out.unexpressed.length} ${out.unexpressed.length === 1 ? 'thing' : 'things'} of task ${out.task} cannot be expressed in ${format}${values.json ? ` (${out.unexpressed.map((n) => n.what).join(', ')})` : ''}`);
+    let text = out.text;
+    if (values.merge !== undefined) {
+      let config: unknown;
+      try {
+        config = JSON.parse(fs.readFileSync(values.merge, 'utf8'));
+      } catch (e) {
+        throw new CliFailure(`cannot read ${values.merge}: ${(e as Error).message}`);
+      }
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CliFailure(`${values.merge}: not a JSON object`);
+      text = JSON.stringify(mergeOci(config as Record<string, unknown>, out.value as Parameters<typeof mergeOci>[1]), null, 2) + '\n';
+    }
+    if (values.json) io.stdout.write(JSON.stringify({ format, task: out.task, value: out.value, text, unexpressed: out.unexpressed }, null, 2) + '\n');
+    else io.stdout.write(text);
+    return 0;
+  },
+};
