@@ -39,6 +39,7 @@ import {
   usernsExtLen,
 } from './extensions';
 import type { CredLayout, Image, ImageHeader, SecurityObject } from './types';
+import { readUnmappedExt } from './unmapped-ext';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -65,6 +66,7 @@ const KNOWN = new Set<number>([
   RecordType.CRED_EXT,
   RecordType.USERNS_EXT,
   RecordType.TASK_EXT,
+  RecordType.UNMAPPED_EXT,
   RecordType.TAIL,
 ]);
 
@@ -148,6 +150,12 @@ export class ImageAssembler {
         return this.readUsernsExt(view, at, offset, len, prevType);
       case 8003: // TASK_EXT
         return this.readTaskExt(view, at, offset, len, prevType);
+      case 8004: // UNMAPPED_EXT
+        return readUnmappedExt(view, at, len, {
+          le: this.le, prevType, prevRef: this.prevRef, prevValue: this.prevValue,
+          userns: (ref) => this.fetch<UserNamespace>(ref, ObjType.USER_NS, offset, type, 'userns_ref'),
+          fail: (text) => this.err('extension', offset, type, text),
+        });
       case 9001: // TAIL
         return this.readTail(view, at, offset, len);
     }

@@ -3,3 +3,4 @@ export * from './capabilities';
 export * from './ops';
 export * from './creds';
 export * from './tree';
+export * from './unmapped';
