@@ -9,7 +9,7 @@
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
+import { CAP, ID_FIELDS, OVERFLOW_ID, SECBIT, capNames, groupKeys, idKey, idKind, sameCred, securebitNames, type Cred, type IdField, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
@@ -211,10 +211,14 @@ function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boo
   const off = (field: string, message: string) =>
     out.push({ task, op: 'restore plan', rule: `plan.result.${field}`, allowed: false, errno: 'EPERM',
       message: `restore plan: every op is allowed, but ${message}` });
-  for (const k of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const)
-    if (want[k] !== got[k]) off(k, `the op list would leave ${k} at ${got[k]}; the image has ${want[k]}`);
-  const wg = want.groups.gids;
-  const gg = got.groups.gids;
+  // Compared as keys (lib/model/unmapped.ts): an unmapped id reads 65534 like a mapped 65534.
+  // The image's root namespace is the caller's, so the image's kernel ids are the caller's.
+  const idText = (c: Cred, k: IdField) => (idKey(c, k) < 0 ? `${c[k]} (unmapped: ${idKind(k)} ${-1 - idKey(c, k)} outside)` : `${c[k]}`);
+  const groupText = (x: number) => (x < 0 ? `${OVERFLOW_ID} (unmapped: gid ${-1 - x} outside)` : `${x}`);
+  for (const k of ID_FIELDS)
+    if (idKey(want, k) !== idKey(got, k)) off(k, `the op list would leave ${k} at ${idText(got, k)}; the image has ${idText(want, k)}`);
+  const wg = [...groupKeys(want)].sort((a, b) => a - b).map(groupText);
+  const gg = [...groupKeys(got)].sort((a, b) => a - b).map(groupText);
   if (wg.join() !== gg.join()) {
     const missing = wg.filter((g) => !gg.includes(g));
     const extra = gg.filter((g) => !wg.includes(g));
