@@ -232,3 +232,28 @@ export async function roundTrip(
     expectSame(before, after, `${name}, restarted ${r.label}`);
   }
 }
+
+/**
+ * Adds `lines` (NAME:START:COUNT) to /etc/subuid and /etc/subgid for the duration of `fn`, then
+ * takes out exactly those lines again (other lines, another test's included, are left alone).
+ */
+export async function withSubordinateIds<T>(lines: string[], fn: () => Promise<T>): Promise<T> {
+  const files = ['/etc/subuid', '/etc/subgid'];
+  const added: [string, string][] = [];
+  try {
+    for (const f of files) {
+      const text = fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
+      const have = new Set(text.split('\n'));
+      const missing = lines.filter((l) => !have.has(l));
+      if (!missing.length) continue;
+      fs.appendFileSync(f, (text && !text.endsWith('\n') ? '\n' : '') + missing.map((l) => l + '\n').join(''));
+      for (const l of missing) added.push([f, l]);
+    }
+    return await fn();
+  } finally {
+    for (const [f, l] of added) {
+      const kept = fs.readFileSync(f, 'utf8').split('\n').filter((x) => x !== l);
+      fs.writeFileSync(f, kept.join('\n'));
+    }
+  }
+}
