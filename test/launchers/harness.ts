@@ -79,27 +79,37 @@ export interface Running {
   output(): string;
 }
 
-/** Runs `argv` (which ends in `sleep MARK`) in its own process group; resolves with the sleep's pid. */
-export async function launch(argv: readonly string[], mark: string, opts: { cwd?: string } = {}): Promise<Running> {
-  const child: ChildProcess = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+/**
+ * Runs `argv` (which ends in `sleep MARK`) in its own process group, its output to a file;
+ * resolves with the sleep's pid. `detaches`: the launcher exits once the sleep runs (runc --detach).
+ */
+export async function launch(argv: readonly string[], mark: string, opts: { cwd?: string; detaches?: boolean } = {}): Promise<Running> {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-launch-')), 'output');
+  const fd = fs.openSync(log, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd: opts.cwd });
+  } finally {
+    fs.closeSync(fd);
+  }
+  const out = () => fs.readFileSync(log, 'utf8');
   let exited = false;
   const gone = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
   let pid: number;
   try {
     pid = await waitFor(`sleep ${mark} started by ${argv.join(' ')}`, () => {
-      if (exited) throw new Error(`${argv.join(' ')} exited before its sleep ran: ${out}`);
-      return pidsOf(['sleep', mark])[0];
+      const found = pidsOf(['sleep', mark])[0];
+      if (found === undefined && exited && !opts.detaches) throw new Error(`${argv.join(' ')} exited before its sleep ran: ${out()}`);
+      return found;
     });
   } catch (e) {
     kill(child.pid!, true);
+    for (const p of pidsOf(['sleep', mark])) kill(p, false);
     throw e;
   }
   return {
     pid,
-    output: () => out,
+    output: out,
     async stop() {
       kill(pid, false);
       kill(child.pid!, true);
