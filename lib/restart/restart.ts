@@ -9,7 +9,8 @@
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CAP, ID_FIELDS, OVERFLOW_ID, SECBIT, capNames, groupKeys, idKey, idKind, sameCred, securebitNames, type Cred, type IdField, type TaskCreds } from '../model';
+import { CAP, ID_FIELDS, OVERFLOW_ID, SECBIT, capNames, groupKeys, idKey, idKind, sameCred, securebitNames, toKernelId, unmappedIds, type Cred, type IdField, type TaskCreds } from '../model';
+import { partialTarget, type Unrestored } from './partial';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
@@ -48,6 +49,12 @@ export interface RestartOptions {
   sysRestartNr?: number;
   /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
   idmapHelpers?: IdmapHelperPaths;
+  /**
+   * A sandboxed restarter: where the caller's bounding set lacks capabilities the image holds
+   * (or the caller has no_new_privs and the image not), restore everything else and list what
+   * was left out (`unrestored`, with reasons) instead of refusing. Default false: refused.
+   */
+  allowPartial?: boolean;
 }
 
 /** The creds a program runs with after execve. */
@@ -73,6 +80,8 @@ export interface RestartPlanReport {
   exec: ExecCreds;
   /** The emulator's outcome for this task (its restored cred and ecred). */
   emulated: TaskOutcome;
+  /** What allowPartial left out of the image, each with the reason; [] for a whole restart. */
+  unrestored: Unrestored[];
 }
 
 function selectTask(image: Image, opts: RestartOptions): number {
@@ -125,15 +134,46 @@ interface Prepared {
   target: TaskCreds;
 }
 
+/**
+ * Ids the task's namespace does not map whose outer id the image does not record (taken before
+ * UNMAPPED_EXT, or by a reader that could not see them): no one can say what to restore.
+ */
+function unknownOuterIds(c: Cred): string[] {
+  const ns = c.user.ns;
+  if (!ns.creator || (toKernelId(ns, OVERFLOW_ID, 'uid') >= 0 && toKernelId(ns, OVERFLOW_ID, 'gid') >= 0)) return [];
+  const u = unmappedIds(c);
+  const out: string[] = [];
+  for (const f of ID_FIELDS)
+    if (c[f] === OVERFLOW_ID && u?.[f] === undefined && toKernelId(ns, OVERFLOW_ID, idKind(f)) < 0) out.push(f);
+  if (c.groups.gids.includes(OVERFLOW_ID) && !u?.groups && toKernelId(ns, OVERFLOW_ID, 'gid') < 0) out.push('groups');
+  return out;
+}
+
 function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions, restarter: Restarter): Prepared {
-  const { image, bytes } = toImage(input);
+  const decoded = toImage(input);
+  const bytes = decoded.bytes;
+  let image = decoded.image;
   const task = selectTask(image, opts);
-  const target = image.tasks[task];
+  let target = image.tasks[task];
   if (!sameCred(target.cred, target.ecred))
     throw new RestartUnsupported(
       `task ${task}: its effective cred differs from its real cred (an in-kernel override); a program started from user space has one cred`,
     );
+  const unknown = unknownOuterIds(target.cred);
+  if (unknown.length)
+    throw new RestartUnsupported(
+      `task ${task}: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} ${OVERFLOW_ID} for want of a mapping in the task's user namespace, and the image does not record the ids behind ${unknown.length > 1 ? 'them' : 'it'} (no UNMAPPED_EXT record): groups with no outer id cannot be restored`,
+    );
   const capLastCap = kernelCapLastCap();
+  let unrestored: Unrestored[] = [];
+  if (opts.allowPartial) {
+    const cut = partialTarget(target, restarter, capLastCap);
+    unrestored = cut.unrestored;
+    if (unrestored.length) {
+      target = cut.task;
+      image = { ...image, tasks: image.tasks.map((t, i) => (i === task ? target : t)) };
+    }
+  }
   // Two judgements, both must allow it, and every refused step of either is listed:
   // (1) the emulator plays the restart as the seed would (the seed's rules on today's kernel),
   //     the caller as the restarter: its steps explain a refusal in the seed's terms;
@@ -193,6 +233,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
       restoredNoNewPrivs,
       exec: { cred: predictExec(restored, restoredNoNewPrivs, undefined, profileFor(capLastCap)), noNewPrivs: restoredNoNewPrivs },
       emulated: outcome,
+      unrestored,
     },
     plan: { ...plan, ops },
     bytes: () => bytes ?? encode(image),
@@ -234,7 +275,8 @@ function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boo
     if (missing) {
       const lacking = k === 'bounding' ? missing & ~r.caps.bounding : 0n;
       parts.push(`without ${capNames(missing).join(', ')}, which the image has` +
-        (lacking ? ` (the caller's bounding set lacks ${capNames(lacking).join(', ')}, and no call can add a bit back to a bounding set)` : ''));
+        (lacking ? ` (the caller's bounding set lacks ${capNames(lacking).join(', ')}, and no call can add a bit back to a bounding set;` +
+          ' allowPartial (restart --allow-partial) restores the rest and lists what it leaves out)' : ''));
     }
     if (extra) parts.push(`with ${capNames(extra).join(', ')}, which the image has not`);
     off(k, `the op list would leave the ${k} capability set ${parts.join(', and ')}`);
@@ -345,5 +387,7 @@ export function restart(
   } catch (e) {
     throw explainVerify(stepErrorFrom(e, prep.plan.ops, command), prep.report.path);
   }
-  return new RestartHandle(child, exit, command, args);
+  const h = new RestartHandle(child, exit, command, args);
+  h.unrestored = prep.report.unrestored;
+  return h;
 }

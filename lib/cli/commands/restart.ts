@@ -6,8 +6,8 @@ import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { UsageError } from '../command';
 import { usageErrors } from '../args';
-import { capNames, securebitNames, type Cred } from '../../model';
-import { restart, type RestartOptions, type RestartPlanReport } from '../../restart';
+import { capNames, groupsAsRead, securebitNames, type Cred } from '../../model';
+import { restart, unrestoredText, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -15,7 +15,7 @@ function credLine(c: Cred): string {
   return [
     `uid ${c.uid}/${c.euid}/${c.suid}/${c.fsuid}`,
     `gid ${c.gid}/${c.egid}/${c.sgid}/${c.fsgid}`,
-    `groups ${c.groups.gids.join(',') || '-'}`,
+    `groups ${groupsAsRead(c).join(',') || '-'}`,
     `permitted ${capNames(c.caps.permitted).join(',') || '-'}`,
     `effective ${capNames(c.caps.effective).join(',') || '-'}`,
     `inheritable ${capNames(c.caps.inheritable).join(',') || '-'}`,
@@ -31,6 +31,10 @@ function planText(p: RestartPlanReport): string {
   p.ops.forEach((o, i) => lines.push(`  ${i}. ${JSON.stringify(o, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`));
   lines.push(`restored:  ${credLine(p.restored)}${p.restoredNoNewPrivs ? '; no_new_privs' : ''}`);
   lines.push(`after exec: ${credLine(p.exec.cred)}${p.exec.noNewPrivs ? '; no_new_privs' : ''}`);
+  if (p.unrestored.length) {
+    lines.push('not restored (--allow-partial):');
+    for (const u of p.unrestored) lines.push(`  ${unrestoredText(u)}`);
+  }
   return lines.join('\n');
 }
 
@@ -54,7 +58,16 @@ function planJson(p: RestartPlanReport): unknown {
 export const restartCommand: Command = {
   name: 'restart',
   summary: "run a program with the credentials of a task in an image",
-  usage: 'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--json] [--carry-caps] -- CMD [ARGS...]',
+  usage:
+    'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--json] [--carry-caps] [--allow-partial] -- CMD [ARGS...]\n' +
+    '  --task N          the task at index N of the image (default 0)\n' +
+    '  --pid P           the task whose original pid was P\n' +
+    '  --dry-run         judge and print the plan; start nothing\n' +
+    '  --json            the plan (or, after the run, pid and exit) as JSON\n' +
+    '  --carry-caps      carry the permitted capabilities across execve through ambient\n' +
+    "  --allow-partial   a sandboxed restarter: where the caller's bounding set lacks capabilities\n" +
+    '                    the image holds (or the caller has no_new_privs), restore the rest and\n' +
+    '                    list every field left out, with the reason, on stderr (default: refuse)',
   async run(argv, io) {
     const dash = argv.indexOf('--');
     const head = dash < 0 ? argv : argv.slice(0, dash);
@@ -67,6 +80,7 @@ export const restartCommand: Command = {
           'dry-run': { type: 'boolean' },
           json: { type: 'boolean' },
           'carry-caps': { type: 'boolean' },
+          'allow-partial': { type: 'boolean' },
         },
         allowPositionals: true,
         strict: true,
@@ -82,7 +96,7 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']) };
+    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), allowPartial: Boolean(values['allow-partial']) };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
@@ -104,6 +118,8 @@ export const restartCommand: Command = {
     for (const s of FORWARDED) process.on(s, forward);
     try {
       h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' });
+      // Never silent: what a partial restart left out, each with the reason.
+      for (const u of h.unrestored) io.stderr.write(`cr-creds: restarted without the image's ${unrestoredText(u)}\n`);
       for (const sig of pending.splice(0)) h.kill(sig);
       const { code, signal } = await h;
       if (values.json) io.stderr.write(toJson({ pid: h.pid, code, signal }) + '\n');
