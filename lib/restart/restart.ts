@@ -205,7 +205,15 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   steps.push(...played.steps.filter((s, i) => played.refused < 0 || i <= played.refused || !s.allowed));
   const off = played.refused < 0 ? planResult(target, extraAmbient, played.cred, played.noNewPrivs, restarter, task) : [];
   steps.push(...off);
-  if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) throw new RestartDenied(steps);
+  if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) {
+    // A sandboxed caller: say what the opt-in would leave out.
+    const cut = opts.allowPartial ? [] : partialTarget(target, restarter, capLastCap).unrestored;
+    if (cut.length)
+      steps.push({ task, op: 'restore plan', rule: 'plan.partial-possible', allowed: false, errno: 'EPERM',
+        message: `the caller cannot give back the image's ${cut.map((u) => `${u.field} ${u.field === 'no_new_privs' ? 'clear' : u.missing.join(', ')}`).join('; ')}: ` +
+          'allowPartial (restart --allow-partial) restores the rest and lists each field it leaves out' });
+    throw new RestartDenied(steps);
+  }
 
   const restored: Cred = plan.played.cred;
   const restoredNoNewPrivs = plan.played.noNewPrivs;
@@ -275,8 +283,7 @@ function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boo
     if (missing) {
       const lacking = k === 'bounding' ? missing & ~r.caps.bounding : 0n;
       parts.push(`without ${capNames(missing).join(', ')}, which the image has` +
-        (lacking ? ` (the caller's bounding set lacks ${capNames(lacking).join(', ')}, and no call can add a bit back to a bounding set;` +
-          ' allowPartial (restart --allow-partial) restores the rest and lists what it leaves out)' : ''));
+        (lacking ? ` (the caller's bounding set lacks ${capNames(lacking).join(', ')}, and no call can add a bit back to a bounding set)` : ''));
     }
     if (extra) parts.push(`with ${capNames(extra).join(', ')}, which the image has not`);
     off(k, `the op list would leave the ${k} capability set ${parts.join(', and ')}`);
