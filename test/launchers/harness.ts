@@ -83,7 +83,8 @@ export interface Running {
  * Runs `argv` (which ends in `sleep MARK`) in its own process group, its output to a file;
  * resolves with the sleep's pid. `detaches`: the launcher exits once the sleep runs (runc --detach).
  */
-export async function launch(argv: readonly string[], mark: string, opts: { cwd?: string; detaches?: boolean } = {}): Promise<Running> {
+export async function launch(argv: readonly string[], mark: string, opts: { cwd?: string; detaches?: boolean; target?: readonly string[] } = {}): Promise<Running> {
+  const target = opts.target ?? ['sleep', mark];
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-launch-')), 'output');
   const fd = fs.openSync(log, 'w');
   let child: ChildProcess;
@@ -97,14 +98,14 @@ export async function launch(argv: readonly string[], mark: string, opts: { cwd?
   const gone = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
   let pid: number;
   try {
-    pid = await waitFor(`sleep ${mark} started by ${argv.join(' ')}`, () => {
-      const found = pidsOf(['sleep', mark])[0];
+    pid = await waitFor(`${target.join(' ')} started by ${argv.join(' ')}`, () => {
+      const found = pidsOf(target)[0];
       if (found === undefined && exited && !opts.detaches) throw new Error(`${argv.join(' ')} exited before its sleep ran: ${out()}`);
       return found;
     });
   } catch (e) {
     kill(child.pid!, true);
-    for (const p of pidsOf(['sleep', mark])) kill(p, false);
+    for (const p of pidsOf(target)) kill(p, false);
     throw e;
   }
   return {
@@ -131,8 +132,8 @@ export type Fields = Record<string, string>;
 
 const STATUS = ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs'];
 
-/** The fields, read by this (root) process, outside the task's namespaces. */
-export function readFields(pid: number): Fields {
+/** The fields, read by this (root) process, outside the task's namespaces ('PID/task/TID': a thread). */
+export function readFields(pid: number | string): Fields {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const out: Fields = {};
   for (const k of STATUS) {
@@ -149,7 +150,7 @@ export function readFields(pid: number): Fields {
  * How many user namespaces below ours the task is: NS_GET_PARENT (ioctl 0xb702) from its
  * /proc/PID/ns/user up to ours, walked by python3 so that the check does not lean on the addon.
  */
-function userNsDepth(pid: number): number {
+function userNsDepth(pid: number | string): number {
   const mine = fs.statSync('/proc/self/ns/user').ino;
   const py = `import os,fcntl\nfd=os.open('/proc/${pid}/ns/user',os.O_RDONLY)\nn=0\nwhile os.fstat(fd).st_ino!=${mine}:\n  try:\n    p=fcntl.ioctl(fd,0xb702)\n  except OSError:\n    n=-1;break\n  os.close(fd);fd=p;n+=1\nprint(n)`;
   const r = spawnSync('python3', ['-c', py], { encoding: 'utf8' });
@@ -165,6 +166,7 @@ async function securebits(pid: number): Promise<string> {
 }
 
 export async function fieldsOf(pid: number): Promise<Fields> {
+  // Securebits of the process's leader (checkpoint reads leaders); threads: readFields alone.
   return { ...readFields(pid), securebits: await securebits(pid) };
 }
 
@@ -183,8 +185,8 @@ export function expectSame(a: Fields, b: Fields, what: string): void {
 }
 
 /** Restarts in this (root) process through the API: the program is `sleep MARK`. */
-export function restartHere(bytes: Uint8Array, mark: string): Running {
-  const h: RestartHandle = restart(bytes, 'sleep', [mark], { stdio: 'ignore', cwd: '/' });
+export function restartHere(bytes: Uint8Array, mark: string, task?: number): Running {
+  const h: RestartHandle = restart(bytes, 'sleep', [mark], { stdio: 'ignore', cwd: '/', task });
   return {
     pid: h.pid,
     output: () => '',
