@@ -162,7 +162,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   const unknown = unknownOuterIds(target.cred);
   if (unknown.length)
     throw new RestartUnsupported(
-      `task ${task}: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} ${OVERFLOW_ID} for want of a mapping in the task's user namespace, and the image does not record the ids behind ${unknown.length > 1 ? 'them' : 'it'} (no UNMAPPED_EXT record): groups with no outer id cannot be restored`,
+      `task ${task}: ${unknown.join(', ')}: ${OVERFLOW_ID} for want of a mapping in the task's user namespace, and the image does not record the ids behind it (no UNMAPPED_EXT record): groups or ids with no outer id cannot be restored`,
     );
   const capLastCap = kernelCapLastCap();
   let unrestored: Unrestored[] = [];
