@@ -77,7 +77,7 @@ live('launcher-like sequences ending with unmapped groups come back with the sam
       fc.pre(playable(ops));
       await roundTrip(JSON.stringify(ops), (m) => start(ops, m), [{ label: 'by root', run: restartHere }]);
     }),
-    { numRuns: 25 },
+    { numRuns: 15 },
   );
 }, 180000);
 
