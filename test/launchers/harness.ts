@@ -9,6 +9,7 @@ import * as path from 'path';
 import { checkpoint } from '../../lib/checkpoint';
 import { encode } from '../../lib/format';
 import { restart, type RestartHandle } from '../../lib/restart';
+import { withSubidLock } from '../helpers/subids';
 
 /** Every launcher the matrix needs; under CI a missing one fails the test that needs it. */
 export function requireTool(name: string): string {
@@ -250,6 +251,10 @@ export async function roundTrip(
  * takes out exactly those lines again (other lines, another test's included, are left alone).
  */
 export async function withSubordinateIds<T>(lines: string[], fn: () => Promise<T>): Promise<T> {
+  return withSubidLock(() => withLines(lines, fn));
+}
+
+async function withLines<T>(lines: string[], fn: () => Promise<T>): Promise<T> {
   const files = ['/etc/subuid', '/etc/subgid'];
   const added: [string, string][] = [];
   try {

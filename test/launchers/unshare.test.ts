@@ -36,7 +36,7 @@ describe('unshare as root', () => {
   for (const [name, args] of rootCases) {
     // setpriv first when the case sets groups (unshare itself cannot).
     const argv = args[0].startsWith('--groups') ? [requireTool('setpriv'), args[0], unshare, ...args.slice(1)] : [unshare, ...args];
-    live(name, () => withSubordinateIds(SUBIDS, () => roundTrip(`unshare ${args.join(' ')}`, (m) => launch([...argv, 'sleep', m], m), [byRoot])), 60000);
+    live(name, () => withSubordinateIds(SUBIDS, () => roundTrip(`unshare ${args.join(' ')}`, (m) => launch([...argv, 'sleep', m], m), [byRoot])), 180000);
   }
 });
 
@@ -48,6 +48,6 @@ const userCases: [string, string[]][] = [
 describe(`unshare as uid ${USER.uid} with groups ${USER.groups.join(',')}`, () => {
   for (const [name, args] of userCases) {
     live(name, () => withSubordinateIds(SUBIDS, () =>
-      roundTrip(`${asUser(USER).join(' ')} unshare ${args.join(' ')}`, (m) => launch([...asUser(USER), unshare, ...args, 'sleep', m], m), [byRoot, byUser])), 60000);
+      roundTrip(`${asUser(USER).join(' ')} unshare ${args.join(' ')}`, (m) => launch([...asUser(USER), unshare, ...args, 'sleep', m], m), [byRoot, byUser])), 180000);
   }
 });
