@@ -3,7 +3,8 @@
 // CAP_SYS_RESOURCE) can never give them to a process it starts. By default such a restart is
 // refused; with allowPartial the target is cut down to what the caller can give, and every field
 // cut is listed with the reason, in the plan report, on the handle, and by the CLI on stderr.
-import { capNames, fullCapSet, unmappedIds, withUnmapped, type Cred, type TaskCreds } from '../model';
+import { capNames, fullCapSet, type Cred, type TaskCreds } from '../model';
+import { unmappedIds, withUnmapped } from '../model/unmapped';
 import type { Restarter } from './plan';
 
 /** One field of the image a partial restart leaves out. */

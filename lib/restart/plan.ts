@@ -2,7 +2,8 @@
 // emulator's restore plan (lib/emulator/plan.ts, the only plan builder) with the caller as the
 // restarter; the read-back is the emulator's prediction, its play of those very ops. Nothing is
 // decided here: this adapts the caller's thread creds to the emulator and the result to the addon.
-import { fullCapSet, groupsAsRead, unmappedIds, withUnmapped, type CapSet, type Cred, type UserNamespace } from '../model';
+import { fullCapSet, type CapSet, type Cred, type UserNamespace } from '../model';
+import { groupsAsRead, unmappedIds, withUnmapped } from '../model/unmapped';
 import type { NativeExpect, NativeRestartOp, ThreadCreds } from '../native/binding';
 import { kernelProfile, playRestorePlan, type KernelProfile, type PlayedPlan } from '../emulator';
 

@@ -9,7 +9,8 @@
 //   5. it execs the program.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CAP, ID_FIELDS, OVERFLOW_ID, SECBIT, capNames, groupKeys, idKey, idKind, sameCred, securebitNames, toKernelId, unmappedIds, type Cred, type IdField, type TaskCreds } from '../model';
+import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
+import { ID_FIELDS, OVERFLOW_ID, groupKeys, idKey, idKind, toKernelId, unmappedIds, type IdField } from '../model/unmapped';
 import { partialTarget, type Unrestored } from './partial';
 import { decode, encode, type Image } from '../format';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';

@@ -6,7 +6,8 @@ import { parseArgs } from 'util';
 import type { Command } from '../command';
 import { UsageError } from '../command';
 import { usageErrors } from '../args';
-import { capNames, groupsAsRead, securebitNames, type Cred } from '../../model';
+import { capNames, securebitNames, type Cred } from '../../model';
+import { groupsAsRead } from '../../model/unmapped';
 import { restart, unrestoredText, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
