@@ -1,6 +1,7 @@
 // bubblewrap as the launcher: --unshare-user with --uid/--gid, --cap-add/--cap-drop, and bwrap
 // nested two levels deep, run by root and by an unprivileged user with supplementary groups the
 // namespace does not map; restarted by root and, where a user launched it, by that user.
+import * as fs from 'fs';
 import { compiledPackage } from '../restart/helpers';
 import { asUser, imageFile, launch, live, requireTool, restartAs, restartHere, roundTrip, type User } from './harness';
 
@@ -16,6 +17,9 @@ const byUser = {
 beforeAll(() => {
   if (process.getuid?.() === 0) pkg = compiledPackage('launchers-bwrap');
 }, 120000);
+afterAll(() => {
+  if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
+});
 
 const base = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
 const nested = (outer: string[], inner: string[]) => [bwrap, '--unshare-user', ...outer, ...base, bwrap, '--unshare-user', ...inner, ...base];

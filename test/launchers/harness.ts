@@ -42,6 +42,22 @@ export function asUser(u: User): string[] {
   ];
 }
 
+let scratch: string | undefined;
+/** A world-readable temp directory of this test file (launcher output, images). */
+function scratchDir(): string {
+  if (!scratch) {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-launchers-'));
+    fs.chmodSync(d, 0o755);
+    scratch = d;
+  }
+  return scratch;
+}
+// Every test file that uses the harness removes it at its end.
+afterAll(() => {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
 /** A number no other process's command line has: the target runs `sleep MARK`. */
 export function marker(): string {
   return String(700000 + Math.floor(Math.random() * 200000));
@@ -86,7 +102,7 @@ export interface Running {
  */
 export async function launch(argv: readonly string[], mark: string, opts: { cwd?: string; detaches?: boolean; target?: readonly string[] } = {}): Promise<Running> {
   const target = opts.target ?? ['sleep', mark];
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-launch-')), 'output');
+  const log = path.join(fs.mkdtempSync(path.join(scratchDir(), 'launch-')), 'output');
   const fd = fs.openSync(log, 'w');
   let child: ChildProcess;
   try {
@@ -208,7 +224,7 @@ export async function restartAs(u: User, pkg: string, imageFile: string, mark: s
 
 /** A world-readable image file in a fresh world-readable temp dir. */
 export function imageFile(bytes: Uint8Array): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-launcher-'));
+  const d = fs.mkdtempSync(path.join(scratchDir(), 'image-'));
   fs.chmodSync(d, 0o755);
   const f = path.join(d, 'image');
   fs.writeFileSync(f, bytes, { mode: 0o644 });

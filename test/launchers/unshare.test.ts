@@ -3,6 +3,7 @@
 // and by an unprivileged user with supplementary groups the new namespace does not map. Each
 // process is restarted by root and, where a user launched it, by that same user (the CLI under
 // setpriv), and compared with the original field by field.
+import * as fs from 'fs';
 import { compiledPackage } from '../restart/helpers';
 import { asUser, imageFile, launch, live, requireTool, restartAs, restartHere, roundTrip, withSubordinateIds, type User } from './harness';
 
@@ -23,6 +24,9 @@ const byUser = {
 beforeAll(() => {
   if (process.getuid?.() === 0) pkg = compiledPackage('launchers-unshare');
 }, 120000);
+afterAll(() => {
+  if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
+});
 
 const rootCases: [string, string[]][] = [
   ['-U -r', ['-U', '-r']],
