@@ -7,13 +7,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { makeBusyboxBundle, runcPath } from '../helpers/runc-bundle';
-import { launch, live, restartHere, roundTrip, type Running } from './harness';
+import { makeBusyboxBundle } from '../helpers/runc-bundle';
+import { launch, live, requireTool, restartHere, roundTrip, type Running } from './harness';
 
-const runc = runcPath();
+const runc = requireTool('runc');
 const asRoot = [{ label: 'by root', run: restartHere }];
 
-type Config = { process: { args: string[]; user: { uid: number; gid: number; additionalGids?: number[] } }; linux: { namespaces: { type: string }[]; uidMappings?: unknown[]; gidMappings?: unknown[] } };
+type Config = { process: { terminal?: boolean; args: string[]; user: { uid: number; gid: number; additionalGids?: number[] } }; linux: { namespaces: { type: string }[]; uidMappings?: unknown[]; gidMappings?: unknown[] } };
 
 /** Starts `sleep MARK` in a container of a fresh bundle, `adjust`ed; stop() deletes the container. */
 async function container(mark: string, adjust: (c: Config) => void): Promise<Running> {
@@ -23,6 +23,7 @@ async function container(mark: string, adjust: (c: Config) => void): Promise<Run
   const file = path.join(bundle, 'config.json');
   const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
   config.process.args = ['sleep', mark];
+  config.process.terminal = false; // --detach without a console socket
   adjust(config);
   fs.writeFileSync(file, JSON.stringify(config));
   const state = path.join(dir, 'state');
