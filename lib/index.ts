@@ -36,6 +36,7 @@ export {
   type RestartExit,
   type StdioOption,
   type ExecCreds,
+  type Unrestored,
 } from './restart';
 /** The addon itself (kernel probe, raw thread creds). */
 export { native, type ProbeResult, type ThreadCreds } from './native/binding';

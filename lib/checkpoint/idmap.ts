@@ -3,8 +3,8 @@
 // relative to its parent level, from the caller's namespace to the task's.
 import type { IdMapExtent } from '../model/types';
 
-/** The kernel's overflow id: what an id with no mapping shows as. */
-export const OVERFLOW_ID = 65534;
+import { OVERFLOW_ID } from '../model/unmapped';
+export { OVERFLOW_ID };
 
 /** One map step: an id of the parent namespace to the child's view (undefined: unmapped). */
 export function mapDown(map: readonly IdMapExtent[], outside: number): number | undefined {
@@ -14,17 +14,22 @@ export function mapDown(map: readonly IdMapExtent[], outside: number): number | 
   return undefined;
 }
 
+/** `id` as the caller sees it, down `maps` (outermost first); undefined when some level does not map it. */
+export function mapThrough(maps: readonly (readonly IdMapExtent[])[], id: number): number | undefined {
+  let v = id;
+  for (const m of maps) {
+    const next = mapDown(m, v);
+    if (next === undefined) return undefined;
+    v = next;
+  }
+  return v;
+}
+
 /**
  * An id as the caller sees it, translated into the namespace at the end of `maps` (outermost
  * first). Ids that some level does not map come out as the overflow id, as the task itself
  * would see them.
  */
 export function translateDown(maps: readonly (readonly IdMapExtent[])[], id: number): number {
-  let v = id;
-  for (const m of maps) {
-    const next = mapDown(m, v);
-    if (next === undefined) return OVERFLOW_ID;
-    v = next;
-  }
-  return v;
+  return mapThrough(maps, id) ?? OVERFLOW_ID;
 }

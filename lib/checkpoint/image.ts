@@ -78,6 +78,7 @@ export function buildImage(processes: readonly LiveProcess[], options: BuildOpti
         user: b.user(t.uid, ns),
         caps: t.caps,
         securebits: t.securebits,
+        ...(t.unmapped ? { unmapped: t.unmapped } : {}),
       });
       // /proc shows the objective (real) cred only: no override is visible from outside.
       b.task(cred, {

@@ -1,11 +1,12 @@
 // The live state of processes, read by the addon and put into the task's own terms: ids
 // translated through the user-namespace chain into the task's namespace, groups sorted as the
 // kernel keeps them. Nothing here builds the image (see image.ts).
-import type { Capabilities, IdMapExtent } from '../model/types';
+import type { Capabilities } from '../model/types';
+import { ID_FIELDS, OVERFLOW_ID, type UnmappedIds, idKind, unmappedKey } from '../model/unmapped';
 import { native, type LiveTasksFlat, type UserNsLevel } from '../native/binding';
 import * as fs from 'fs';
 import { ProcessGoneError, fromNative } from './errors';
-import { translateDown } from './idmap';
+import { mapThrough, translateDown } from './idmap';
 import { tracerUsed } from './tracer';
 
 /**
@@ -60,6 +61,11 @@ export interface LiveCreds {
   caps: Capabilities;
   securebits: number | null;
   noNewPrivs: boolean;
+  /**
+   * Ids with no mapping in the task's namespace (shown above as 65534): their kernel ids, i.e. the
+   * ids as the caller, outside, reads them (lib/model/unmapped.ts). Absent when every id is mapped.
+   */
+  unmapped?: UnmappedIds;
 }
 
 export interface LiveProcess {
@@ -174,21 +180,21 @@ function fromFlat({ nums: f, bigs: b }: LiveTasksFlat, out: Read[]): void {
 /** Ids as the caller sees them into the task's own namespace, down `chain`; groups ascending. */
 function intoTaskView(p: LiveProcess, chain: UserNsLevel[]): void {
   p.chain = chain;
-  const uidMaps = chain.map((l) => l.uidMap);
-  const gidMaps = chain.map((l) => l.gidMap);
-  const u = (id: number) => translateDown(uidMaps, id);
-  const g = (id: number) => translateDown(gidMaps, id);
+  const maps = { uid: chain.map((l) => l.uidMap), gid: chain.map((l) => l.gidMap) };
   for (const t of p.threads) {
     if (chain.length > 0) {
-      t.uid = u(t.uid);
-      t.euid = u(t.euid);
-      t.suid = u(t.suid);
-      t.fsuid = u(t.fsuid);
-      t.gid = g(t.gid);
-      t.egid = g(t.egid);
-      t.sgid = g(t.sgid);
-      t.fsgid = g(t.fsgid);
-      t.groups = t.groups.map(g);
+      // An id the task's namespace does not map shows as 65534 there; the caller, outside, reads
+      // the real one: kept as the kernel id behind it.
+      const unmapped: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
+      for (const f of ID_FIELDS) {
+        const v = mapThrough(maps[idKind(f)], t[f]);
+        if (v === undefined) unmapped[f] = t[f];
+        t[f] = v ?? OVERFLOW_ID;
+      }
+      const keys = t.groups.map((k) => mapThrough(maps.gid, k) ?? unmappedKey(k));
+      if (keys.some((k) => k < 0)) unmapped.groups = keys;
+      t.groups = keys.map((k) => (k < 0 ? OVERFLOW_ID : k));
+      if (Object.keys(unmapped).length) t.unmapped = unmapped;
     }
     // The kernel sorts by kgid; the task's view of them may order differently.
     t.groups = ascending(t.groups);

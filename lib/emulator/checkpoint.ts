@@ -5,7 +5,9 @@
 import type { Cred, GroupInfo, TaskCreds, User, UserNamespace } from '../model/types';
 import { ImageBuilder, encode } from '../format';
 import type { CredLayout, Image, ImageHeader } from '../format/types';
+import { type UnmappedIds, keyKernelId, nsPath, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
 import { EmulatorError } from './errors';
+import { idDownTo } from './userns';
 import type { KernelProfile } from './profile';
 
 export interface CheckpointTask {
@@ -86,6 +88,24 @@ export function checkpointTasks(
     return out;
   };
 
+  // Kernel ids behind unmapped ids, as the image's root namespace sees them (the image's kernel
+  // ids); one the root namespace cannot see is left out (the image then shows 65534 alone).
+  const top = nsPath(rootNs)[0];
+  const rootView = (kid: number, kind: 'uid' | 'gid') => (rootNs === top ? kid : idDownTo(top, kid, rootNs, kind));
+  const unmapped = (u: UnmappedIds): UnmappedIds => {
+    const out: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
+    for (const f of Object.keys(u) as (keyof UnmappedIds)[]) {
+      if (f === 'groups') {
+        const views = u.groups!.map((k) => (k < 0 ? rootView(keyKernelId(k), 'gid') : null));
+        if (views.every((v) => v === null || v >= 0)) out.groups = u.groups!.map((k, i) => (views[i] === null ? k : unmappedKey(views[i]!)));
+      } else {
+        const v = rootView(u[f]!, f.endsWith('uid') ? 'uid' : 'gid');
+        if (v >= 0) out[f] = v;
+      }
+    }
+    return out;
+  };
+
   // checkpoint_cred: GROUPINFO, then USER (with its chain), then the CRED.
   const cred = (c: Cred): Cred => {
     let out = credHash.get(c);
@@ -94,6 +114,8 @@ export function checkpointTasks(
     const us = user(c.user);
     out = { ...c, groups: gi, user: us, caps: { ...c.caps } };
     if (!profile.ambient) out.caps.ambient = 0n;
+    const u = unmappedIds(c);
+    if (u && profile.idMaps) withUnmapped(out, unmapped(u));
     credHash.set(c, out);
     return out;
   };

@@ -17,7 +17,8 @@ import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
 import { type Step, allowLazy } from './step';
-import { idKey, idUpTo, kernelId } from './userns';
+import { type IdField, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey } from '../model/unmapped';
+import { idDownTo, idKey, idUpTo, kernelId } from './userns';
 
 export interface PlanRestarter {
   cred: Cred;
@@ -124,20 +125,42 @@ export function playRestorePlan(
   const chain: UserNamespace[] = [];
   for (let ns: UserNamespace | null = T.user.ns; ns && ns.creator; ns = ns.creator.ns) chain.unshift(ns);
   const imageRoot = chain.length ? chain[0].creator!.ns : T.user.ns;
+  // Ids the target's namespace does not map (lib/model/unmapped.ts): kernel ids of the image's
+  // root, which is the restarter's namespace. They can only be inherited: each is set in the
+  // nearest level that maps it, before the unshare that hides it, as the original was built.
+  const TU = unmappedIds(T);
+  const kidOf = (imageKid: number, kind: 'uid' | 'gid') => kernelId(R.user.ns, imageKid, kind);
+  const tKey = (f: IdField): number => (TU?.[f] !== undefined ? unmappedKey(kidOf(TU[f]!, idKind(f))) : T[f]);
+  const imageGroupKeys = groupKeys(T);
+  const tGroupKeys = imageGroupKeys.map((k) => (k < 0 ? unmappedKey(kidOf(keyKernelId(k), 'gid')) : k));
+  /** A target group (its image key) as level `at` of the image's chain sees it; -1 when unmapped there. */
+  const groupAt = (k: number, at: UserNamespace): number =>
+    k < 0 ? idDownTo(imageRoot, keyKernelId(k), at, 'gid') : idUpTo(T.user.ns, k, at, 'gid');
+  /** Target field f as `at` sees it, when `at` maps it and its child `below` does not; else -1. */
+  const hiddenBelow = (f: IdField, at: UserNamespace, below: UserNamespace): number => {
+    const k = TU?.[f];
+    if (k === undefined) return -1;
+    const here = idDownTo(imageRoot, k, at, idKind(f));
+    return here >= 0 && idDownTo(imageRoot, k, below, idKind(f)) < 0 ? here : -1;
+  };
   let groupsSet = false;
-  const want = sortedSet(T.groups.gids);
+  const want = sortedSet(tGroupKeys);
   for (let i = 0; i < chain.length; i++) {
     const ns = chain[i];
     const owner = ns.creator!.uid;
     if (profile.idMaps) {
-      // Below a namespace that denies setgroups (or has no gid_map) groups can only be inherited:
-      // set them here, in this level's ids, before unsharing.
-      if (!groupsSet && (ns.setgroups === 'deny' || !ns.gidMap?.length)) {
+      // Below a namespace that denies setgroups (or has no gid_map), or that leaves one of the
+      // groups unmapped, groups can only be inherited: set them here, in this level's ids,
+      // before unsharing.
+      const level = i === 0 ? imageRoot : chain[i - 1];
+      if (!groupsSet && (ns.setgroups === 'deny' || !ns.gidMap?.length || imageGroupKeys.some((k) => groupAt(k, ns) < 0))) {
         groupsSet = true;
-        const level = i === 0 ? imageRoot : chain[i - 1];
-        const here = T.groups.gids.map((g) => idUpTo(T.user.ns, g, level, 'gid'));
-        if (here.every((g) => g >= 0) && !sameList(cur.groups.gids, sortedSet(here))) emit({ op: 'setgroups', gids: sortedSet(here) });
+        const here = imageGroupKeys.map((k) => groupAt(k, level));
+        if (here.every((g) => g >= 0) && !sameList(sortedSet(groupKeys(cur)), sortedSet(here))) emit({ op: 'setgroups', gids: sortedSet(here) });
       }
+      // Target gids this level maps and the next hides: set now (setresgid also sets the fsgid).
+      const hg = (['gid', 'egid', 'sgid'] as const).map((f) => hiddenBelow(f, level, ns));
+      if (hg.some((g) => g >= 0)) emit({ op: 'setresgid', rgid: hg[0], egid: hg[1], sgid: hg[2] });
       // unshare needs the egid mapped in this level (the image does not record the creator's
       // gid): take one the new gid_map maps, else one this level maps.
       // An id an earlier unshare left unmapped reads as 65534, which this level may well map,
@@ -149,10 +172,12 @@ export function playRestorePlan(
         );
         if (g !== undefined) emit({ op: 'setresgid', rgid: -1, egid: g, sgid: -1 });
       }
-      // The namespace's owner is the euid at unshare time: become its creator first.
-      if (idKey(cur, 'euid') < 0 || cur.euid !== owner) {
-        const temp = keepCapsOverUidChange(cur.uid, owner, cur.suid);
-        emit({ op: 'setresuid', ruid: -1, euid: owner, suid: -1 });
+      // The namespace's owner is the euid at unshare time: become its creator first (with the
+      // real and saved uids this level maps and the next hides).
+      const hu = (['uid', 'suid'] as const).map((f) => hiddenBelow(f, level, ns));
+      if (idKey(cur, 'euid') < 0 || cur.euid !== owner || hu.some((u) => u >= 0)) {
+        const temp = keepCapsOverUidChange(hu[0] >= 0 ? hu[0] : cur.uid, owner, hu[1] >= 0 ? hu[1] : cur.suid);
+        emit({ op: 'setresuid', ruid: hu[0], euid: owner, suid: hu[1] });
         if (temp) emit({ op: 'set_keepcaps', on: false });
         // The map writer forks from here: give back the effective rights the uid change took.
         const raise = cur.caps.permitted & A.caps.effective & ~cur.caps.effective;
@@ -184,20 +209,25 @@ export function playRestorePlan(
   const bndDrops = (c: Cred) => c.caps.bounding & ~T.caps.bounding & fullCapSet(profile.lastCap);
   const fsuidNeedsCap = T.fsuid !== T.uid && T.fsuid !== T.euid && T.fsuid !== T.suid;
 
-  // 2. Groups, then gids (while the restarter's capabilities are intact).
-  if (!sameList(cur.groups.gids, want)) emit({ op: 'setgroups', gids: want });
-  if (cur.gid !== T.gid || cur.egid !== T.egid || cur.sgid !== T.sgid) {
-    emit({ op: 'setresgid', rgid: T.gid, egid: T.egid, sgid: T.sgid });
+  // 2. Groups, then gids (while the restarter's capabilities are intact). Compared as keys: an
+  // unmapped id reads 65534 like a mapped 65534. An unmapped target id cannot be set here (it
+  // was set before the unshare that hides it); if it still differs, the result says so.
+  const differs = (f: IdField) => idKey(cur, f) !== tKey(f);
+  const arg = (f: IdField) => (TU?.[f] !== undefined ? -1 : T[f]);
+  if (!sameList(sortedSet(groupKeys(cur)), want) && want.every((k) => k >= 0)) emit({ op: 'setgroups', gids: want });
+  if ((differs('gid') || differs('egid') || differs('sgid')) && [arg('gid'), arg('egid'), arg('sgid')].some((x) => x !== -1)) {
+    emit({ op: 'setresgid', rgid: arg('gid'), egid: arg('egid'), sgid: arg('sgid') });
   }
-  if (cur.fsgid !== T.fsgid) emit({ op: 'setfsgid', fsgid: T.fsgid });
+  if (differs('fsgid') && arg('fsgid') !== -1) emit({ op: 'setfsgid', fsgid: T.fsgid });
 
   // 3. Uids, keeping capabilities across the change when a later call needs them.
   let tempKeep = false;
-  if (cur.uid !== T.uid || cur.euid !== T.euid || cur.suid !== T.suid) {
+  if ((differs('uid') || differs('euid') || differs('suid')) && [arg('uid'), arg('euid'), arg('suid')].some((x) => x !== -1)) {
     const needAfter = T.caps.permitted !== 0n || (T.caps.inheritable & ~cur.caps.inheritable) !== 0n || fsuidNeedsCap ||
       bndDrops(cur) !== 0n || wantSb !== bits(cur);
-    if (needAfter) tempKeep = keepCapsOverUidChange(T.uid, T.euid, T.suid);
-    emit({ op: 'setresuid', ruid: T.uid, euid: T.euid, suid: T.suid });
+    const res = (f: IdField) => (arg(f) === -1 ? cur[f] : T[f]);
+    if (needAfter) tempKeep = keepCapsOverUidChange(res('uid'), res('euid'), res('suid'));
+    emit({ op: 'setresuid', ruid: arg('uid'), euid: arg('euid'), suid: arg('suid') });
   }
   if (tempKeep) emit({ op: 'set_keepcaps', on: false });
 
@@ -211,7 +241,7 @@ export function playRestorePlan(
   if (T.caps.inheritable !== cur.caps.inheritable || interimE !== cur.caps.effective) {
     emit({ op: 'capset', inheritable: T.caps.inheritable, permitted: cur.caps.permitted, effective: interimE });
   }
-  if (cur.fsuid !== T.fsuid) emit({ op: 'setfsuid', fsuid: T.fsuid });
+  if (differs('fsuid') && arg('fsuid') !== -1) emit({ op: 'setfsuid', fsuid: T.fsuid });
 
   // 5. Ambient (needs the cap in permitted and inheritable, before any NO_CAP_AMBIENT_RAISE).
   if (profile.ambient) {

@@ -10,6 +10,7 @@ import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, capList, subset, wit
 import { type Kernel, NGROUPS_MAX, capsetRule, securebitsRule } from './kernel';
 import type { ObjectTable } from './objects';
 import { type Step, allow, allowLazy, refuse } from './step';
+import { type IdField, type UnmappedIds, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
 import { OVERFLOW_ID, type Subordinate, credKernelId, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
 
 export type TaskOutcome =
@@ -257,6 +258,15 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     if (!u.ok) first = u.errno;
     const ns = nsR.v;
     const A = authority(ns);
+    // Ids the image records unmapped in the cred's namespace: kernel ids of the image's root,
+    // which is the restarter's namespace (lib/model/unmapped.ts), here as the emulator's.
+    const CU = unmappedIds(c);
+    const rootKid = (imageKid: number, kind: 'uid' | 'gid') => kernelId(R.user.ns, imageKid, kind);
+    const fieldKid = (f: IdField): number => (CU?.[f] !== undefined ? rootKid(CU[f]!, idKind(f)) : kernelId(ns, c[f], idKind(f)));
+    const imageKeys = groupKeys(c);
+    /** An image group key as level `at` sees it; -1 when unmapped there. */
+    const groupAt = (k: number, at: UserNamespace) => (k < 0 ? idDownTo(R.user.ns, keyKernelId(k), at, 'gid') : idUpTo(ns, k, at, 'gid'));
+    const asKey = (k: number) => (k < 0 ? unmappedKey(rootKid(keyKernelId(k), 'gid')) : k);
     const setuidOk = p.idMaps ? nsCapable(R, ns, CAP_SETUID) : hasCap(R.caps.effective, CAP_SETUID);
     const setgidOk = p.idMaps ? nsCapable(R, ns, CAP_SETGID) : hasCap(R.caps.effective, CAP_SETGID);
     // groups
@@ -273,7 +283,11 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     } else {
       // Groups a task inherits need no call: R's groups as seen from the target namespace.
       const inherited = viewGroups(R.groups.gids, R.user.ns, ns);
-      if (!sameGids(inherited, gids)) {
+      const inheritedKeys = [...new Set(R.groups.gids.map((x) => {
+        const v = idDownTo(R.user.ns, x, ns, 'gid');
+        return v >= 0 ? v : unmappedKey(kernelId(R.user.ns, x, 'gid'));
+      }))].sort((a, b) => a - b);
+      if (!sameGids(inheritedKeys, [...new Set(imageKeys.map(asKey))].sort((a, b) => a - b))) {
         // setgroups runs at the deepest level from R's namespace down to the target's where it is
         // allowed ("deny" is inherited, so that is the level above the first "deny"); a restorer
         // sets the groups there before unsharing further.
@@ -282,9 +296,10 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
         path.unshift(R.user.ns);
         let level = path.length - 1;
         const denies = (x: UserNamespace) => parentNs(x) !== null && (x.setgroups === 'deny' || !x.gidMap || x.gidMap.length === 0);
-        while (level >= 0 && denies(path[level])) level--;
+        // ... and above the first level that leaves one of them unmapped.
+        while (level >= 0 && (denies(path[level]) || imageKeys.some((k) => groupAt(k, path[level]) < 0))) level--;
         const at = level >= 0 ? path[level] : undefined;
-        const up = at ? gids.map((x) => idUpTo(ns, x, at, 'gid')) : [];
+        const up = at ? imageKeys.map((k) => groupAt(k, at)) : [];
         if (!at) {
           deny(refuse(op(), 'groups.setgroups-denied', 'EPERM',
             `groups [${gids.join(',')}] refused: they differ from the inherited [${inherited.join(',')}] and setgroups is "deny" in the restarter's namespace`));
@@ -300,7 +315,7 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     let user = u.ok ? u.v : objects.user(c.user.uid, ns);
     // setresuid
     const uids = [c.uid, c.euid, c.suid];
-    checkIds('uid', uids, [R.uid, R.euid, R.suid], Rkuids, setuidOk, CAP_SETUID);
+    checkIds('uid', uids, (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid], Rkuids, setuidOk, CAP_SETUID);
     if (p.bugs.setUserDropsImageUser && c.uid !== R.uid) {
       const swapped = objects.user(c.uid, R.user.ns);
       if (swapped !== user) {
@@ -310,11 +325,11 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
       }
     }
     // setfsuid
-    const fsuid = checkFs('uid', c.fsuid, c.euid, uids, [R.uid, R.euid, R.suid, R.fsuid], R.fsuid, setuidOk, CAP_SETUID);
+    const fsuid = checkFs('uid', c.fsuid, c.euid, uids, fieldKid('fsuid'), (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid, R.fsuid], R.fsuid, setuidOk, CAP_SETUID);
     // setresgid
     const gs = [c.gid, c.egid, c.sgid];
-    checkIds('gid', gs, [R.gid, R.egid, R.sgid], Rkgids, setgidOk, CAP_SETGID);
-    const fsgid = checkFs('gid', c.fsgid, c.egid, gs, [R.gid, R.egid, R.sgid, R.fsgid], R.fsgid, setgidOk, CAP_SETGID);
+    checkIds('gid', gs, (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid], Rkgids, setgidOk, CAP_SETGID);
+    const fsgid = checkFs('gid', c.fsgid, c.egid, gs, fieldKid('fsgid'), (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid, R.fsgid], R.fsgid, setgidOk, CAP_SETGID);
     // capabilities (restore_capabilities: capset, bounding set, securebits)
     const { inheritable: I, permitted: P, effective: E } = c.caps;
     const cr = capsetRule(A, I, P, E);
@@ -365,6 +380,14 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
         securebits: sb,
         ...(c.secRef !== undefined ? { secRef: c.secRef } : {}),
       };
+      if (CU) {
+        const u: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
+        for (const f of Object.keys(CU) as (keyof UnmappedIds)[]) {
+          if (f === 'groups') u.groups = imageKeys.map(asKey);
+          else u[f] = rootKid(CU[f]!, idKind(f));
+        }
+        withUnmapped(obj, u);
+      }
       objects.getCred(obj);
       holds.push(() => objects.putCred(obj));
       push(allowLazy('cred.restore', () => [op(), `${op()}: restored with permitted {${capList(P)}}`]));
@@ -373,11 +396,11 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     hashCred.set(c, r);
     return r;
 
-    function checkIds(kind: 'uid' | 'gid', want: number[], have: number[], haveK: number[], priv: boolean, cap: number): void {
+    function checkIds(kind: 'uid' | 'gid', want: number[], wantK: number[], have: number[], haveK: number[], priv: boolean, cap: number): void {
       const call = `setres${kind}(${want.join(',')})`;
-      for (const x of want) {
+      for (const [i, x] of want.entries()) {
         if (p.idMaps) {
-          const k = kernelId(ns, x, kind);
+          const k = wantK[i];
           if (k < 0) {
             deny(refuse(call, `setres${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${x} has no mapping in the namespace`));
             return;
@@ -396,7 +419,7 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     }
 
     /** cred_setfsuid/gid as the seed calls it; returns the fs id the cred ends with. */
-    function checkFs(kind: 'uid' | 'gid', f: number, e: number, newIds: number[], have: number[], oldFs: number,
+    function checkFs(kind: 'uid' | 'gid', f: number, e: number, newIds: number[], fK: number, newIdsK: number[], have: number[], oldFs: number,
       priv: boolean, cap: number): number {
       const call = `setfs${kind}(${f})`;
       if (!p.idMaps) {
@@ -419,8 +442,8 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
       // Today's restorer calls setfs*id after setres*id, so the id must be one of the new ids;
       // unless the restarter's own r/e/s ids are kept (same namespace): then the restorer
       // skips setres*id (which would reset the fs id to the e id) and the fs id may stay.
-      const k = kernelId(ns, f, kind);
-      const newK = newIds.map((x) => kernelId(ns, x, kind));
+      const k = fK;
+      const newK = newIdsK;
       const kept = ns === R.user.ns && newIds.every((x, i) => x === have[i]);
       if (k < 0) deny(refuse(call, `setfs${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${f} has no mapping in the namespace`));
       else if (!priv && !newK.includes(k) && !(kept && f === oldFs)) {

@@ -2,9 +2,9 @@
 // Model objects (lib/model/types.ts) carry the state; levels are cached here by identity.
 import { hasCap } from '../model/capabilities';
 import type { Cred, IdMapExtent, UserNamespace } from '../model/types';
+import { type IdField, OVERFLOW_ID, idKey, unmappedIds } from '../model/unmapped';
 
-/** The id a task sees for an id with no mapping in its namespace (/proc/sys/kernel/overflowuid). */
-export const OVERFLOW_ID = 65534;
+export { OVERFLOW_ID };
 /** (uid_t)-1: never a valid id. */
 export const INVALID_ID = 0xffffffff;
 
@@ -203,66 +203,9 @@ export function helperWriterRule(creatorKuid: number, writerKuid: number, writer
 }
 
 // --- ids with no mapping in the task's namespace --------------------------------------------
-
-/** The eight id fields of a cred. */
-export type IdField = 'uid' | 'euid' | 'suid' | 'fsuid' | 'gid' | 'egid' | 'sgid' | 'fsgid';
-
-/**
- * The kernel ids behind a cred's ids that have no mapping in its namespace. A Cred keeps ids as
- * the task sees them, so such an id reads OVERFLOW_ID in the cred, and so wherever a cred goes
- * (steps, snapshots, checkpoint images, plans); the kernel keeps the distinct kuid/kgid, and its
- * rules compare those (uid_eq). This side-table, keyed by the (immutable) cred, holds them for the
- * rules, which compare idKey()s rather than fields. Field f: the kernel id behind cred[f].
- * groups: the key of every supplementary group, present when one of them is unmapped. Absent:
- * every id is mapped (or the cred was built outside the rules, which then see ids as shown).
- */
-export interface UnmappedIds extends Partial<Record<IdField, number>> {
-  groups?: readonly number[];
-}
-
-const unmappedTable = new WeakMap<Cred, UnmappedIds>();
-
-/** The cred's unmapped kernel ids; undefined (always, in the outermost namespace) when none. */
-export function unmappedIds(c: Cred): UnmappedIds | undefined {
-  return c.user.ns.creator ? unmappedTable.get(c) : undefined;
-}
-
-/** Records `u` (none when empty) for `c`, a cred being built; returns `c`. Entries are never
- *  changed after they are recorded, so creds may share one. */
-export function withUnmapped(c: Cred, u: UnmappedIds | undefined): Cred {
-  if (u && hasUnmapped(u)) unmappedTable.set(c, u);
-  else if (c.user.ns.creator) unmappedTable.delete(c);
-  return c;
-}
-
-function hasUnmapped(u: UnmappedIds): boolean {
-  for (const k in u) if (u[k as keyof UnmappedIds] !== undefined) return true;
-  return false;
-}
-
-/**
- * The entry of a cred derived from one with entry `u`, whose fields in `moves` now hold what the
- * old cred's field named there held, or (null) an id given by the caller, which is mapped.
- */
-export function moveUnmapped(u: UnmappedIds | undefined, moves: Partial<Record<IdField, IdField | null>>): UnmappedIds | undefined {
-  if (!u) return undefined;
-  const out: UnmappedIds = { ...u };
-  for (const f of Object.keys(moves) as IdField[]) {
-    const from = moves[f];
-    if (from && u[from] !== undefined) out[f] = u[from];
-    else delete out[f];
-  }
-  return out;
-}
-
-/** A comparison key for an unmapped kernel id: negative, never a shown id. */
-export const unmappedKey = (kid: number): number => -1 - kid;
-
-/** cred[f] as a key: the id itself when mapped, unmappedKey(kernel id) when not. */
-export function idKey(c: Cred, f: IdField): number {
-  const k = unmappedIds(c)?.[f];
-  return k === undefined ? c[f] : unmappedKey(k);
-}
+// The side-table of kernel ids behind unmapped ids is the model's (lib/model/unmapped.ts): the
+// image codec and restart share it. The rules compare idKey()s rather than fields.
+export { type IdField, type UnmappedIds, unmappedIds, withUnmapped, moveUnmapped, unmappedKey, idKey } from '../model/unmapped';
 
 /** The kernel id behind cred[f]; -1 when it has none (an unmapped id of a cred built elsewhere). */
 export function credKernelId(c: Cred, f: IdField): number {

@@ -31,6 +31,7 @@ import {
   usernsExtLen,
 } from './extensions';
 import type { CredLayout, Image, ImageHeader, ImagePrefix, SecurityObject } from './types';
+import { readUnmappedExt } from './unmapped-ext';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -78,7 +79,7 @@ const BODY_REFUSED = { v21: bodyRefused(V21), v23: bodyRefused(V23) };
  * task-creds records and objects, OBJREF, extensions, TAIL). Unknown types are passed over.
  */
 const PREFIX_REFUSED = new Set<number>([
-  RecordType.OBJREF, RecordType.SECURITY, RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.TAIL,
+  RecordType.OBJREF, RecordType.SECURITY, RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.UNMAPPED_EXT, RecordType.TAIL,
   V21.record.USER_NS, V21.record.CRED, V21.record.USER, V21.record.GROUPINFO, V21.record.TASK_CREDS,
   V23.record.USER_NS, V23.record.CRED, V23.record.USER, V23.record.GROUPINFO, V23.record.TASK_CREDS,
 ]);
@@ -97,7 +98,7 @@ function interpreted(d: DialectTable): Set<number> {
   const r = d.record;
   return new Set<number>([
     RecordType.HEADER, RecordType.BUFFER, RecordType.OBJREF, r.TREE, r.USER_NS, r.CRED, r.USER, r.GROUPINFO, r.TASK_CREDS,
-    RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.TAIL,
+    RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.UNMAPPED_EXT, RecordType.TAIL,
   ]);
 }
 const INTERPRETED = { v21: interpreted(V21), v23: interpreted(V23) };
@@ -269,6 +270,12 @@ export class ImageAssembler {
         return this.readUsernsExt(view, at, offset, len, prevType);
       case 8003: // TASK_EXT
         return this.readTaskExt(view, at, offset, len, prevType);
+      case 8004: // UNMAPPED_EXT
+        return readUnmappedExt(view, at, len, {
+          le: this.le, prevType, credType: this.table.record.CRED, prevRef: this.prevRef, prevValue: this.prevValue,
+          userns: (ref) => this.fetch<UserNamespace>(ref, this.table.obj.USER_NS, offset, type, 'userns_ref'),
+          fail: (text) => this.err('extension', offset, type, text),
+        });
       case 9001: // TAIL
         return this.readTail(view, at, offset, len);
     }

@@ -10,6 +10,7 @@ import type {
   User,
   UserNamespace,
 } from '../model/types';
+import { type UnmappedIds, withUnmapped } from '../model/unmapped';
 import { DEFAULT_DIALECT, type Dialect } from './dialects';
 import { defaultHeader, defaultPrefix } from './header';
 import type { CredLayout, Image, ImageHeader, ImagePrefix } from './types';
@@ -39,6 +40,8 @@ export interface CredInit {
   caps?: Partial<Capabilities>;
   /** Default 0; null: unknown. */
   securebits?: number | null;
+  /** Kernel ids behind ids the cred's namespace does not map (lib/model/unmapped.ts). */
+  unmapped?: UnmappedIds;
   secRef?: number;
 }
 
@@ -147,12 +150,12 @@ export class ImageBuilder {
       cred.uid, cred.euid, cred.suid, cred.fsuid, cred.gid, cred.egid, cred.sgid, cred.fsgid,
       this.id(cred.groups), this.id(cred.user),
       caps.inheritable, caps.permitted, caps.effective, caps.bounding, caps.ambient,
-      cred.securebits, cred.secRef ?? 0,
+      cred.securebits, cred.secRef ?? 0, init.unmapped ? JSON.stringify(init.unmapped) : '',
     ].join('|');
     const known = this.creds.get(key);
     if (known) return known;
     this.creds.set(key, cred);
-    return cred;
+    return withUnmapped(cred, init.unmapped);
   }
 
   /** Adds a task; returns it (its objects may be shared with other tasks). */

@@ -24,6 +24,7 @@ export const RecordType = {
   CRED_EXT: 8001,
   USERNS_EXT: 8002,
   TASK_EXT: 8003,
+  UNMAPPED_EXT: 8004,
   TAIL: 9001,
   ERROR: 9999,
 } as const;

@@ -30,6 +30,7 @@ import {
   writeExtents,
 } from './extensions';
 import type { Image, ImagePrefix, SecurityObject } from './types';
+import { UNMAPPED_EXT_BASE, UNMAPPED_ENTRY_SIZE, unmappedEntries, unmappedExtLen } from './unmapped-ext';
 
 export interface EncodeOptions {
   /** 'linux-cr': a strictly series-compatible image; refuse state only extensions can carry. */
@@ -376,7 +377,34 @@ class Encoder {
       out.caps(e + 16, caps.ambient);
       out.u32(e + 24, c.securebits ?? 0);
     }
+    this.unmapped(c, ref);
     return ref;
+  }
+
+  /** UNMAPPED_EXT after the CRED (and its CRED_EXT), when the cred holds unmapped ids. */
+  private unmapped(c: Cred, ref: number): void {
+    let u: ReturnType<typeof unmappedEntries>;
+    try {
+      u = unmappedEntries(c);
+    } catch (e) {
+      throw invalid(`${this.where}: ${(e as Error).message}`);
+    }
+    if (!u) return;
+    this.expressible(['ids with no mapping in the user namespace']);
+    const { out } = this;
+    const at = out.record(RecordType.UNMAPPED_EXT, unmappedExtLen(u.entries.length));
+    out.s32(at + 8, ref);
+    out.u32(at + 12, u.flags);
+    out.u32(at + 16, u.entries.length);
+    let p = at + UNMAPPED_EXT_BASE;
+    for (const e of u.entries) {
+      const nsRef = this.refs.get(e.ns);
+      if (nsRef === undefined) throw invalid(`${this.where}: an unmapped id's namespace was not written before its cred`);
+      out.u32(p, e.field);
+      out.s32(p + 4, nsRef);
+      out.u32(p + 8, e.id);
+      p += UNMAPPED_ENTRY_SIZE;
+    }
   }
 }
 

@@ -43,6 +43,7 @@ export const EXTENSION_TYPES: readonly number[] = [
   RecordType.CRED_EXT,
   RecordType.USERNS_EXT,
   RecordType.TASK_EXT,
+  RecordType.UNMAPPED_EXT,
 ];
 
 /** What of a cred only CRED_EXT can carry; [] when the seed's CRED says it all. */

@@ -7,6 +7,7 @@ import type { Image } from '../format/types';
 import { prefixJson, type PrefixJson } from './prefix';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
 import { LazyList, jsonChunks } from './json-stream';
+import { unmappedViews } from './unmapped';
 
 /** Bumped on any change that is not a pure addition. */
 export const INSPECT_SCHEMA_VERSION = 2;
@@ -38,6 +39,17 @@ export interface CredJson {
   securebits: number | null;
   securebitNames: string[] | null;
   secRef: number | null;
+  /** Ids without a mapping in the cred's namespace (shown there as 65534); [] when none. */
+  unmapped: UnmappedJson[];
+}
+
+export interface UnmappedJson {
+  /** 'uid' ... 'fsgid', or 'groups' for a supplementary group. */
+  field: string;
+  /** As the task sees it: 65534. */
+  shown: number;
+  /** The nearest ancestor namespace (index) that maps it, and the id there. */
+  ancestor: { ns: number; id: number };
 }
 
 export interface IdMapJson {
@@ -165,6 +177,7 @@ function inspectJsonDocument(image: Image, objrefs?: Map<object, number>): Omit<
     securebits: c.securebits,
     securebitNames: c.securebits === null ? null : securebitNames(c.securebits),
     secRef: c.secRef ?? null,
+    unmapped: unmappedViews(c).map((v) => ({ field: v.field, shown: v.shown, ancestor: { ns: idx(v.ancestor.ns), id: v.ancestor.id } })),
   });
   const h = image.header;
   return {

@@ -8,6 +8,8 @@ import { describePrefix } from './prefix';
 import type { Image } from '../format/types';
 import { isoTime } from './json';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
+import { groupsAsRead } from '../model/unmapped';
+import { unmappedText, unmappedViews } from './unmapped';
 
 function capLine(label: string, set: CapSet): string {
   let names: string;
@@ -101,7 +103,14 @@ export function* reportLines(image: Image, objrefs?: Map<object, number>): Gener
     out.push(`  ${label}${ref(c)}:`);
     out.push(`    uids:       real ${c.uid}, effective ${c.euid}, saved ${c.suid}, fs ${c.fsuid}`);
     out.push(`    gids:       real ${c.gid}, effective ${c.egid}, saved ${c.sgid}, fs ${c.fsgid}`);
-    out.push(`    groups:     ${c.groups.gids.length ? c.groups.gids.join(' ') : '(none)'}`);
+    // As getgroups(2) returns them in the task's namespace: unmapped groups read 65534 each.
+    const groups = groupsAsRead(c);
+    out.push(`    groups:     ${groups.length ? groups.join(' ') : '(none)'}`);
+    const unmapped = unmappedViews(c);
+    if (unmapped.length) {
+      const own = name.get(c.user.ns) ?? '?';
+      out.push(`    unmapped:   ${unmapped.map((v) => unmappedText(v, own, name.get(v.ancestor.ns) ?? '?')).join('; ')}`);
+    }
     out.push(`    user:       uid ${c.user.uid} in ${name.get(c.user.ns) ?? '?'}`);
     out.push(`    ${capLine('inheritable', c.caps.inheritable)}`);
     out.push(`    ${capLine('permitted', c.caps.permitted)}`);

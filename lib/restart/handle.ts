@@ -4,6 +4,7 @@ import * as net from 'net';
 import { constants } from 'os';
 import type { Readable, Writable } from 'stream';
 import type { NativeChild } from '../native/binding';
+import type { Unrestored } from './partial';
 
 export interface RestartExit {
   /** Exit status, or null when the program died by a signal. */
@@ -41,6 +42,8 @@ export class RestartHandle implements PromiseLike<RestartExit> {
   /** Settles when the program has exited and its piped output has been read to the end. */
   readonly exited: Promise<RestartExit>;
   private exit: RestartExit | null = null;
+  /** What allowPartial left out of the image, each with the reason; [] for a whole restart. */
+  unrestored: readonly Unrestored[] = [];
 
   /** Built by restart(): `exitPromise` settles from the addon's exit callback. */
   constructor(

@@ -4,3 +4,4 @@ export { RestartHandle, type RestartExit } from './handle';
 export { RestartDenied, RestartStepError, RestartUnsupported, CarryCapsRefused, type Step, type StepPhase } from './errors';
 export { restorePlan, type RestorePlan, type Restarter, type PlanOptions } from './plan';
 export { nsChain, type ChainLevel } from './chain';
+export { partialTarget, unrestoredText, type Unrestored } from './partial';

@@ -3,6 +3,7 @@
 // restarter; the read-back is the emulator's prediction, its play of those very ops. Nothing is
 // decided here: this adapts the caller's thread creds to the emulator and the result to the addon.
 import { fullCapSet, type CapSet, type Cred, type UserNamespace } from '../model';
+import { groupsAsRead, unmappedIds, withUnmapped } from '../model/unmapped';
 import type { NativeExpect, NativeRestartOp, ThreadCreds } from '../native/binding';
 import { kernelProfile, playRestorePlan, type KernelProfile, type PlayedPlan } from '../emulator';
 
@@ -51,13 +52,14 @@ export function restarterCred(r: Restarter): Cred {
 /** Ops that take a child of `restarter` to `target` (its real cred), and the read-back. */
 export function restorePlan(target: Cred, noNewPrivs: boolean, restarter: Restarter, opts: PlanOptions): RestorePlan {
   const extra = (opts.extraAmbient ?? 0n) & fullCapSet(opts.capLastCap);
-  const cred = extra === 0n ? target : { ...target, caps: { ...target.caps, ambient: target.caps.ambient | extra } };
+  const cred = extra === 0n ? target : withUnmapped({ ...target, caps: { ...target.caps, ambient: target.caps.ambient | extra } }, unmappedIds(target));
   const played = playRestorePlan({ cred, noNewPrivs }, { cred: restarterCred(restarter), noNewPrivs: restarter.noNewPrivs }, profileFor(opts.capLastCap), { firstLevelHelpers: opts.firstLevelHelpers });
   const c = played.cred;
   const expect: NativeExpect = {
     uid: c.uid, euid: c.euid, suid: c.suid, fsuid: c.fsuid,
     gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid: c.fsgid,
-    groups: c.groups.gids,
+    // As getgroups(2) reads them in the child's namespace: unmapped groups read 65534 each.
+    groups: groupsAsRead(c),
     caps: { ...c.caps },
     securebits: c.securebits ?? undefined,
     noNewPrivs: played.noNewPrivs,

@@ -11,6 +11,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
+import { ID_FIELDS, OVERFLOW_ID, groupKeys, idKey, idKind, toKernelId, unmappedIds, type IdField } from '../model/unmapped';
+import { partialTarget, type Unrestored } from './partial';
 import { decode, encode, type Image } from '../format';
 import { LINUX_CR_SYSCALLS_ENV, LinuxCrSyscallsUnknown, linuxCrEraOf, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
@@ -63,6 +65,12 @@ export interface RestartOptions {
   dieWithParent?: boolean;
   /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
   idmapHelpers?: IdmapHelperPaths;
+  /**
+   * A sandboxed restarter: where the caller's bounding set lacks capabilities the image holds
+   * (or the caller has no_new_privs and the image not), restore everything else and list what
+   * was left out (`unrestored`, with reasons) instead of refusing. Default false: refused.
+   */
+  allowPartial?: boolean;
 }
 
 /** The creds a program runs with after execve. */
@@ -88,6 +96,8 @@ export interface RestartPlanReport {
   exec: ExecCreds;
   /** The emulator's outcome for this task (its restored cred and ecred). */
   emulated: TaskOutcome;
+  /** What allowPartial left out of the image, each with the reason; [] for a whole restart. */
+  unrestored: Unrestored[];
 }
 
 function selectTask(image: Image, opts: RestartOptions): number {
@@ -142,15 +152,46 @@ interface Prepared {
   sysRestartNr: number | undefined;
 }
 
+/**
+ * Ids the task's namespace does not map whose outer id the image does not record (taken before
+ * UNMAPPED_EXT, or by a reader that could not see them): no one can say what to restore.
+ */
+function unknownOuterIds(c: Cred): string[] {
+  const ns = c.user.ns;
+  if (!ns.creator || (toKernelId(ns, OVERFLOW_ID, 'uid') >= 0 && toKernelId(ns, OVERFLOW_ID, 'gid') >= 0)) return [];
+  const u = unmappedIds(c);
+  const out: string[] = [];
+  for (const f of ID_FIELDS)
+    if (c[f] === OVERFLOW_ID && u?.[f] === undefined && toKernelId(ns, OVERFLOW_ID, idKind(f)) < 0) out.push(f);
+  if (c.groups.gids.includes(OVERFLOW_ID) && !u?.groups && toKernelId(ns, OVERFLOW_ID, 'gid') < 0) out.push('groups');
+  return out;
+}
+
 function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions, restarter: Restarter): Prepared {
-  const { image, bytes } = toImage(input);
+  const decoded = toImage(input);
+  const bytes = decoded.bytes;
+  let image = decoded.image;
   const task = selectTask(image, opts);
-  const target = image.tasks[task];
+  let target = image.tasks[task];
   if (!sameCred(target.cred, target.ecred))
     throw new RestartUnsupported(
       `task ${task}: its effective cred differs from its real cred (an in-kernel override); a program started from user space has one cred`,
     );
+  const unknown = unknownOuterIds(target.cred);
+  if (unknown.length)
+    throw new RestartUnsupported(
+      `task ${task}: ${unknown.join(', ')}: ${OVERFLOW_ID} for want of a mapping in the task's user namespace, and the image does not record the ids behind it (no UNMAPPED_EXT record): groups or ids with no outer id cannot be restored`,
+    );
   const capLastCap = kernelCapLastCap();
+  let unrestored: Unrestored[] = [];
+  if (opts.allowPartial) {
+    const cut = partialTarget(target, restarter, capLastCap);
+    unrestored = cut.unrestored;
+    if (unrestored.length) {
+      target = cut.task;
+      image = { ...image, tasks: image.tasks.map((t, i) => (i === task ? target : t)) };
+    }
+  }
   // Two judgements, both must allow it, and every refused step of either is listed:
   // (1) the emulator plays the restart as the seed would (the seed's rules on today's kernel),
   //     the caller as the restarter: its steps explain a refusal in the seed's terms;
@@ -185,7 +226,15 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   });
   const off = played.refused < 0 ? planResult(target, extraAmbient, played.cred, played.noNewPrivs, restarter, task) : [];
   steps.push(...off);
-  if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) throw new RestartDenied(steps);
+  if (seedDenied || maps?.refused.length || played.refused >= 0 || off.length) {
+    // A sandboxed caller: say what the opt-in would leave out.
+    const cut = opts.allowPartial ? [] : partialTarget(target, restarter, capLastCap).unrestored;
+    if (cut.length)
+      steps.push({ task, op: 'restore plan', rule: 'plan.partial-possible', allowed: false, errno: 'EPERM',
+        message: `the caller cannot give back the image's ${cut.map((u) => `${u.field} ${u.field === 'no_new_privs' ? 'clear' : u.missing.join(', ')}`).join('; ')}: ` +
+          'allowPartial (restart --allow-partial) restores the rest and lists each field it leaves out' });
+    throw new RestartDenied(steps);
+  }
 
   const restored: Cred = plan.played.cred;
   const restoredNoNewPrivs = plan.played.noNewPrivs;
@@ -215,6 +264,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
       restoredNoNewPrivs,
       exec: { cred: predictExec(restored, restoredNoNewPrivs, undefined, profileFor(capLastCap)), noNewPrivs: restoredNoNewPrivs },
       emulated: outcome,
+      unrestored,
     },
     plan: { ...plan, ops },
     bytes: () => bytes ?? encode(image),
@@ -248,10 +298,14 @@ function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boo
   const off = (field: string, message: string) =>
     out.push({ task, op: 'restore plan', rule: `plan.result.${field}`, allowed: false, errno: 'EPERM',
       message: `restore plan: every op is allowed, but ${message}` });
-  for (const k of ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const)
-    if (want[k] !== got[k]) off(k, `the op list would leave ${k} at ${got[k]}; the image has ${want[k]}`);
-  const wg = want.groups.gids;
-  const gg = got.groups.gids;
+  // Compared as keys (lib/model/unmapped.ts): an unmapped id reads 65534 like a mapped 65534.
+  // The image's root namespace is the caller's, so the image's kernel ids are the caller's.
+  const idText = (c: Cred, k: IdField) => (idKey(c, k) < 0 ? `${c[k]} (unmapped: ${idKind(k)} ${-1 - idKey(c, k)} outside)` : `${c[k]}`);
+  const groupText = (x: number) => (x < 0 ? `${OVERFLOW_ID} (unmapped: gid ${-1 - x} outside)` : `${x}`);
+  for (const k of ID_FIELDS)
+    if (idKey(want, k) !== idKey(got, k)) off(k, `the op list would leave ${k} at ${idText(got, k)}; the image has ${idText(want, k)}`);
+  const wg = [...groupKeys(want)].sort((a, b) => a - b).map(groupText);
+  const gg = [...groupKeys(got)].sort((a, b) => a - b).map(groupText);
   if (wg.join() !== gg.join()) {
     const missing = wg.filter((g) => !gg.includes(g));
     const extra = gg.filter((g) => !wg.includes(g));
@@ -381,5 +435,7 @@ export function restart(
   } catch (e) {
     throw explainVerify(stepErrorFrom(e, prep.plan.ops, command), prep.report.path);
   }
-  return new RestartHandle(child, exit, command, args);
+  const h = new RestartHandle(child, exit, command, args);
+  h.unrestored = prep.report.unrestored;
+  return h;
 }

@@ -11,6 +11,7 @@ import { grantedRanges, parsePasswd, parseSubordinate } from '../../lib/restart/
 import { firstLevelMaps, type MapHelpers } from '../../lib/restart/chain';
 import { helperMapRule, rangeCovered } from '../../lib/emulator/userns';
 import { compiledPackage, parseStatus, runAsNobody } from './helpers';
+import { withSubidLock } from '../helpers/subids';
 
 const me = native().readThreadCreds();
 const isRoot = process.getuid?.() === 0 && (me.caps.effective & capBit(CAP.SETUID)) !== 0n;
@@ -147,33 +148,36 @@ describe('an unprivileged caller with /etc/subuid and /etc/subgid grants (newuid
   beforeAll(async () => {
     if (!isRoot || !helpersInstalled) return; // never under CI (see above)
     pkg = compiledPackage('newuidmap');
-    try {
-      addGrant();
-      results = await asNobody([
-        { name: 'ranged deny', ns: [level1('deny')], cred: inside },
-        { name: 'ranged allow', ns: [level1('allow')], cred: { ...inside, groups: [] } },
-        {
-          name: 'nested',
-          ns: [level1('allow'), { creator: 0, uidMap: [{ inside: 0, outside: 1000, count: 10 }], gidMap: [{ inside: 0, outside: 1000, count: 10 }], setgroups: 'deny' }],
-          cred: { uid: 5, gid: 6, caps: { bounding: FULL } },
-        },
-        { name: 'uid outside the grant', ns: [{ ...level1('deny'), uidMap: [{ inside: 0, outside: 300000, count: 65536 }] }], cred: inside },
-        { name: 'gid outside the grant', ns: [{ ...level1('deny'), gidMap: [{ inside: 0, outside: 199990, count: 100 }] }], cred: inside },
-        { name: 'own gid alone with allow', ns: [{ ...level1('allow'), gidMap: [{ inside: 0, outside: NOBODY, count: 1 }] }], cred: { ...inside, gid: 0 } },
-        { name: 'helpers hidden', ns: [level1('deny')], cred: inside, options: HIDDEN },
-        {
-          name: 'newuidmap refuses',
-          ops: [{ op: 'unshare_user', setgroups: 'deny', uidMap: [{ inside: 0, outside: 300000, count: 10 }], gidMap: [{ inside: 0, outside: NOBODY, count: 1 }], uidHelper: '/usr/bin/newuidmap' }],
-        },
-        {
-          name: 'helper missing',
-          ops: [{ op: 'unshare_user', uidMap: [ranged], uidHelper: '/nonexistent/newuidmap' }],
-        },
-      ]);
-    } finally {
-      restoreFiles();
-    }
-  }, 120000);
+    // Other test files change these files too: one at a time.
+    await withSubidLock(async () => {
+      try {
+        addGrant();
+        results = await asNobody([
+          { name: 'ranged deny', ns: [level1('deny')], cred: inside },
+          { name: 'ranged allow', ns: [level1('allow')], cred: { ...inside, groups: [] } },
+          {
+            name: 'nested',
+            ns: [level1('allow'), { creator: 0, uidMap: [{ inside: 0, outside: 1000, count: 10 }], gidMap: [{ inside: 0, outside: 1000, count: 10 }], setgroups: 'deny' }],
+            cred: { uid: 5, gid: 6, caps: { bounding: FULL } },
+          },
+          { name: 'uid outside the grant', ns: [{ ...level1('deny'), uidMap: [{ inside: 0, outside: 300000, count: 65536 }] }], cred: inside },
+          { name: 'gid outside the grant', ns: [{ ...level1('deny'), gidMap: [{ inside: 0, outside: 199990, count: 100 }] }], cred: inside },
+          { name: 'own gid alone with allow', ns: [{ ...level1('allow'), gidMap: [{ inside: 0, outside: NOBODY, count: 1 }] }], cred: { ...inside, gid: 0 } },
+          { name: 'helpers hidden', ns: [level1('deny')], cred: inside, options: HIDDEN },
+          {
+            name: 'newuidmap refuses',
+            ops: [{ op: 'unshare_user', setgroups: 'deny', uidMap: [{ inside: 0, outside: 300000, count: 10 }], gidMap: [{ inside: 0, outside: NOBODY, count: 1 }], uidHelper: '/usr/bin/newuidmap' }],
+          },
+          {
+            name: 'helper missing',
+            ops: [{ op: 'unshare_user', uidMap: [ranged], uidHelper: '/nonexistent/newuidmap' }],
+          },
+        ]);
+      } finally {
+        restoreFiles();
+      }
+    });
+  }, 240000);
 
   afterAll(() => {
     restoreFiles(); // again, in case beforeAll was interrupted between the two

@@ -7,7 +7,8 @@ import { CliFailure, UsageError } from '../command';
 import { usageErrors } from '../args';
 import { readImageSource } from '../image-files';
 import { capNames, securebitNames, type Cred } from '../../model';
-import { RestartDenied, restart, type RestartOptions, type RestartPlanReport } from '../../restart';
+import { groupsAsRead } from '../../model/unmapped';
+import { RestartDenied, restart, unrestoredText, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -15,7 +16,7 @@ function credLine(c: Cred): string {
   return [
     `uid ${c.uid}/${c.euid}/${c.suid}/${c.fsuid}`,
     `gid ${c.gid}/${c.egid}/${c.sgid}/${c.fsgid}`,
-    `groups ${c.groups.gids.join(',') || '-'}`,
+    `groups ${groupsAsRead(c).join(',') || '-'}`,
     `permitted ${capNames(c.caps.permitted).join(',') || '-'}`,
     `effective ${capNames(c.caps.effective).join(',') || '-'}`,
     `inheritable ${capNames(c.caps.inheritable).join(',') || '-'}`,
@@ -31,6 +32,10 @@ function planText(p: RestartPlanReport): string {
   p.ops.forEach((o, i) => lines.push(`  ${i}. ${JSON.stringify(o, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`));
   lines.push(`restored:  ${credLine(p.restored)}${p.restoredNoNewPrivs ? '; no_new_privs' : ''}`);
   lines.push(`after exec: ${credLine(p.exec.cred)}${p.exec.noNewPrivs ? '; no_new_privs' : ''}`);
+  if (p.unrestored.length) {
+    lines.push('not restored (--allow-partial):');
+    for (const u of p.unrestored) lines.push(`  ${unrestoredText(u)}`);
+  }
   return lines.join('\n');
 }
 
@@ -55,7 +60,7 @@ export const restartCommand: Command = {
   name: 'restart',
   summary: "run a program with the credentials of a task in an image",
   usage:
-    'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--verbose] [--json] [--carry-caps] [--no-die-with-parent] -- CMD [ARGS...]\n' +
+    'cr-creds restart FILE [--task N|--pid P] [--dry-run] [--verbose] [--json] [--carry-caps] [--no-die-with-parent] [--allow-partial] -- CMD [ARGS...]\n' +
     "  FILE                  the image: a file, FIFO or '-' (stdin), read as a stream\n" +
     '  --task N | --pid P    the task to restart: its index, or its original pid (default: task 0)\n' +
     '  --dry-run             judge and plan only, nothing started; print the plan\n' +
@@ -63,7 +68,10 @@ export const restartCommand: Command = {
     '  --json                the plan (--dry-run) or the exit status as JSON\n' +
     "  --carry-caps          carry the image's permitted caps across execve (through ambient)\n" +
     '  --no-die-with-parent  let the program outlive cr-creds (default: it is killed with SIGKILL\n' +
-    '                        when cr-creds dies, even by SIGKILL; set-uid/file-cap programs excepted)',
+    '                        when cr-creds dies, even by SIGKILL; set-uid/file-cap programs excepted)\n' +
+    "  --allow-partial       a sandboxed restarter: where the caller's bounding set lacks capabilities\n" +
+    '                        the image holds (or the caller has no_new_privs), restore the rest and\n' +
+    '                        list every field left out, with the reason, on stderr (default: refuse)',
   async run(argv, io) {
     const dash = argv.indexOf('--');
     const head = dash < 0 ? argv : argv.slice(0, dash);
@@ -78,6 +86,7 @@ export const restartCommand: Command = {
           'carry-caps': { type: 'boolean' },
           'no-die-with-parent': { type: 'boolean' },
           verbose: { type: 'boolean' },
+          'allow-partial': { type: 'boolean' },
         },
         allowPositionals: true,
         strict: true,
@@ -93,7 +102,7 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), dieWithParent: !values['no-die-with-parent'] };
+    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']), dieWithParent: !values['no-die-with-parent'], allowPartial: Boolean(values['allow-partial']) };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
@@ -123,6 +132,8 @@ export const restartCommand: Command = {
     for (const s of FORWARDED) process.on(s, forward);
     try {
       h = refusals(() => restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' }));
+      // Never silent: what a partial restart left out, each with the reason.
+      for (const u of h.unrestored) io.stderr.write(`cr-creds: restarted without the image's ${unrestoredText(u)}\n`);
       for (const sig of pending.splice(0)) h.kill(sig);
       const { code, signal } = await h;
       if (values.json) io.stderr.write(toJson({ pid: h.pid, code, signal }) + '\n');
