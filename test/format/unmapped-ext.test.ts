@@ -2,7 +2,7 @@
 // them sees them. Round trips (both byte orders, ids and groups, nested levels), what a series
 // reader sees (the record skipped by len: the overflow ids alone), compat refusal, and one crafted
 // image per rule the record must keep.
-import { ImageBuilder, ImageEncodeError, ImageFormatError, decode, encode, type Image } from '../../lib/format';
+import { DIALECTS, DIALECT_NAMES, ImageBuilder, ImageEncodeError, ImageFormatError, decode, encode, type Image } from '../../lib/format';
 import { unmappedIds, unmappedKey, type UnmappedIds } from '../../lib/model';
 import { renderReport, toInspectJson } from '../../lib/inspect';
 import { splice, walk } from './helpers';
@@ -19,14 +19,16 @@ function rootless(byteOrder: 'little' | 'big' = 'little', unmapped: UnmappedIds 
 }
 
 describe('round trip', () => {
-  for (const order of ['little', 'big'] as const) {
-    test(`groups, ${order}-endian`, () => {
-      const back = decode(encode(rootless(order)));
-      expect(unmappedIds(back.tasks[1].cred)).toEqual({ groups: [unmappedKey(10), unmappedKey(20)] });
-      expect(unmappedIds(back.tasks[0].cred)).toBeUndefined();
-      expect(encode(back)).toEqual(encode(rootless(order)));
-    });
-  }
+  for (const dialect of DIALECT_NAMES)
+    for (const order of ['little', 'big'] as const) {
+      test(`groups, ${dialect}, ${order}-endian`, () => {
+        const back = decode(encode(rootless(order), { dialect }));
+        expect(back.dialect).toBe(dialect);
+        expect(unmappedIds(back.tasks[1].cred)).toEqual({ groups: [unmappedKey(10), unmappedKey(20)] });
+        expect(unmappedIds(back.tasks[0].cred)).toBeUndefined();
+        expect(encode(back)).toEqual(encode(rootless(order), { dialect }));
+      });
+    }
 
   test('ids and a group that really is 65534 beside unmapped ones', () => {
     const b = new ImageBuilder();
@@ -97,8 +99,9 @@ test("compat: 'linux-cr' refuses it", () => {
   expect(() => encode(image, { compat: 'linux-cr' })).toThrow(/ids with no mapping in the user namespace cannot be expressed/);
 });
 
-describe('rules', () => {
-  const bytes = encode(rootless());
+describe.each(DIALECT_NAMES)('rules (%s)', (dialect) => {
+  const d = DIALECTS[dialect];
+  const bytes = encode(rootless(), { dialect });
   const rec = walk(bytes).find((r) => r.type === 8004)!;
   const poke = (at: number, v: number) => {
     const out = bytes.slice();
@@ -118,7 +121,7 @@ describe('rules', () => {
     expect((err as ImageFormatError).message).toMatch(text);
   };
   test('misplaced: not after its CRED', () => {
-    const tc = walk(bytes).find((r) => r.type === 118 && r.offset > rec.offset)!;
+    const tc = walk(bytes).find((r) => r.type === d.record.TASK_CREDS && r.offset > rec.offset)!;
     const moved = splice(splice(bytes, tc.offset + tc.len, 0, bytes.subarray(rec.offset, rec.offset + rec.len)), rec.offset, rec.len);
     expectExtension(moved, /must follow the CRED/);
   });
@@ -129,7 +132,7 @@ describe('rules', () => {
   test('userns_ref not an ancestor of the cred\'s namespace', () => {
     // The second USER_NS object is ns1, the cred's own namespace: not an ancestor.
     const dv = new DataView(bytes.buffer, bytes.byteOffset);
-    const nsRefs = walk(bytes).filter((r) => r.type === 6 && dv.getUint32(r.offset + 8, true) === 13).map((r) => dv.getInt32(r.offset + 12, true));
+    const nsRefs = walk(bytes).filter((r) => r.type === 6 && dv.getUint32(r.offset + 8, true) === d.obj.USER_NS).map((r) => dv.getInt32(r.offset + 12, true));
     expectExtension(poke(28, nsRefs[1]), /names no ancestor/);
   });
   test('an id the cred\'s namespace maps after all', () => expectExtension(poke(32, 0), /not unmapped right below/));
