@@ -39,6 +39,10 @@ const enum Phase {
   Uts,
   /** After the uts BUFFERs: the optional real-kernel prefix, then TREE. */
   Prefix,
+  /** v23 after PIDS: its BUFFER of PID objects. */
+  PidObjects,
+  /** v23 after the PID objects: TREE. */
+  PidsTree,
   Pids,
   Body,
   Done,
@@ -205,6 +209,9 @@ export class ImageAssembler {
   private readonly prefix: ImagePrefix = {};
   private container = Container.None;
   private nrTasks = 0;
+  /** v23 PIDS counts (0 without a PIDS record). */
+  private nrPids = 0;
+  private nrVpids = 0;
   /** The pids BUFFER, read entry by entry as TASK_CREDS arrive (no copy). */
   private pidsView: DataView | undefined;
   private pidsAt = 0;
@@ -283,7 +290,16 @@ export class ImageAssembler {
         return this.readPrefix(view, at, offset, type, len);
     }
     if (type >= FRAME_TABLE.length || FRAME_TABLE[type] === 0) return; // other types are passed over by len
-    return this.phase === Phase.Uts ? this.readUts(view, at, offset, type, len) : this.readPids(view, at, offset, type, len);
+    switch (this.phase) {
+      case Phase.Uts:
+        return this.readUts(view, at, offset, type, len);
+      case Phase.PidObjects:
+        return this.readPidObjects(offset, type, len);
+      case Phase.PidsTree:
+        if (type !== V23.record.TREE) throw this.err('record-order', offset, type, 'TREE must follow the BUFFER of PID objects');
+        return this.readTree(view, at, offset, type, len, V23);
+    }
+    return this.readPids(view, at, offset, type, len);
   }
 
   /** The image, once the bytes have ended at `end`. */
@@ -302,7 +318,7 @@ export class ImageAssembler {
   }
 
   private err(rule: FormatRule, offset: number, type: number, text: string): ImageFormatError {
-    return new ImageFormatError(rule, offset, this.phase < Phase.Pids ? prefixName(type) : this.table.recordName(type), text);
+    return new ImageFormatError(rule, offset, this.phase <= Phase.Prefix ? prefixName(type) : this.table.recordName(type), text);
   }
 
   private fixedLen(offset: number, type: number, len: number, want: number): void {
@@ -391,7 +407,10 @@ export class ImageAssembler {
         (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = bodyOf(view, at, len);
         this.container = Container.Closed;
         return;
-      case 101: // v21 TREE
+      case 101: // v21 TREE (16 bytes) or v23 PIDS (24 bytes)
+        if (len === RecordSize.PIDS) return this.readPidsHeader(view, at, offset, len);
+        if (len !== RecordSize.TREE)
+          throw this.err('record-len', offset, type, `len ${len}: record 101 is a v21 TREE of ${RecordSize.TREE} bytes or a v23 PIDS of ${RecordSize.PIDS}`);
         return this.readTree(view, at, offset, type, len, V21);
       case 102: // v23 TREE
         return this.readTree(view, at, offset, type, len, V23);
@@ -399,13 +418,50 @@ export class ImageAssembler {
     if (type === RecordType.HEADER || PREFIX_REFUSED.has(type)) throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers');
   }
 
-  private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
+  /**
+   * A v23 kernel's PIDS: `s32 nr_pids, nr_vpids, offset`, checked as the series' restart tool
+   * checked them; then one BUFFER of PID objects (passed over, its len checked), then TREE.
+   */
+  private readPidsHeader(view: DataView, at: number, offset: number, len: number): void {
+    this.setDialect(V23);
+    this.phase = Phase.PidObjects;
+    const type = V23.record.PIDS;
+    const le = this.le;
+    const nrPids = view.getInt32(at + 8, le);
+    const nrVpids = view.getInt32(at + 12, le);
+    const pidOffset = view.getInt32(at + 16, le);
+    if (nrPids <= 0) throw this.err('pids-count', offset, type, `nr_pids ${nrPids} is not positive`);
+    if (nrVpids < 0) throw this.err('pids-count', offset, type, `nr_vpids ${nrVpids} is negative`);
+    if (pidOffset < 0) throw this.err('pids-count', offset, type, `offset ${pidOffset} is negative`);
+    this.nrPids = nrPids;
+    this.nrVpids = nrVpids;
+  }
+
+  /**
+   * The BUFFER after PIDS: nr_pids PID objects (`s32 depth` and the pid numbers) and nr_vpids
+   * more numbers. The size of the fixed part of a PID object is not certain (4 or 8 bytes, see
+   * docs/image-format.md), so either total is accepted; nothing else.
+   */
+  private readPidObjects(offset: number, type: number, len: number): void {
+    if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'a BUFFER of PID objects must follow PIDS');
+    const body = len - RecordSize.HDR;
+    const vpids = 4 * this.nrVpids;
+    if (body !== 4 * this.nrPids + vpids && body !== 8 * this.nrPids + vpids)
+      throw this.err('pids-buffer', offset, type, `len ${len}, but PIDS counts ${this.nrPids} pids and ${this.nrVpids} vpids (a body of ${4 * this.nrPids + vpids} or ${8 * this.nrPids + vpids} bytes)`);
+    this.phase = Phase.PidsTree;
+  }
+
+  private setDialect(d: DialectTable): void {
     this.table = d;
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
     this.refused = BODY_REFUSED[d.name];
     this.objOfRec = OBJ_OF_RECORD[d.name];
     this.pendObj = PENDING_OBJECT[d.name];
+  }
+
+  private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
+    this.setDialect(d);
     this.phase = Phase.Pids;
     this.fixedLen(offset, type, len, RecordSize.TREE);
     this.nrTasks = view.getUint32(at + 8, this.le);
