@@ -140,7 +140,7 @@ export function readImage(stream: Readable): Promise<Image> {
 
 /** readImage(), plus the objref each shared object had (for inspect). */
 export async function readImageDetailed(stream: Readable): Promise<{ image: Image; details: DecodeDetails }> {
-  const a = new ImageAssembler({ trackObjrefs: true });
+  const a = new ImageAssembler(true);
   const image = await run(stream, a);
   return { image, details: { objrefs: a.objrefs as Map<object, number> } };
 }
