@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Codec speed beside a raw DataView scan of the same bytes, measured in one run:
-//   node scripts/bench-codec.js      (build first: npx tsc -p tsconfig.build.json)
+//   node scripts/bench-codec.js [--against DIR]    (build first: npx tsc -p tsconfig.build.json)
 // The scan walks the records reading type and len and every u32 of each record: the floor any
 // decoder of this format pays. Goal: decode within 3x of it.
+// --against DIR: also decode with DIR/dist/format (another build, e.g. of an older commit:
+// `git archive <rev> lib tsconfig*.json package.json | tar -x -C DIR`, link node_modules, tsc),
+// interleaved in the same rounds, so before and after are measured under the same load.
 'use strict';
+const path = require('path');
 const { ImageBuilder, decode, encode } = require('../dist/format');
+
+const againstAt = process.argv.indexOf('--against');
+const against = againstAt > 0 ? require(path.resolve(process.argv[againstAt + 1], 'dist/format')) : undefined;
 
 function oneTask(dialect) {
   const b = new ImageBuilder({ dialect });
@@ -75,9 +82,13 @@ const cases = [];
 for (const dialect of ['v21', 'v23']) cases.push([`${dialect}, 1 task`, oneTask(dialect)], [`${dialect}, 10,000 tasks, 16 shared creds`, manyTasks(10000, dialect)]);
 for (const [name, img] of cases) {
   const bytes = encode(img);
-  const [tScan, tDecode, tEncode] = measureSideBySide([() => scan(bytes), () => decode(bytes), () => encode(img)]);
+  const fns = [() => scan(bytes), () => decode(bytes), () => encode(img)];
+  if (against) fns.push(() => against.decode(bytes));
+  const [tScan, tDecode, tEncode, tAgainst] = measureSideBySide(fns);
   console.log(`${name}: ${bytes.length} bytes`);
-  console.log(`  raw scan  ${fmt(tScan).padStart(10)}   1.00x`);
-  console.log(`  decode    ${fmt(tDecode).padStart(10)}   ${(tDecode / tScan).toFixed(2)}x of the scan${tDecode / tScan <= 3 ? '' : '  (goal: <= 3x)'}`);
-  console.log(`  encode    ${fmt(tEncode).padStart(10)}   ${(tEncode / tScan).toFixed(2)}x of the scan`);
+  const w = against ? 18 : 9;
+  console.log(`  ${'raw scan'.padEnd(w)} ${fmt(tScan).padStart(10)}   1.00x`);
+  console.log(`  ${'decode'.padEnd(w)} ${fmt(tDecode).padStart(10)}   ${(tDecode / tScan).toFixed(2)}x of the scan${tDecode / tScan <= 3 ? '' : '  (goal: <= 3x)'}`);
+  if (against) console.log(`  ${'decode, --against'.padEnd(w)} ${fmt(tAgainst).padStart(10)}   ${(tAgainst / tScan).toFixed(2)}x of the scan`);
+  console.log(`  ${'encode'.padEnd(w)} ${fmt(tEncode).padStart(10)}   ${(tEncode / tScan).toFixed(2)}x of the scan`);
 }

@@ -40,6 +40,10 @@ const enum Phase {
   Uts,
   /** After the uts BUFFERs: the optional real-kernel prefix, then TREE. */
   Prefix,
+  /** v23 after PIDS: its BUFFER of PID objects. */
+  PidObjects,
+  /** v23 after the PID objects: TREE. */
+  PidsTree,
   Pids,
   Body,
   Done,
@@ -109,7 +113,6 @@ function prefixName(type: number): string {
   return n.startsWith('TYPE_') ? V23.recordName(type) : n;
 }
 
-const TWO32 = 4294967296;
 /** objType of an objref whose OBJREF is read but whose object is not restored yet. */
 const PENDING = -1;
 const TAIL_HI = Number(TAIL_MAGIC >> 32n);
@@ -119,6 +122,29 @@ const TAIL_LO = Number(TAIL_MAGIC & 0xffffffffn);
 function u64(view: DataView, at: number, le: boolean): bigint {
   return view.getUint32(at, le) === 0 && view.getUint32(at + 4, le) === 0 ? 0n : view.getBigUint64(at, le);
 }
+
+/** The header's time: images decoded again and again carry the same one (BigInts are immutable). */
+let lastTimeLo = 0;
+let lastTimeHi = 0;
+let lastTime = 0n;
+function time(view: DataView, at: number, le: boolean): bigint {
+  const lo = view.getUint32(at + (le ? 0 : 4), le);
+  const hi = view.getUint32(at + (le ? 4 : 0), le);
+  if (lo !== lastTimeLo || hi !== lastTimeHi) {
+    lastTime = (BigInt(hi) << 32n) | BigInt(lo);
+    lastTimeLo = lo;
+    lastTimeHi = hi;
+  }
+  return lastTime;
+}
+
+/** header.uts until the third uts BUFFER is read (decode never returns it). */
+const NO_UTS: ImageHeader['uts'] = Object.freeze({ release: '', version: '', machine: '' });
+/** tasks until the pids BUFFER sizes them (decode never returns it). */
+const NO_TASKS: TaskCreds[] = [];
+
+/** Slots the object tables start with (a creds-only image of a task or two needs about 8). */
+const OBJ_TABLE_START = 16;
 
 /** Bodies of no bytes are one shared array: nothing can be written into it. */
 const EMPTY = new Uint8Array(0);
@@ -135,11 +161,27 @@ function bodyOf(view: DataView, at: number, len: number): Uint8Array {
 
 /**
  * uts strings (latin1, one char per byte up to the first NUL, so any bytes decode and encode
- * back unchanged) repeat from image to image: the ones met are kept (a bounded table), found by
- * a hash of the bytes and checked char by char, so a decode usually allocates none.
+ * back unchanged) repeat from image to image: the ones met are kept in a fixed table, one per
+ * slot chosen by a hash of the bytes and checked char by char, so a decode usually allocates
+ * none (and looks up no Map).
  */
-const UTS_CACHE = new Map<number, string>();
-const UTS_CACHE_MAX = 256;
+const UTS_SLOTS = 256;
+const UTS_CACHE: (string | undefined)[] = new Array<string | undefined>(UTS_SLOTS).fill(undefined);
+
+/** The strings of the last image, by uts BUFFER (release, version, machine). */
+const UTS_LAST: string[] = ['', '', ''];
+
+/** The uts string of BUFFER `i` (0..2): the last image's if the bytes say the same. */
+function utsStringAt(i: number, view: DataView, from: number, end: number): string {
+  const last = UTS_LAST[i];
+  const n = last.length;
+  if (from + n < end && view.getUint8(from + n) === 0) {
+    let same = true;
+    for (let k = 0; k < n && same; k++) same = last.charCodeAt(k) === view.getUint8(from + k);
+    if (same) return last;
+  }
+  return (UTS_LAST[i] = utsString(view, from, end));
+}
 
 function utsString(view: DataView, from: number, end: number): string {
   let h = 0;
@@ -150,7 +192,8 @@ function utsString(view: DataView, from: number, end: number): string {
     h = (Math.imul(h, 31) + c) | 0;
   }
   const n = p - from;
-  const known = UTS_CACHE.get(h);
+  const slot = h & (UTS_SLOTS - 1);
+  const known = UTS_CACHE[slot];
   if (known !== undefined && known.length === n) {
     let same = true;
     for (let i = 0; i < n && same; i++) same = known.charCodeAt(i) === view.getUint8(from + i);
@@ -158,16 +201,19 @@ function utsString(view: DataView, from: number, end: number): string {
   }
   let text = '';
   for (let q = from; q < p; q++) text += String.fromCharCode(view.getUint8(q));
-  if (UTS_CACHE.size < UTS_CACHE_MAX) UTS_CACHE.set(h, text);
+  UTS_CACHE[slot] = text;
   return text;
 }
 
 /**
  * Capability sets by their two words: creds repeat a handful of sets, across images too, and
- * BigInts are immutable, so one table serves every decode (bounded, then left as it is).
+ * BigInts are immutable, so one fixed table serves every decode: a slot per hash of the words,
+ * the words kept beside the value to check a hit (no Map, no number key to box).
  */
-const CAP_CACHE = new Map<number, bigint>();
-const CAP_CACHE_MAX = 4096;
+const CAP_SLOTS = 4096;
+const CAP_LO = new Uint32Array(CAP_SLOTS);
+const CAP_HI = new Uint32Array(CAP_SLOTS);
+const CAP_VALUE: (bigint | undefined)[] = new Array<bigint | undefined>(CAP_SLOTS).fill(undefined);
 
 /** Per dialect, indexed by record type - 100: the object type that record restores, or -1. */
 function objOfRecordTable(d: DialectTable): Int8Array {
@@ -202,15 +248,22 @@ export class ImageAssembler {
   table: DialectTable = DIALECTS[DEFAULT_DIALECT];
   private phase = Phase.Header;
   private header: Mutable<ImageHeader> | undefined;
-  private uts: string[] = [];
+  /** uts BUFFERs read so far, and the first two strings (the third completes header.uts). */
+  private nUts = 0;
+  private utsRelease = '';
+  private utsVersion = '';
   private readonly prefix: ImagePrefix = {};
   private container = Container.None;
   private nrTasks = 0;
+  /** v23 PIDS counts (0 without a PIDS record). */
+  private nrPids = 0;
+  private nrVpids = 0;
   /** The pids BUFFER, read entry by entry as TASK_CREDS arrive (no copy). */
   private pidsView: DataView | undefined;
   private pidsAt = 0;
   private credLayout: CredLayout | undefined;
-  private tasks: TaskCreds[] = [];
+  /** Sized at the pids BUFFER (finish() is never reached before it). */
+  private tasks: TaskCreds[] = NO_TASKS;
   private nTasks = 0;
   private security: SecurityObject[] | undefined;
   /** The dialect's numbers the body's hot path compares against (set at TREE). */
@@ -219,21 +272,25 @@ export class ImageAssembler {
   private refused: Uint8Array = BODY_REFUSED.v21;
   /** Object table by objref. Valid images number densely from 1, so arrays; a hostile huge
    *  objref only makes the array sparse (V8 dictionary mode), never large. */
-  private readonly objType: number[] = [];
-  private readonly objValue: unknown[] = [];
+  private readonly objType: number[] = new Array<number>(OBJ_TABLE_START);
+  private readonly objValue: unknown[] = new Array<unknown>(OBJ_TABLE_START);
   /** objref of each object, kept only when asked for (inspect shows them). */
   readonly objrefs: Map<object, number> | undefined;
 
   /**
-   * OBJREFs of creds and SECURITY objects whose record has not come yet, innermost last. The
+   * OBJREFs of creds and SECURITY objects whose record has not come yet: the innermost in
+   * pendType/pendRef, the outer ones as (object type, objref) pairs in pendOuter. The
    * flat form cr-creds writes has at most one; a kernel-written image nests them
    * (checkpoint_obj() writes a CRED's OBJREF, then its GROUPINFO's and USER's objects, then the
    * CRED), and the next object record always closes the innermost one. objType holds PENDING
    * for their refs meanwhile. An object of another type (file, mm, namespace...) is made of
    * records this parser does not read; its OBJREF files its number and type at once.
    */
-  private readonly pendTypes: number[] = [];
-  private readonly pendRefs: number[] = [];
+  private pendDepth = 0;
+  private pendType = 0;
+  private pendRef = 0;
+  /** Made only when objects nest (kernel-written images). */
+  private pendOuter: number[] | undefined;
   /** The record before the current one, for extension placement. */
   private prevType = 0;
   private prevValue: unknown;
@@ -244,9 +301,10 @@ export class ImageAssembler {
   /** false: check every task but keep none (validation of a huge image in bounded memory). */
   private readonly keepTasks: boolean;
 
-  constructor(opts: { trackObjrefs?: boolean; keepTasks?: boolean } = {}) {
-    if (opts.trackObjrefs) this.objrefs = new Map();
-    this.keepTasks = opts.keepTasks ?? true;
+  /** trackObjrefs: keep the objref of each shared object (inspect shows them). */
+  constructor(trackObjrefs = false, keepTasks = true) {
+    if (trackObjrefs) this.objrefs = new Map();
+    this.keepTasks = keepTasks;
   }
 
   get done(): boolean {
@@ -257,7 +315,7 @@ export class ImageAssembler {
     const prevType = this.prevType;
     this.prevType = type;
     if (this.phase !== Phase.Body) return this.frameRecord(view, at, offset, type, len);
-    if (this.pendTypes.length > 0)
+    if (this.pendDepth > 0)
       return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
     if (type === this.tTaskCreds) return this.readTaskCreds(view, at, offset, len);
     // Literal cases: a switch over module-object properties costs a load per case per record.
@@ -294,7 +352,16 @@ export class ImageAssembler {
         return this.readPrefix(view, at, offset, type, len);
     }
     if (type >= FRAME_TABLE.length || FRAME_TABLE[type] === 0) return; // other types are passed over by len
-    return this.phase === Phase.Uts ? this.readUts(view, at, offset, type, len) : this.readPids(view, at, offset, type, len);
+    switch (this.phase) {
+      case Phase.Uts:
+        return this.readUts(view, at, offset, type, len);
+      case Phase.PidObjects:
+        return this.readPidObjects(offset, type, len);
+      case Phase.PidsTree:
+        if (type !== V23.record.TREE) throw this.err('record-order', offset, type, 'TREE must follow the BUFFER of PID objects');
+        return this.readTree(view, at, offset, type, len, V23);
+    }
+    return this.readPids(view, at, offset, type, len);
   }
 
   /** The image, once the bytes have ended at `end`. */
@@ -313,7 +380,7 @@ export class ImageAssembler {
   }
 
   private err(rule: FormatRule, offset: number, type: number, text: string): ImageFormatError {
-    return new ImageFormatError(rule, offset, this.phase < Phase.Pids ? prefixName(type) : this.table.recordName(type), text);
+    return new ImageFormatError(rule, offset, this.phase <= Phase.Prefix ? prefixName(type) : this.table.recordName(type), text);
   }
 
   private fixedLen(offset: number, type: number, len: number, want: number): void {
@@ -351,9 +418,9 @@ export class ImageAssembler {
         rev: view.getUint16(at + 24, le),
       },
       constants,
-      time: u64(view, at + 56, le),
+      time: time(view, at + 56, le),
       uflags: u64(view, at + 64, le),
-      uts: { release: '', version: '', machine: '' },
+      uts: NO_UTS,
     };
     this.phase = Phase.Uts;
   }
@@ -361,11 +428,12 @@ export class ImageAssembler {
   private readUts(view: DataView, at: number, offset: number, type: number, len: number): void {
     if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'three uts BUFFER records must follow the HEADER');
     this.fixedLen(offset, type, len, RecordSize.UTS_BUFFER);
-    const text = utsString(view, at + 8, at + len);
-    this.uts.push(text);
-    if (this.uts.length === 3) {
-      const h = this.header as Mutable<ImageHeader>;
-      h.uts = { release: this.uts[0], version: this.uts[1], machine: this.uts[2] };
+    const n = ++this.nUts;
+    const text = utsStringAt(n - 1, view, at + 8, at + len);
+    if (n === 1) this.utsRelease = text;
+    else if (n === 2) this.utsVersion = text;
+    else {
+      (this.header as Mutable<ImageHeader>).uts = { release: this.utsRelease, version: this.utsVersion, machine: text };
       this.phase = Phase.Prefix;
     }
   }
@@ -402,7 +470,10 @@ export class ImageAssembler {
         (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = bodyOf(view, at, len);
         this.container = Container.Closed;
         return;
-      case 101: // v21 TREE
+      case 101: // v21 TREE (16 bytes) or v23 PIDS (24 bytes)
+        if (len === RecordSize.PIDS) return this.readPidsHeader(view, at, offset, len);
+        if (len !== RecordSize.TREE)
+          throw this.err('record-len', offset, type, `len ${len}: record 101 is a v21 TREE of ${RecordSize.TREE} bytes or a v23 PIDS of ${RecordSize.PIDS}`);
         return this.readTree(view, at, offset, type, len, V21);
       case 102: // v23 TREE
         return this.readTree(view, at, offset, type, len, V23);
@@ -410,13 +481,50 @@ export class ImageAssembler {
     if (type === RecordType.HEADER || PREFIX_REFUSED.has(type)) throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers');
   }
 
-  private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
+  /**
+   * A v23 kernel's PIDS: `s32 nr_pids, nr_vpids, offset`, checked as the series' restart tool
+   * checked them; then one BUFFER of PID objects (passed over, its len checked), then TREE.
+   */
+  private readPidsHeader(view: DataView, at: number, offset: number, len: number): void {
+    this.setDialect(V23);
+    this.phase = Phase.PidObjects;
+    const type = V23.record.PIDS;
+    const le = this.le;
+    const nrPids = view.getInt32(at + 8, le);
+    const nrVpids = view.getInt32(at + 12, le);
+    const pidOffset = view.getInt32(at + 16, le);
+    if (nrPids <= 0) throw this.err('pids-count', offset, type, `nr_pids ${nrPids} is not positive`);
+    if (nrVpids < 0) throw this.err('pids-count', offset, type, `nr_vpids ${nrVpids} is negative`);
+    if (pidOffset < 0) throw this.err('pids-count', offset, type, `offset ${pidOffset} is negative`);
+    this.nrPids = nrPids;
+    this.nrVpids = nrVpids;
+  }
+
+  /**
+   * The BUFFER after PIDS: nr_pids PID objects (`s32 depth` and the pid numbers) and nr_vpids
+   * more numbers. The size of the fixed part of a PID object is not certain (4 or 8 bytes, see
+   * docs/image-format.md), so either total is accepted; nothing else.
+   */
+  private readPidObjects(offset: number, type: number, len: number): void {
+    if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'a BUFFER of PID objects must follow PIDS');
+    const body = len - RecordSize.HDR;
+    const vpids = 4 * this.nrVpids;
+    if (body !== 4 * this.nrPids + vpids && body !== 8 * this.nrPids + vpids)
+      throw this.err('pids-buffer', offset, type, `len ${len}, but PIDS counts ${this.nrPids} pids and ${this.nrVpids} vpids (a body of ${4 * this.nrPids + vpids} or ${8 * this.nrPids + vpids} bytes)`);
+    this.phase = Phase.PidsTree;
+  }
+
+  private setDialect(d: DialectTable): void {
     this.table = d;
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
     this.refused = BODY_REFUSED[d.name];
     this.objOfRec = OBJ_OF_RECORD[d.name];
     this.pendObj = PENDING_OBJECT[d.name];
+  }
+
+  private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
+    this.setDialect(d);
     this.phase = Phase.Pids;
     this.fixedLen(offset, type, len, RecordSize.TREE);
     this.nrTasks = view.getUint32(at + 8, this.le);
@@ -450,14 +558,21 @@ export class ImageAssembler {
       return;
     }
     this.objType[ref] = PENDING;
-    this.pendTypes.push(objtype);
-    this.pendRefs.push(ref);
+    if (this.pendDepth > 0) (this.pendOuter ??= []).push(this.pendType, this.pendRef);
+    this.pendDepth++;
+    this.pendType = objtype;
+    this.pendRef = ref;
   }
 
   /** The record right after an OBJREF: the object's own record. */
   private readObject(view: DataView, at: number, offset: number, type: number, len: number): void {
-    const objtype = this.pendTypes.pop() as number;
-    const ref = this.pendRefs.pop() as number;
+    const objtype = this.pendType;
+    const ref = this.pendRef;
+    if (--this.pendDepth > 0) {
+      const outer = this.pendOuter as number[];
+      this.pendRef = outer.pop() as number;
+      this.pendType = outer.pop() as number;
+    }
     const d = this.table;
     const recordObj = this.objOfRecord(type);
     // A creds object must be followed by its own record; a SECURITY object by a record this
@@ -531,17 +646,14 @@ export class ImageAssembler {
 
   private cap(lo: number, hi: number): CapSet {
     if (hi === 0 && lo === 0) return 0n;
-    // Exact as a number key while hi < 2^21; creds repeat a handful of sets, so cache them.
-    if (hi < 0x200000) {
-      const key = hi * TWO32 + lo;
-      let c = CAP_CACHE.get(key);
-      if (c === undefined) {
-        c = (BigInt(hi) << 32n) | BigInt(lo);
-        if (CAP_CACHE.size < CAP_CACHE_MAX) CAP_CACHE.set(key, c);
-      }
-      return c;
-    }
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    const slot = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 20;
+    const known = CAP_VALUE[slot];
+    if (known !== undefined && CAP_LO[slot] === lo && CAP_HI[slot] === hi) return known;
+    const c = (BigInt(hi) << 32n) | BigInt(lo);
+    CAP_VALUE[slot] = c;
+    CAP_LO[slot] = lo;
+    CAP_HI[slot] = hi;
+    return c;
   }
 
   private readCred(view: DataView, at: number, offset: number, len: number): Cred {

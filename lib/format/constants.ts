@@ -48,6 +48,8 @@ export const RecordSize = {
   TAIL: 16,
   OBJREF: 16,
   TREE: 16,
+  /** v23 PIDS: s32 nr_pids, nr_vpids, offset, padded to 8. */
+  PIDS: 24,
   PIDS_ENTRY: 24,
   TASK_CREDS: 16,
   CRED_88: 88,

@@ -7,6 +7,11 @@ import type { Image } from './types';
 
 export type { DecodeDetails };
 
+// Module constants read once, not through the constants module's objects per record.
+const HDR: number = RecordSize.HDR;
+const MAX_LEN: number = MAX_RECORD_LEN;
+const TAIL: number = RecordType.TAIL;
+
 /**
  * Frames and parses `bytes`. Without `problems` the first broken rule throws. With it (validate),
  * a broken rule inside a record is collected and reading goes on with framing alone (each
@@ -24,13 +29,13 @@ function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]
   let tailSeen = false;
   while (off < n) {
     const remaining = n - off;
-    if (remaining < RecordSize.HDR) throw truncated(off, remaining, RecordSize.HDR);
+    if (remaining < HDR) throw truncated(off, remaining, HDR);
     // Constant byte-order arguments let the JIT emit plain loads.
     const type = le ? view.getUint32(off, true) : view.getUint32(off, false);
     const len = le ? view.getUint32(off + 4, true) : view.getUint32(off + 4, false);
     // checkFrame() only when the cheap bounds fail (it then throws or allows a big BUFFER).
     // GROUPINFO's own, lower limit too, so an oversized one breaks the rule the stream reader names.
-    if (len < RecordSize.HDR || len > remaining || len > MAX_RECORD_LEN || (len > MAX_GROUPINFO_LEN && type === a.table.record.GROUPINFO))
+    if (len < HDR || len > remaining || len > MAX_LEN || (len > MAX_GROUPINFO_LEN && type === a.table.record.GROUPINFO))
       checkFrame(type, len, off, remaining, a.table);
     if (!framingOnly) {
       try {
@@ -42,10 +47,10 @@ function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]
       }
     }
     // A TAIL the parser accepted, or one that broke a rule (magic, count), ends the image.
-    if (type === RecordType.TAIL) tailSeen = true;
+    if (type === TAIL) tailSeen = true;
     off += len;
     // Only a TAIL ends the image (checked here, not per record, to keep the loop lean).
-    if (type === RecordType.TAIL && tailSeen && off < n) throw new ImageFormatError('after-tail', off, 'TAIL', 'data follows the TAIL');
+    if (type === TAIL && tailSeen && off < n) throw new ImageFormatError('after-tail', off, 'TAIL', 'data follows the TAIL');
   }
   if (!framingOnly) return a.finish(n);
   if (!tailSeen) throw new ImageFormatError('tail-missing', n, 'TAIL', 'the image ends without a TAIL record');
@@ -59,7 +64,7 @@ export function decode(bytes: Uint8Array): Image {
 
 /** decode(), plus the objref each shared object (cred, user, namespace, groups) had. */
 export function decodeDetailed(bytes: Uint8Array): { image: Image; details: DecodeDetails } {
-  const a = new ImageAssembler({ trackObjrefs: true });
+  const a = new ImageAssembler(true);
   const image = run(bytes, a) as Image;
   return { image, details: { objrefs: a.objrefs as Map<object, number> } };
 }

@@ -19,6 +19,7 @@ export const FORMAT_RULES = {
   'ref-type': 'ERR_IMAGE_WRONG_OBJECT_TYPE',
   'userns-creator': 'ERR_IMAGE_BAD_USERNS_CREATOR',
   'task-cred': 'ERR_IMAGE_TASK_WITHOUT_CRED',
+  'pids-count': 'ERR_IMAGE_BAD_PIDS_COUNT',
   'pids-buffer': 'ERR_IMAGE_BAD_PIDS_BUFFER',
   'tree-count': 'ERR_IMAGE_TASK_COUNT',
   'tail-missing': 'ERR_IMAGE_NO_TAIL',

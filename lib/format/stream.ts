@@ -182,7 +182,7 @@ export function readImage(stream: Readable): Promise<Image> {
  */
 export async function validateStream(stream: Readable): Promise<ImageFormatError[]> {
   const problems: ImageFormatError[] = [];
-  const a = new ImageAssembler({ keepTasks: false });
+  const a = new ImageAssembler(false, false);
   let framingOnly = false;
   let tailSeen = false;
   let end = 0;
@@ -212,7 +212,7 @@ export async function validateStream(stream: Readable): Promise<ImageFormatError
 
 /** readImage(), plus the objref each shared object had (for inspect). */
 export async function readImageDetailed(stream: Readable): Promise<{ image: Image; details: DecodeDetails }> {
-  const a = new ImageAssembler({ trackObjrefs: true });
+  const a = new ImageAssembler(true);
   const image = await run(stream, a);
   return { image, details: { objrefs: a.objrefs as Map<object, number> } };
 }

@@ -6,7 +6,7 @@ import { Readable } from 'stream';
 import { ImageFormatError, decode, encode, readImage, validate, type Dialect, type ImagePrefix } from '../../lib/format';
 import { arbImage } from './arbitraries';
 import { BOTH_DIALECTS, NUM, PREFIX_LEN, concat, extendedImage, goldenImage, record, splice, walk } from './helpers';
-import { FOREIGN_KINDS, ForeignRecords, bodyBoundaries, rng, withForeignRecords } from './real-kernel';
+import { FOREIGN_KINDS, ForeignRecords, bodyBoundaries, rng, withForeignRecords, withV23KernelPids } from './real-kernel';
 
 const stream = (b: Uint8Array, chunk = 7) => {
   const parts: Buffer[] = [];
@@ -171,4 +171,114 @@ test('the same bytes read as v21 or v23 by TREE alone (what follows the prefix)'
   const img = goldenImage('little', 88, 'v21');
   const as: Record<Dialect, Uint8Array> = { v21: encode(img), v23: encode(img, { dialect: 'v23' }) };
   for (const d of BOTH_DIALECTS) expect(decode(as[d]).dialect).toBe(d);
+});
+
+describe('a v23 kernel image: PIDS and its PID objects before TREE', () => {
+  const prefixes: ImagePrefix[] = [{}, { headerArch: new Uint8Array(8), container: { body: new Uint8Array(0), lsmName: name11('selinux'), lsmInfo: new Uint8Array(8) } }];
+
+  test.each([4, 8] as const)('read as v23 (PID object fixed part %i bytes), both byte orders, with and without the prefix; the stream reader agrees', async (entry) => {
+    for (const order of ['little', 'big'] as const)
+      for (const prefix of prefixes)
+        for (const img of [goldenImage(order, 88, 'v23'), extendedImage(order, 'v23')]) {
+          const le = order === 'little';
+          const plain = encode({ ...img, prefix });
+          const b = withV23KernelPids(plain, le, { entry });
+          const recs = walk(b, le);
+          const pids = recs.findIndex((r) => r.type === 101);
+          expect(recs.slice(pids, pids + 3).map((r) => [r.type, r.len][0])).toEqual([101, 4, 102]);
+          expect(recs[pids].len).toBe(24);
+          const back = decode(b);
+          expect(back.dialect).toBe('v23');
+          expect(back).toEqual(decode(plain));
+          expect(validate(b)).toEqual([]);
+          expect(await readImage(stream(b, 5))).toEqual(back);
+          // With foreign records in the body too.
+          const all = withForeignRecords(b, le, 'v23', 3, 10);
+          expect(decode(all)).toEqual(back);
+          expect(await readImage(stream(all, 61))).toEqual(back);
+        }
+  });
+
+  test('generated images: the PIDS part changes nothing the reader returns', async () => {
+    await fc.assert(
+      // A kernel always has a task to write (nr_pids > 0).
+      fc.asyncProperty(arbImage().filter((i) => i.tasks.length > 0), fc.constantFrom(4 as const, 8 as const), fc.integer({ min: 1, max: 1e9 }), async (img, entry, seed) => {
+        const le = img.header.byteOrder === 'little';
+        const plain = encode(img, { dialect: 'v23' });
+        const b = withForeignRecords(withV23KernelPids(plain, le, { entry }), le, 'v23', seed, 4);
+        const want = decode(plain);
+        expect(decode(b)).toEqual(want);
+        expect(await readImage(stream(b, 1 + (seed % 89)))).toEqual(want);
+      }),
+      { numRuns: 40, seed: 23 },
+    );
+  });
+
+  const base = () => encode(goldenImage('little', 88, 'v23'));
+  const pidsAt = () => walk(base()).find((r) => r.type === 102)!.offset;
+  test.each([
+    ['nr_pids 0', { nrPids: 0 }, 'pids-count', 0, 'PIDS', 'nr_pids 0 is not positive'],
+    ['nr_pids negative', { nrPids: -5 }, 'pids-count', 0, 'PIDS', 'nr_pids -5 is not positive'],
+    ['nr_vpids negative', { nrVpids: -1 }, 'pids-count', 0, 'PIDS', 'nr_vpids -1 is negative'],
+    ['offset negative', { offset: -2 }, 'pids-count', 0, 'PIDS', 'offset -2 is negative'],
+    ['a PID-objects BUFFER too short', { bufferBody: 2 }, 'pids-buffer', 24, 'BUFFER', 'len 10, but PIDS counts 1 pids and 0 vpids (a body of 4 or 8 bytes)'],
+    ['a PID-objects BUFFER too long', { bufferBody: 12 }, 'pids-buffer', 24, 'BUFFER', 'len 20'],
+    ['nr_pids past what the BUFFER holds', { nrPids: 3 }, 'pids-buffer', 24, 'BUFFER', 'PIDS counts 3 pids'],
+    ['nr_vpids past what the BUFFER holds', { nrVpids: 3 }, 'pids-buffer', 24, 'BUFFER', '3 vpids'],
+  ] as const)('%s', async (_, opts, rule, rel, rec, text) => {
+    const b = withV23KernelPids(base(), true, opts);
+    const e = failure(() => decode(b));
+    expect({ rule: e.rule, offset: e.offset, record: e.record }).toEqual({ rule, offset: pidsAt() + rel, record: rec });
+    expect(e.message).toContain(text);
+    await expect(readImage(stream(b))).rejects.toMatchObject({ rule, offset: pidsAt() + rel, message: e.message });
+    expect(validate(b)[0].message).toBe(e.message);
+  });
+
+  test('record 101 neither 16 (v21 TREE) nor 24 (v23 PIDS) bytes is refused', () => {
+    const b = withV23KernelPids(base(), true);
+    const at = pidsAt();
+    const c = splice(b, at, 24, record(true, 101, [['s32', 1], ['s32', 0], ['s32', 1], ['pad', 12]]));
+    expect(failure(() => decode(c))).toMatchObject({ rule: 'record-len', offset: at, record: 'TREE' });
+  });
+
+  test('after PIDS: a BUFFER must come, then TREE 102 (not a v21 TREE, not a second PIDS)', async () => {
+    const b = withV23KernelPids(base(), true);
+    const at = pidsAt();
+    const noBuffer = splice(b, at + 24, 16);
+    expect(failure(() => decode(noBuffer))).toMatchObject({ rule: 'record-order', offset: at + 24, record: 'TREE' });
+    const twice = splice(b, at + 40, 0, b.subarray(at, at + 24));
+    const e = failure(() => decode(twice));
+    expect(e).toMatchObject({ rule: 'record-order', offset: at + 40, record: 'PIDS' });
+    await expect(readImage(stream(twice))).rejects.toMatchObject({ message: e.message });
+    // Records the series places elsewhere are passed over there, as between TREE and its BUFFER.
+    const foreign = splice(b, at + 40, 0, record(true, 302, [['pad', 8]]));
+    expect(decode(foreign)).toEqual(decode(base()));
+  });
+
+  test('PIDS in the body is refused', () => {
+    const b = withV23KernelPids(base(), true);
+    const tail = walk(b).find((r) => r.type === 9001)!.offset;
+    const c = splice(b, tail, 0, b.subarray(pidsAt(), pidsAt() + 24));
+    expect(failure(() => decode(c))).toMatchObject({ rule: 'record-order', offset: tail, record: 'PIDS' });
+  });
+
+  test('a PID-objects BUFFER over the BUFFER limit is refused before it is buffered', async () => {
+    const b = withV23KernelPids(base(), true);
+    const at = pidsAt() + 24;
+    const head = b.slice(0, at + 8);
+    new DataView(head.buffer).setUint32(at + 4, 8 + 24 * (1 << 22) + 8, true);
+    let pulled = 0;
+    const endless = Readable.from(
+      (function* () {
+        yield Buffer.from(head);
+        for (;;) {
+          pulled++;
+          yield Buffer.alloc(65536);
+        }
+      })(),
+    );
+    await expect(readImage(endless)).rejects.toMatchObject({ rule: 'record-too-large', offset: at, record: 'BUFFER' });
+    expect(pulled).toBeLessThanOrEqual(1);
+    endless.destroy();
+  });
 });

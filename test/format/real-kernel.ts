@@ -167,4 +167,42 @@ export function withForeignRecords(bytes: Uint8Array, le: boolean, dialect: Dial
   return concat(...parts);
 }
 
+/** How a generated v23 PIDS part lays out its PID objects (the fixed part's size is uncertain). */
+export interface V23PidsOptions {
+  /** Bytes of a PID object's fixed part: 4 (`s32 depth; s32 numbers[]`) or 8 (`numbers[1]`). */
+  entry?: 4 | 8;
+  /** PIDS's fields, overriding what the image's tasks imply. */
+  nrPids?: number;
+  nrVpids?: number;
+  offset?: number;
+  /** The PID-objects BUFFER's body length, overriding the consistent one. */
+  bufferBody?: number;
+}
+
+/**
+ * `bytes` (a v23 image as cr-creds writes it) with the part a v23 kernel writes before TREE, as
+ * user-cr's restart.c reads it: PIDS `{ s32 nr_pids, nr_vpids, offset }` (24 bytes), then one
+ * BUFFER of nr_pids PID objects and nr_vpids more numbers. Each task's pid is one PID object of
+ * depth 0 holding its number.
+ */
+export function withV23KernelPids(bytes: Uint8Array, le: boolean, opts: V23PidsOptions = {}): Uint8Array {
+  const recs = walk(bytes, le);
+  const tree = recs.find((r) => r.type === NUM.v23.TREE)!;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nrTasks = v.getUint32(tree.offset + 8, le);
+  const entry = opts.entry ?? 8;
+  const objects: Field[] = [];
+  for (let i = 0; i < nrTasks; i++) {
+    const vpid = v.getInt32(tree.offset + 16 + 8 + 24 * i, le);
+    // entry 8: {depth, numbers[1]}; entry 4: {depth} and its one number counted in nr_vpids.
+    objects.push(['s32', 0], ['s32', vpid]);
+  }
+  const nrPids = opts.nrPids ?? nrTasks;
+  const nrVpids = opts.nrVpids ?? (entry === 4 ? nrTasks : 0);
+  let body = lay(le, objects);
+  if (opts.bufferBody !== undefined) body = concat(body, new Uint8Array(Math.max(0, opts.bufferBody - body.length))).subarray(0, opts.bufferBody);
+  const pids = record(le, 101, [['s32', nrPids], ['s32', nrVpids], ['s32', opts.offset ?? 1], ['pad', 4]]);
+  return concat(bytes.subarray(0, tree.offset), pids, record(le, 4, [['bytes', body]]), bytes.subarray(tree.offset));
+}
+
 export { lay };

@@ -58,7 +58,8 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   test('truncated: inside a record header', () => expectRule(golden().subarray(0, AT.TASK_CREDS + 5), 'truncated', AT.TASK_CREDS, 'RECORD'));
   test('record-len: below the 8-byte header', () => expectRule(poke(golden(), AT.OBJREF_GI + 4, 4), 'record-len', AT.OBJREF_GI, 'OBJREF'));
   test('record-len: wrong for a fixed-size record', () => {
-    const b = splice(poke(golden(), AT.TREE + 4, 24), AT.TREE + 16, 0, new Uint8Array(8));
+    // 32: neither a TREE (16) nor, for record 101, a v23 PIDS (24).
+    const b = splice(poke(golden(), AT.TREE + 4, 32), AT.TREE + 16, 0, new Uint8Array(16));
     return expectRule(b, 'record-len', AT.TREE, 'TREE');
   });
   test('record-len: a CRED of neither layout', () => {
