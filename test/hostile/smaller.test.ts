@@ -83,7 +83,9 @@ test('checkpoint refuses a pid given twice (CLI: usage error; API: RangeError)',
 
 rootTest('a zombie is named as exited, with and without securebits', async () => {
   // A parent that never reaps its child: the child stays a zombie while the parent sleeps.
-  const parent = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // (A shell may reap its background job before it execs; python never waits unless told.)
+  const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
+  const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
     for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
