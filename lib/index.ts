@@ -31,7 +31,7 @@ export {
   CarryCapsRefused,
   type RestartOptions,
   type RestartPlanReport,
-  type RestartExit,
+  type RestartResult,
   type StdioOption,
   type ExecCreds,
 } from './restart';

@@ -11,6 +11,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -19,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cred_state.h"
 #include "errors.h"
@@ -395,7 +397,7 @@ void ReapBlocking(int pidfd) {
   }
 }
 
-// spawn(opts) -> { pid, stdio: [fd|null x3], kill(sig), ref(), unref() }
+// spawn(opts) -> { pid, stdio: [fd|null per child fd], kill(sig), ref(), unref() }
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "spawn(opts)");
@@ -457,15 +459,31 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     plan.restart.image_fd = image_fd.get();
   }
 
-  // stdio: child ends (closed in the parent after fork) and parent ends (handed to JS).
-  Fd child_end[3], parent_end[3];
+  plan.detached = opts.Get("detached").ToBoolean();
+
+  // stdio: child ends (closed in the parent after fork) and parent ends (handed to JS). Child
+  // fds 0-2 default to inherit; a 'pipe' there is a pipe, a 'pipe' above 2 a socketpair (both
+  // directions, as child_process gives it).
   Napi::Value stdio_v = opts.Get("stdio");
   Napi::Array stdio = stdio_v.IsArray() ? stdio_v.As<Napi::Array>() : Napi::Array::New(env);
-  for (uint32_t i = 0; i < 3; i++) {
+  const uint32_t nfd = stdio.Length() > 3 ? stdio.Length() : 3;
+  if (nfd > 1024) throw Napi::RangeError::New(env, "stdio: more than 1024 fds");
+  std::vector<Fd> child_end(nfd), parent_end(nfd);
+  plan.stdio.assign(nfd, -1);
+  plan.stdio_work.assign(nfd, -1);
+  for (uint32_t i = 0; i < nfd; i++) {
     Napi::Value s = i < stdio.Length() ? stdio.Get(i) : env.Undefined();
-    std::string kind = s.IsString() ? s.As<Napi::String>().Utf8Value() : "inherit";
+    std::string kind = s.IsString() ? s.As<Napi::String>().Utf8Value() : i < 3 ? "inherit" : "ignore";
     if (s.IsNumber()) {
-      plan.stdio[i] = s.As<Napi::Number>().Int32Value();
+      int fd = s.As<Napi::Number>().Int32Value();
+      if (fd < 0) throw Napi::RangeError::New(env, "stdio: a negative fd");
+      plan.stdio[i] = fd;
+    } else if (kind == "pipe" && i >= 3) {
+      int p[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) throw ErrnoError(env, "socketpair", errno);
+      child_end[i].reset(p[0]);
+      parent_end[i].reset(p[1]);
+      plan.stdio[i] = child_end[i].get();
     } else if (kind == "pipe") {
       int p[2];
       if (pipe2(p, O_CLOEXEC) != 0) throw ErrnoError(env, "pipe2", errno);
@@ -473,10 +491,12 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       child_end[i].reset(i == 0 ? p[0] : p[1]);
       parent_end[i].reset(i == 0 ? p[1] : p[0]);
       plan.stdio[i] = child_end[i].get();
-    } else if (kind == "ignore") {
+    } else if (kind == "ignore" && i < 3) {
       child_end[i].reset(open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
       if (child_end[i].get() < 0) throw ErrnoError(env, "open /dev/null", errno);
       plan.stdio[i] = child_end[i].get();
+    } else if (kind == "ignore") {
+      plan.stdio[i] = -1;  // left closed: every fd of ours is close-on-exec
     } else if (kind == "inherit") {
       plan.stdio[i] = int(i);
     } else {
@@ -538,8 +558,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Napi::Number::New(env, double(pid)));
-  Napi::Array fds = Napi::Array::New(env, 3);
-  for (uint32_t i = 0; i < 3; i++)
+  Napi::Array fds = Napi::Array::New(env, nfd);
+  for (uint32_t i = 0; i < nfd; i++)
     fds.Set(i, parent_end[i].get() >= 0 ? Napi::Value(Napi::Number::New(env, parent_end[i].release()))
                                         : env.Null());
   out.Set("stdio", fds);

@@ -7,7 +7,7 @@ import type { Command } from '../command';
 import { UsageError } from '../command';
 import { usageErrors } from '../args';
 import { capNames, securebitNames, type Cred } from '../../model';
-import { restart, type RestartOptions, type RestartPlanReport } from '../../restart';
+import { restart, type RestartHandle, type RestartOptions, type RestartPlanReport } from '../../restart';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -82,7 +82,7 @@ export const restartCommand: Command = {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
-    const opts: RestartOptions = { carryCaps: Boolean(values['carry-caps']) };
+    const opts: RestartOptions & { dryRun?: false } = { carryCaps: Boolean(values['carry-caps']) };
     if (values.task !== undefined) opts.task = int(values.task, '--task');
     if (values.pid !== undefined) opts.pid = int(values.pid, '--pid');
 
@@ -95,7 +95,7 @@ export const restartCommand: Command = {
     }
     // Handlers go in before the program starts: a signal that arrives while restart() is still
     // returning (the program may already be running) is held and passed on right after.
-    let h: ReturnType<typeof restart> | undefined;
+    let h: RestartHandle | undefined;
     const pending: NodeJS.Signals[] = [];
     const forward = (sig: NodeJS.Signals) => {
       if (h) h.kill(sig);
@@ -105,9 +105,9 @@ export const restartCommand: Command = {
     try {
       h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' });
       for (const sig of pending.splice(0)) h.kill(sig);
-      const { code, signal } = await h;
-      if (values.json) io.stderr.write(toJson({ pid: h.pid, code, signal }) + '\n');
-      return code ?? 128 + (signal ? constants.signals[signal] : 0);
+      const { exitCode, signal } = await h;
+      if (values.json) io.stderr.write(toJson({ pid: h.pid, exitCode, signal }) + '\n');
+      return exitCode ?? 128 + (signal ? constants.signals[signal] : 0);
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
     }
