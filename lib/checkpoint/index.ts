@@ -11,6 +11,7 @@ import { fromNative, NotExpressibleError } from './errors';
 import { buildImage } from './image';
 import { readLive, type CheckpointProgress, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
+import { resolveTarget, type CheckpointTarget } from './target';
 
 export * from './errors';
 export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
@@ -18,6 +19,7 @@ export { buildImage, liveHeader } from './image';
 export { processTree } from './tree';
 export { stopTracer } from './tracer';
 export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
+export type { CheckpointTarget, ChildLike, PidfdTarget } from './target';
 
 export interface CheckpointOptions {
   /** Every thread becomes a task of the image (threads' creds can differ). Default: leaders only. */
@@ -31,8 +33,6 @@ export interface CheckpointOptions {
   unknownSecurebits?: UnknownSecurebits;
   /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
   kernel?: 'auto' | 'never';
-  /** Tests only: hold each task stopped under ptrace this long. */
-  testDelayMs?: number;
   /**
    * Progress of a live checkpoint: the tree walk (checkpointTree: processes found so far) and the
    * reading of processes (done of total). Not called when the kernel's sys_checkpoint is used.
@@ -76,24 +76,47 @@ function useKernel(options: CheckpointOptions, tasks: number): boolean {
   return (options.kernel ?? 'auto') === 'auto' && tasks === 1 && !options.threads && (linuxCr ??= native().linuxCrAvailable());
 }
 
-/** Checkpoints the given processes (each with its threads if asked) into one image. */
-export async function checkpoint(pids: number | readonly number[], options: CheckpointOptions = {}): Promise<Image> {
-  const list = typeof pids === 'number' ? [pids] : [...pids];
-  if (list.length === 0) throw new RangeError('checkpoint: no pids');
-  if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0]), options);
-  const live = await readLive(list, options);
-  const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
-  return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
+/**
+ * Checkpoints the given processes (each with its threads if asked) into one image. Each is a
+ * pid, a child this process started (ChildProcess or restart handle) or `{ pidfd }`; a child or a
+ * pidfd is checked again after the read, so a pid reused meanwhile is never read instead.
+ */
+export async function checkpoint(targets: CheckpointTarget | readonly CheckpointTarget[], options: CheckpointOptions = {}): Promise<Image> {
+  return checkpointWith(targets, options);
+}
+
+/** checkpoint(), also taking the test hook (lib/checkpoint/testing.ts). */
+export async function checkpointWith(targets: CheckpointTarget | readonly CheckpointTarget[], options: CheckpointOptions & { testDelayMs?: number }): Promise<Image> {
+  const resolved = (Array.isArray(targets) ? targets : [targets as CheckpointTarget]).map(resolveTarget);
+  if (resolved.length === 0) throw new RangeError('checkpoint: no pids');
+  const list = resolved.map((r) => r.pid);
+  let image: Image;
+  if (useKernel(options, list.length)) image = checkCompat(kernelCheckpoint(list[0]), options);
+  else {
+    const live = await readLive(list, options);
+    const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
+    image = checkCompat(buildImage(live, { compat: options.compat, depth }), options);
+  }
+  for (const r of resolved) r.stillThere();
+  return image;
 }
 
 /** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
-export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
-  if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid), options);
+export async function checkpointTree(root: CheckpointTarget, options: CheckpointOptions = {}): Promise<Image> {
+  const target = resolveTarget(root);
+  const rootPid = target.pid;
+  if (useKernel(options, 1)) {
+    const image = checkCompat(kernelCheckpoint(rootPid), options);
+    target.stillThere();
+    return image;
+  }
   const report = options.onProgress;
   const tree = await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })));
   const live = await readLive(
     tree.map((t) => t.pid),
     options,
   );
-  return checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
+  const image = checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
+  target.stillThere();
+  return image;
 }

@@ -280,6 +280,8 @@ export interface NativeBinding extends LiveCheckpointBinding, RestartBinding, Ag
   // --- pidfds the caller holds (native/pidfd.cc) ---
   /** pidfd_send_signal: true when sent (signal 0: alive), false once the process has exited. */
   pidfdSendSignal(fd: number, signal: number): boolean;
+  /** pidfd_open (close-on-exec); the caller closes it. */
+  pidfdOpen(pid: number): number;
 
   // --- probe (native/probe.cc) ---
   probe(): ProbeResult;
