@@ -43,12 +43,31 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
   } catch (e) {
     if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
     const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${err.message}`);
+    if (err && typeof err.code === 'string' && err.syscall) throw new CliFailure(`cannot read ${name}: ${fsReason(err)}`);
     throw e;
   } finally {
     progress?.end();
     if (source !== stdin) source.destroy();
     if (stream !== source) stream.destroy();
+  }
+}
+
+/** An fs error's reason without the paths it names (a temp file's name means nothing to the user). */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return (err?.message ?? String(e)).replace(/, \w+ '[^']*'( -> '[^']*')?$/, '');
+}
+
+/** The whole of an image file, or stdin for '-'; failures become CliFailure naming the source. */
+export async function readImageBytes(file: string, stdin: Readable): Promise<Uint8Array> {
+  const name = file === '-' ? '<stdin>' : file;
+  try {
+    if (file !== '-') return await fs.promises.readFile(file);
+    const chunks: Buffer[] = [];
+    for await (const c of stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+    return Buffer.concat(chunks);
+  } catch (e) {
+    throw new CliFailure(`cannot read ${name}: ${fsReason(e)}`);
   }
 }
 
@@ -60,7 +79,7 @@ function writeAtomic(file: string, bytes: Uint8Array): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
+    throw new CliFailure(`cannot write ${file}: ${fsReason(e)}`);
   }
 }
 

@@ -1,4 +1,5 @@
-// The CLI's subcommands, in the order `cr-creds --help` lists them.
+// The CLI's subcommands, in the order `cr-creds --help` lists them. Each module holds its data
+// (synopsis, options, help) and loads what it runs only when it runs.
 import type { Command } from '../command';
 import { probe } from './probe';
 import { inspect } from './inspect';
@@ -6,5 +7,6 @@ import { validate } from './validate';
 import { checkpoint } from './checkpoint';
 import { restartCommand } from './restart';
 import { convert } from './convert';
+import { completion } from './completion';
 
-export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand, convert];
+export const commands: readonly Command[] = [probe, inspect, validate, checkpoint, restartCommand, convert, completion];
