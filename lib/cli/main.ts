@@ -6,7 +6,6 @@ import './compile-cache';
 import { commands } from './commands';
 import { CliFailure, UsageError, type CliIo } from './command';
 import { commandHelp, mainHelp, shortUsage } from './help';
-import { messageOf } from './messages';
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -51,6 +50,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if ((e as { code?: string })?.code === 'EPIPE') return EPIPE_EXIT;
     // Typed library errors (format, denial, system) carry their own clear message.
+    const { messageOf } = await import('./messages');
     const message = messageOf(e);
     if (message !== null) {
       io.stderr.write(`cr-creds: ${message}\n`);
@@ -61,15 +61,29 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(EPIPE_EXIT);
-    throw e;
-  });
+  // The standard streams are made when first touched (a stream each, and their modules): only
+  // those a command uses.
+  let stdoutSeen = false;
   const io: CliIo = {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    isTTY: Boolean(process.stderr.isTTY),
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      if (!stdoutSeen) {
+        stdoutSeen = true;
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(EPIPE_EXIT);
+          throw e;
+        });
+      }
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get isTTY() {
+      return Boolean(process.stderr.isTTY);
+    },
     env: process.env,
   };
   main(process.argv.slice(2), io).then(

@@ -43,7 +43,9 @@ export const checkpoint: Command = {
     const { checkpoint: checkpointPids, checkpointTree, CheckpointError } = await import('../../checkpoint');
     const { encode } = await import('../../format/encode');
     const progress = progressFor(io, values as { progress?: boolean; quiet?: boolean });
+    const cache = await import('../linux-cr-cache');
     const options = {
+      kernel: cache.linuxCrKnownAbsent() ? ('never' as const) : ('auto' as const),
       threads: Boolean(values.threads),
       compat,
       unknownSecurebits: values['skip-securebits'] ? ('skip' as const) : values['allow-unknown-securebits'] ? ('mark' as const) : ('fail' as const),
@@ -57,6 +59,7 @@ export const checkpoint: Command = {
       // The progress line is erased before any message or output: the terminal is left as it was.
       const image = await withProgress(progress, () => (values.tree ? checkpointTree(pids[0], options) : checkpointPids(pids, options)));
       bytes = encode(image, { compat });
+      if (options.kernel === 'auto' && !(await import('../../native/binding')).native().linuxCrAvailable()) cache.rememberLinuxCrAbsent();
     } catch (e) {
       if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_UNREADABLE')
         throw new CliFailure(`${e.message.replace(/; allow unknown.*$/, '')}; pass --allow-unknown-securebits to record them as unknown`);

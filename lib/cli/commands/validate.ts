@@ -22,7 +22,7 @@ export const validate: Command = {
     const { positionals } = parseCommandArgs(this, argv);
     if (positionals.length === 0) throw new UsageError('validate needs at least one FILE');
     if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given once");
-    const { readFile } = await import('fs/promises');
+    const { readFileSync } = await import('fs');
     const { validate: validateImage } = await import('../../format/decode');
     const { fsReason } = await import('../image-files');
     let ok = true;
@@ -30,7 +30,7 @@ export const validate: Command = {
       const name = file === '-' ? '<stdin>' : file;
       let bytes: Uint8Array;
       try {
-        bytes = file === '-' ? await readAll(io.stdin) : await readFile(file);
+        bytes = file === '-' ? await readAll(io.stdin) : readFileSync(file);
       } catch (e) {
         const err = e;
         io.stderr.write(`cr-creds: cannot read ${name}: ${fsReason(err)}\n`);
