@@ -292,18 +292,39 @@ struct Watch {
   bool exited = false;
   bool closed = false;     // uv handle closed
   bool collected = false;  // JS object finalized
+  // The exit, told to JS once the pidfd is closed (report: there is someone to tell).
+  bool report = false;
+  bool by_signal = false;
+  int status = 0;  // exit status or signal number; -1: waitid failed
 };
 
 void MaybeFree(Watch* w) {
   if (w->closed && w->collected) delete w;
 }
 
+// The exit is told to JS from here, after the pidfd is closed: when JS hears of the exit, no fd
+// of the child is held any more.
 void OnPollClosed(uv_handle_t* h) {
   Watch* w = static_cast<Watch*>(h->data);
   close(w->pidfd);
   w->pidfd = -1;
   w->closed = true;
-  w->on_exit.Reset();
+  Napi::FunctionReference cb = std::move(w->on_exit);
+  if (w->report && !cb.IsEmpty()) {
+    Napi::HandleScope scope(w->env);
+    Napi::Value code = w->env.Null(), sig = w->env.Null();
+    if (w->by_signal)
+      sig = Napi::Number::New(w->env, w->status);
+    else
+      code = Napi::Number::New(w->env, w->status);  // -1: waitid failed, which cannot happen for our own child
+    try {
+      cb.MakeCallback(w->env.Global(), {code, sig}, w->ctx);
+    } catch (const Napi::Error& e) {
+      // A throwing exit listener is the program's bug: surface it as an uncaught exception.
+      napi_fatal_exception(w->env, e.Value());
+    }
+  }
+  cb.Reset();
   MaybeFree(w);
 }
 
@@ -315,24 +336,11 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   while (r < 0 && errno == EINTR);
   if (r == 0 && info.si_pid == 0) return;  // spurious wake-up: not exited yet
   w->exited = true;
+  w->report = true;
+  w->by_signal = r == 0 && info.si_code != CLD_EXITED;
+  w->status = r < 0 ? -1 : info.si_status;
   uv_poll_stop(&w->poll);
-  Napi::HandleScope scope(w->env);
-  Napi::Value code = w->env.Null(), sig = w->env.Null();
-  if (r < 0) {
-    code = Napi::Number::New(w->env, -1);  // cannot happen for our own child; say so plainly
-  } else if (info.si_code == CLD_EXITED) {
-    code = Napi::Number::New(w->env, info.si_status);
-  } else {
-    sig = Napi::Number::New(w->env, info.si_status);
-  }
-  Napi::FunctionReference cb = std::move(w->on_exit);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);
-  try {
-    cb.MakeCallback(w->env.Global(), {code, sig}, w->ctx);
-  } catch (const Napi::Error& e) {
-    // A throwing exit listener is the program's bug: surface it as an uncaught exception.
-    napi_fatal_exception(w->env, e.Value());
-  }
 }
 
 Napi::Value Kill(const Napi::CallbackInfo& info) {

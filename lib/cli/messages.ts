@@ -2,6 +2,7 @@
 // process is said one way ("process N: no such process"); a refused read of another process
 // says what the kernel's ptrace access check had to refuse it for.
 import * as fs from 'fs';
+import { capNames } from '../model/capabilities';
 
 interface SystemErrorShape {
   message: string;
@@ -10,17 +11,6 @@ interface SystemErrorShape {
   syscall?: string;
   path?: string;
 }
-
-const CAP_NAMES_BY_BIT: Record<number, string> = {
-  0: 'CAP_CHOWN', 1: 'CAP_DAC_OVERRIDE', 2: 'CAP_DAC_READ_SEARCH', 3: 'CAP_FOWNER', 4: 'CAP_FSETID', 5: 'CAP_KILL',
-  6: 'CAP_SETGID', 7: 'CAP_SETUID', 8: 'CAP_SETPCAP', 9: 'CAP_LINUX_IMMUTABLE', 10: 'CAP_NET_BIND_SERVICE',
-  11: 'CAP_NET_BROADCAST', 12: 'CAP_NET_ADMIN', 13: 'CAP_NET_RAW', 14: 'CAP_IPC_LOCK', 15: 'CAP_IPC_OWNER',
-  16: 'CAP_SYS_MODULE', 17: 'CAP_SYS_RAWIO', 18: 'CAP_SYS_CHROOT', 19: 'CAP_SYS_PTRACE', 20: 'CAP_SYS_PACCT',
-  21: 'CAP_SYS_ADMIN', 22: 'CAP_SYS_BOOT', 23: 'CAP_SYS_NICE', 24: 'CAP_SYS_RESOURCE', 25: 'CAP_SYS_TIME',
-  26: 'CAP_SYS_TTY_CONFIG', 27: 'CAP_MKNOD', 28: 'CAP_LEASE', 29: 'CAP_AUDIT_WRITE', 30: 'CAP_AUDIT_CONTROL',
-  31: 'CAP_SETFCAP', 32: 'CAP_MAC_OVERRIDE', 33: 'CAP_MAC_ADMIN', 34: 'CAP_SYSLOG', 35: 'CAP_WAKE_ALARM',
-  36: 'CAP_BLOCK_SUSPEND', 37: 'CAP_AUDIT_READ', 38: 'CAP_PERFMON', 39: 'CAP_BPF', 40: 'CAP_CHECKPOINT_RESTORE',
-};
 
 function statusField(pid: number | 'self', name: string): string | null {
   try {
@@ -41,8 +31,7 @@ export function whyDenied(pid: number): string {
   if (theirs !== null && ours !== null) {
     const extra = BigInt(`0x${theirs}`) & ~BigInt(`0x${ours}`);
     if (extra) {
-      const names = Object.keys(CAP_NAMES_BY_BIT).map(Number).filter((b) => (extra >> BigInt(b)) & 1n).map((b) => CAP_NAMES_BY_BIT[b]);
-      reasons.push(`it holds ${names.join(', ')}, which cr-creds lacks (a reader needs every permitted capability of the target${hasPtrace ? ', or CAP_SYS_PTRACE in its user namespace and no security module refusing it' : ', or CAP_SYS_PTRACE'})`);
+      reasons.push(`it holds ${capNames(extra).join(', ')}, which cr-creds lacks (a reader needs every permitted capability of the target${hasPtrace ? ', or CAP_SYS_PTRACE in its user namespace and no security module refusing it' : ', or CAP_SYS_PTRACE'})`);
     }
   }
   const theirUid = statusField(pid, 'Uid')?.split(/\s+/)[0];

@@ -72,7 +72,7 @@ export const restartCommand: Command = {
     };
     for (const s of FORWARDED) process.on(s, forward);
     try {
-      h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit', cleanup: false });
+      h = restart(image, cmd[0], cmd.slice(1), { ...opts, stdio: 'inherit' });
       for (const sig of pending.splice(0)) h.kill(sig);
       const { exitCode, signal } = await h;
       if (values.json) io.stderr.write(toJson({ pid: h.pid, exitCode, signal }) + '\n');
