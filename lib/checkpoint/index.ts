@@ -4,7 +4,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { decode, encode, ImageEncodeError, type Image } from '../format';
+// The codec's modules one by one, not its index: a checkpoint loads only what it uses.
+import { encode } from '../format/encode';
+import { ImageEncodeError } from '../format/errors';
+import type { Image } from '../format/types';
 import { treeDepths } from '../model/tree';
 import { native } from '../native/binding';
 import { fromNative, NotExpressibleError } from './errors';
@@ -53,7 +56,8 @@ function checkCompat(image: Image, options: CheckpointOptions): Image {
 }
 
 /** The kernel's own checkpoint (linux-cr), decoded. */
-function kernelCheckpoint(pid: number): Image {
+async function kernelCheckpoint(pid: number): Promise<Image> {
+  const { decode } = await import('../format/decode'); // only on a linux-cr kernel
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-'));
   const file = path.join(dir, 'image');
   const fd = fs.openSync(file, 'w+');
@@ -91,7 +95,7 @@ export async function checkpointWith(targets: CheckpointTarget | readonly Checkp
   if (resolved.length === 0) throw new RangeError('checkpoint: no pids');
   const list = resolved.map((r) => r.pid);
   let image: Image;
-  if (useKernel(options, list.length)) image = checkCompat(kernelCheckpoint(list[0]), options);
+  if (useKernel(options, list.length)) image = checkCompat(await kernelCheckpoint(list[0]), options);
   else {
     const live = await readLive(list, options);
     const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
@@ -106,7 +110,7 @@ export async function checkpointTree(root: CheckpointTarget, options: Checkpoint
   const target = resolveTarget(root);
   const rootPid = target.pid;
   if (useKernel(options, 1)) {
-    const image = checkCompat(kernelCheckpoint(rootPid), options);
+    const image = checkCompat(await kernelCheckpoint(rootPid), options);
     target.stillThere();
     return image;
   }

@@ -5,7 +5,6 @@ import * as path from 'path';
 import { Transform, type Readable } from 'stream';
 import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
-import { readImageDetailed } from '../format/stream';
 import { ImageFormatError } from '../format/errors';
 
 /** Files at least this big show reading progress (smaller ones read faster than it would draw). */
@@ -39,6 +38,8 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
         stream = source.pipe(counter);
       }
     }
+    // The stream reader only when an image is read (checkpoint writes one and never needs it).
+    const { readImageDetailed } = await import('../format/stream');
     return await readImageDetailed(stream);
   } catch (e) {
     if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
