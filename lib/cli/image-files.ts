@@ -2,7 +2,7 @@
 // progress on big files), written atomically so that no reader ever sees half an image.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Transform, type Readable } from 'stream';
+import type { Readable } from 'stream';
 import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
 import { ImageFormatError } from '../format/errors';
@@ -27,6 +27,7 @@ export async function readImageSource(file: string | undefined, stdin: Readable,
       }
       if (size >= PROGRESS_MIN_BYTES) {
         let seen = 0;
+        const { Transform } = await import('stream'); // only for progress on a big file
         const counter = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             seen += chunk.byteLength;
