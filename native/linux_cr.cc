@@ -47,38 +47,39 @@ const LinuxCrSymbols& CachedSymbols() {
   return syms;
 }
 
-// The series' numbers (eclone, checkpoint, restart), by architecture. Used only behind the gate.
-#if defined(__x86_64__)
-constexpr long kNrCheckpoint = 313;
-#elif defined(__i386__)
-constexpr long kNrCheckpoint = 339;
-#elif defined(__s390x__)
-constexpr long kNrCheckpoint = 332;
-#else
-constexpr long kNrCheckpoint = -1;
-#endif
-
 Napi::Error NoLinuxCr(Napi::Env env, const std::string& why) {
   Napi::Error e = Napi::Error::New(env, "the running kernel has no linux-cr sys_checkpoint: " + why);
   e.Set("code", Napi::String::New(env, "ERR_NO_LINUX_CR"));
   return e;
 }
 
-// linuxCrCheckpoint(pid, fd, flags): the kernel's own checkpoint of pid's tree into fd.
+// linuxCrCheckpoint(pid, fd, flags, nr): the kernel's own checkpoint of pid's tree into fd,
+// through syscall nr. The gate comes first: without sys_checkpoint nothing is issued, whatever nr.
 Napi::Value LinuxCrCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
-    throw Napi::TypeError::New(env, "linuxCrCheckpoint(pid, fd, flags): numbers expected");
+    throw Napi::TypeError::New(env, "linuxCrCheckpoint(pid, fd, flags, nr): numbers expected");
   const LinuxCrSymbols& s = CachedSymbols();
   if (!s.kallsyms_readable) throw NoLinuxCr(env, "/proc/kallsyms is unreadable");
   if (!s.sys_checkpoint) throw NoLinuxCr(env, "sys_checkpoint is not in /proc/kallsyms");
-  if (kNrCheckpoint < 0) throw NoLinuxCr(env, "no syscall number known for this architecture");
+  if (info.Length() < 4 || !info[3].IsNumber() || info[3].As<Napi::Number>().Int64Value() <= 0)
+    throw NoLinuxCr(env, "no sys_checkpoint syscall number was given");
+  long nr = long(info[3].As<Napi::Number>().Int64Value());
   int pid = info[0].As<Napi::Number>().Int32Value();
-  long r = syscall(kNrCheckpoint, pid, info[1].As<Napi::Number>().Int32Value(),
+  long r = syscall(nr, pid, info[1].As<Napi::Number>().Int32Value(),
                    static_cast<unsigned long>(info[2].As<Napi::Number>().Int64Value()), -1);
   if (r < 0) throw ErrnoError(env, "checkpoint", errno, pid);
   return Napi::Number::New(env, double(r));
 }
+
+}  // namespace
+
+bool KernelHasSysRestart() {
+  const LinuxCrSymbols& s = CachedSymbols();
+  return s.kallsyms_readable && s.sys_restart;
+}
+
+namespace {
 
 Napi::Value LinuxCrAvailable(const Napi::CallbackInfo& info) {
   const LinuxCrSymbols& s = CachedSymbols();

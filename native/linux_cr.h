@@ -1,6 +1,8 @@
 // The linux-cr syscalls (sys_checkpoint, sys_restart) exist only in a kernel built with the
-// series. Their presence is read from /proc/kallsyms by name; their numbers are never used
-// otherwise: on x86-64 today 312-314 are kcmp, finit_module and sched_setattr.
+// series. Their presence is read from /proc/kallsyms by name; no number is ever issued on a
+// kernel that lacks them. The numbers themselves moved with the series' base kernel (on x86-64
+// 301/302, 304/305, 313/314; on today's kernels all of them belong to other syscalls): they are
+// chosen in JS (lib/native/linux-cr-syscalls.ts) and passed in.
 #pragma once
 
 namespace crc {
@@ -13,5 +15,8 @@ struct LinuxCrSymbols {
 
 // Scans /proc/kallsyms (once per call).
 LinuxCrSymbols ScanLinuxCrSymbols();
+
+// The cached scan: true only when /proc/kallsyms shows sys_restart.
+bool KernelHasSysRestart();
 
 }  // namespace crc

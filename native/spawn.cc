@@ -25,6 +25,7 @@
 #include "cred_state.h"
 #include "errors.h"
 #include "fd_io.h"
+#include "linux_cr.h"
 #include "registry.h"
 #include "spawn_plan.h"
 
@@ -450,8 +451,10 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     if (o.Get("standInErrno").IsNumber()) plan.restart.stand_in_errno = o.Get("standInErrno").As<Napi::Number>().Int32Value();
     if (o.Get("nr").IsNumber()) plan.restart.nr = o.Get("nr").As<Napi::Number>().Int64Value();
     if (o.Get("flags").IsNumber()) plan.restart.flags = o.Get("flags").As<Napi::Number>().Int64Value();
-    if (!plan.restart.stand_in && (plan.restart.nr < 0 || (plan.restart.nr >= 312 && plan.restart.nr <= 314)))
-      throw Napi::RangeError::New(env, "spawn: refusing sys_restart syscall number " + std::to_string(plan.restart.nr));
+    plan.restart.kernel_has_it = KernelHasSysRestart();
+    if (!plan.restart.stand_in && (plan.restart.nr <= 0 || !plan.restart.kernel_has_it))
+      throw Napi::RangeError::New(env, "spawn: refusing sys_restart syscall number " + std::to_string(plan.restart.nr) +
+                                           (plan.restart.kernel_has_it ? "" : ": /proc/kallsyms shows no sys_restart"));
     Napi::Value img = o.Get("image");
     if (!img.IsTypedArray()) throw Napi::TypeError::New(env, "sysRestart.image: expected a Uint8Array");
     Napi::Uint8Array bytes = img.As<Napi::Uint8Array>();

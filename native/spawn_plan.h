@@ -78,6 +78,7 @@ struct SysRestart {
   bool stand_in = false;   // call StandInRestart() instead of the syscall
   int32_t stand_in_errno = 0;
   long nr = -1;            // syscall number, only when !stand_in
+  bool kernel_has_it = false;  // /proc/kallsyms showed sys_restart (checked before fork)
   int image_fd = -1;       // memfd holding the image
   unsigned long flags = 0;
 };

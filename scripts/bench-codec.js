@@ -6,14 +6,14 @@
 'use strict';
 const { ImageBuilder, decode, encode } = require('../dist/format');
 
-function oneTask() {
-  const b = new ImageBuilder();
+function oneTask(dialect) {
+  const b = new ImageBuilder({ dialect });
   b.task(b.cred({ uid: 1000, gid: 1000, groups: [4, 24, 27, 1000], caps: { bounding: (1n << 41n) - 1n } }));
   return b.build();
 }
 
-function manyTasks(n) {
-  const b = new ImageBuilder();
+function manyTasks(n, dialect) {
+  const b = new ImageBuilder({ dialect });
   const ns = b.namespace(b.user(1000), { uidMap: [{ inside: 0, outside: 100000, count: 65536 }] });
   const creds = [];
   for (let i = 0; i < 16; i++) {
@@ -71,7 +71,9 @@ function measureSideBySide(fns, rounds = 25, ms = 40) {
 
 const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(2)} us`);
 
-for (const [name, img] of [['1 task', oneTask()], ['10,000 tasks, 16 shared creds', manyTasks(10000)]]) {
+const cases = [];
+for (const dialect of ['v21', 'v23']) cases.push([`${dialect}, 1 task`, oneTask(dialect)], [`${dialect}, 10,000 tasks, 16 shared creds`, manyTasks(10000, dialect)]);
+for (const [name, img] of cases) {
   const bytes = encode(img);
   const [tScan, tDecode, tEncode] = measureSideBySide([() => scan(bytes), () => decode(bytes), () => encode(img)]);
   console.log(`${name}: ${bytes.length} bytes`);

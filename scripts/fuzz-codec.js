@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Longer fuzz run of the codec: node scripts/fuzz-codec.js [iterations=100000] [seed=1]
-// (build first: npx tsc -p tsconfig.build.json). Mutates valid images; decode must return an
+// (build first: npx tsc -p tsconfig.build.json). Mutates valid images of both dialects; decode must return an
 // image or throw ImageFormatError, the stream reader must agree, and what decodes must encode.
 'use strict';
 const { Readable } = require('stream');
@@ -12,9 +12,9 @@ const seed = Number(process.argv[3] ?? 1);
 
 function seedsOf() {
   const out = [];
-  for (const byteOrder of ['little', 'big']) {
+  for (const dialect of ['v21', 'v23']) for (const byteOrder of ['little', 'big']) {
     for (const credLayout of [88, 96]) {
-      const b = new ImageBuilder({ header: { byteOrder, time: 1n }, credLayout });
+      const b = new ImageBuilder({ header: { byteOrder, time: 1n }, credLayout, dialect });
       const ns = b.namespace(b.user(1000), { uidMap: [{ inside: 0, outside: 1000, count: 1 }], setgroups: 'deny', inode: 7n });
       const inner = b.namespace(b.user(0, ns));
       const c1 = b.cred({ uid: 1000, groups: [1, 2, 3], caps: { permitted: 0x400n, ambient: 0x400n }, securebits: 0x41 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Regenerates examples/example.img with the project's own writer (run `npx tsc -p
-// tsconfig.build.json` first). Fixed time so the file is reproducible byte for byte.
+// Regenerates examples/example.img (v21, the default dialect, with the real-kernel prefix) with
+// the project's own writer (run `npx tsc -p tsconfig.build.json` first). Fixed time so the file
+// is reproducible byte for byte.
 'use strict';
 const fs = require('fs');
 const path = require('path');

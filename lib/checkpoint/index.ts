@@ -10,7 +10,8 @@ import { ImageEncodeError } from '../format/errors';
 import type { Image } from '../format/types';
 import { treeDepths } from '../model/tree';
 import { native } from '../native/binding';
-import { fromNative, NotExpressibleError } from './errors';
+import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
+import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
 import { readLive, type CheckpointProgress, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
@@ -37,6 +38,12 @@ export interface CheckpointOptions {
   /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
   kernel?: 'auto' | 'never';
   /**
+   * The linux-cr syscall numbers of this kernel, when the table (by release, checked against
+   * /proc/kallsyms) cannot tell them; else the CR_CREDS_LINUX_CR_SYSCALLS environment variable
+   * ("CHECKPOINT,RESTART"). Used only on a kernel whose kallsyms shows sys_checkpoint.
+   */
+  linuxCrSyscalls?: { checkpoint: number; restart: number };
+  /**
    * Progress of a live checkpoint: the tree walk (checkpointTree: processes found so far) and the
    * reading of processes (done of total). Not called when the kernel's sys_checkpoint is used.
    */
@@ -56,13 +63,21 @@ function checkCompat(image: Image, options: CheckpointOptions): Image {
 }
 
 /** The kernel's own checkpoint (linux-cr), decoded. */
-async function kernelCheckpoint(pid: number): Promise<Image> {
+async function kernelCheckpoint(pid: number, options: CheckpointOptions): Promise<Image> {
   const { decode } = await import('../format/decode'); // only on a linux-cr kernel
+  let nr: number;
+  try {
+    nr = linuxCrSyscallsHere(options.linuxCrSyscalls).checkpoint;
+  } catch (e) {
+    if (e instanceof LinuxCrSyscallsUnknown)
+      throw new NoLinuxCrError(`the kernel has sys_checkpoint, but its number is not known: ${e.message}`, e.code, pid, undefined, { cause: e });
+    throw e;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-'));
   const file = path.join(dir, 'image');
   const fd = fs.openSync(file, 'w+');
   try {
-    native().linuxCrCheckpoint(pid, fd, 0);
+    native().linuxCrCheckpoint(pid, fd, 0, nr);
     return decode(fs.readFileSync(file));
   } catch (e) {
     throw fromNative(e);
@@ -95,7 +110,7 @@ export async function checkpointWith(targets: CheckpointTarget | readonly Checkp
   if (resolved.length === 0) throw new RangeError('checkpoint: no pids');
   const list = resolved.map((r) => r.pid);
   let image: Image;
-  if (useKernel(options, list.length)) image = checkCompat(await kernelCheckpoint(list[0]), options);
+  if (useKernel(options, list.length)) image = checkCompat(await kernelCheckpoint(list[0], options), options);
   else {
     const live = await readLive(list, options);
     const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
@@ -110,7 +125,7 @@ export async function checkpointTree(root: CheckpointTarget, options: Checkpoint
   const target = resolveTarget(root);
   const rootPid = target.pid;
   if (useKernel(options, 1)) {
-    const image = checkCompat(await kernelCheckpoint(rootPid), options);
+    const image = checkCompat(await kernelCheckpoint(rootPid, options), options);
     target.stillThere();
     return image;
   }

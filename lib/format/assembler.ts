@@ -12,16 +12,8 @@ import type {
   User,
   UserNamespace,
 } from '../model/types';
-import {
-  NGROUPS_MAX,
-  OBJ_TYPE_MAX,
-  ObjType,
-  RecordSize,
-  RecordType,
-  TAIL_MAGIC,
-  objTypeName,
-  recordName,
-} from './constants';
+import { MAX_LSM_NAME_LEN, NGROUPS_MAX, RecordSize, RecordType, TAIL_MAGIC } from './constants';
+import { DEFAULT_DIALECT, DIALECTS, V21, V23, type DialectTable } from './dialects';
 import { ImageFormatError, type FormatRule } from './errors';
 import {
   CRED_EXT_FLAGS,
@@ -38,49 +30,164 @@ import {
   readExtents,
   usernsExtLen,
 } from './extensions';
-import type { CredLayout, Image, ImageHeader, SecurityObject } from './types';
+import type { CredLayout, Image, ImageHeader, ImagePrefix, SecurityObject } from './types';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const enum Phase {
   Header,
   Uts,
-  Tree,
+  /** After the uts BUFFERs: the optional real-kernel prefix, then TREE. */
+  Prefix,
   Pids,
   Body,
   Done,
 }
 
-/** Records this parser interprets; every other type is skipped by len. */
-const KNOWN = new Set<number>([
-  RecordType.HEADER,
-  RecordType.BUFFER,
-  RecordType.OBJREF,
-  RecordType.TREE,
-  RecordType.USER_NS,
-  RecordType.CRED,
-  RecordType.USER,
-  RecordType.GROUPINFO,
-  RecordType.TASK_CREDS,
-  RecordType.CRED_EXT,
-  RecordType.USERNS_EXT,
-  RecordType.TASK_EXT,
-  RecordType.TAIL,
+/** Where the optional CONTAINER part of the prefix stands. */
+const enum Container {
+  None,
+  /** CONTAINER read: its LSM-name BUFFER or LSM_INFO may follow. */
+  Open,
+  /** The LSM-name BUFFER read: LSM_INFO may follow. */
+  Named,
+  /** LSM_INFO read: only TREE may follow. */
+  Closed,
+}
+
+/** The longest LSM-name BUFFER accepted (the series writes 8 + 11). */
+const MAX_LSM_NAME_BUFFER = RecordSize.HDR + MAX_LSM_NAME_LEN;
+
+/**
+ * Per dialect: the record types that are out of place in the body of an image (the frame's
+ * records, and creds object records, which only an OBJREF may introduce). Every other type
+ * the body holds (tasks, threads, files, memory, signals, BUFFERs, STRINGs...) is passed over.
+ */
+function bodyRefused(d: DialectTable): Uint8Array {
+  const t = new Uint8Array(RecordType.TAIL + 1);
+  const r = d.record;
+  for (const x of [RecordType.HEADER, RecordType.HEADER_ARCH, RecordType.CONTAINER, RecordType.LSM_INFO, r.TREE, r.USER_NS, r.CRED, r.USER, r.GROUPINFO])
+    t[x] = 1;
+  if (r.PIDS) t[r.PIDS] = 1;
+  return t;
+}
+const BODY_REFUSED = { v21: bodyRefused(V21), v23: bodyRefused(V23) };
+
+/**
+ * Before TREE tells the dialect: the types that may not stand there in either dialect (the
+ * task-creds records and objects, OBJREF, extensions, TAIL). Unknown types are passed over.
+ */
+const PREFIX_REFUSED = new Set<number>([
+  RecordType.OBJREF, RecordType.SECURITY, RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.TAIL,
+  V21.record.USER_NS, V21.record.CRED, V21.record.USER, V21.record.GROUPINFO, V21.record.TASK_CREDS,
+  V23.record.USER_NS, V23.record.CRED, V23.record.USER, V23.record.GROUPINFO, V23.record.TASK_CREDS,
 ]);
 
-/** The object type each object record restores. */
-const OBJ_OF_RECORD = new Map<number, number>([
-  [RecordType.USER_NS, ObjType.USER_NS],
-  [RecordType.CRED, ObjType.CRED],
-  [RecordType.USER, ObjType.USER],
-  [RecordType.GROUPINFO, ObjType.GROUPINFO],
+/** Types that stand in the frame (between HEADER and the pids BUFFER) or may not stand there. */
+const FRAME_TYPES = new Set<number>([
+  ...PREFIX_REFUSED, RecordType.HEADER, RecordType.HEADER_ARCH, RecordType.CONTAINER, RecordType.BUFFER, RecordType.LSM_INFO,
+  V21.record.TREE, V23.record.TREE,
 ]);
+
+const FRAME_TABLE = new Uint8Array(RecordType.TAIL + 1);
+for (const t of FRAME_TYPES) FRAME_TABLE[t] = 1;
+
+/** The records a SECURITY object's OBJREF may not be closed by: the ones this parser reads. */
+function interpreted(d: DialectTable): Set<number> {
+  const r = d.record;
+  return new Set<number>([
+    RecordType.HEADER, RecordType.BUFFER, RecordType.OBJREF, r.TREE, r.USER_NS, r.CRED, r.USER, r.GROUPINFO, r.TASK_CREDS,
+    RecordType.CRED_EXT, RecordType.USERNS_EXT, RecordType.TASK_EXT, RecordType.TAIL,
+  ]);
+}
+const INTERPRETED = { v21: interpreted(V21), v23: interpreted(V23) };
+
+/** A record's name before TREE tells the dialect: the seed's name, else the 2011 one. */
+function prefixName(type: number): string {
+  const n = V21.recordName(type);
+  return n.startsWith('TYPE_') ? V23.recordName(type) : n;
+}
 
 const TWO32 = 4294967296;
 /** objType of an objref whose OBJREF is read but whose object is not restored yet. */
 const PENDING = -1;
 const TAIL_HI = Number(TAIL_MAGIC >> 32n);
 const TAIL_LO = Number(TAIL_MAGIC & 0xffffffffn);
+
+/** A u64 as a BigInt; 0 (uflags, mostly) without allocating one. */
+function u64(view: DataView, at: number, le: boolean): bigint {
+  return view.getUint32(at, le) === 0 && view.getUint32(at + 4, le) === 0 ? 0n : view.getBigUint64(at, le);
+}
+
+/** Bodies of no bytes are one shared array: nothing can be written into it. */
+const EMPTY = new Uint8Array(0);
+
+/** A copy of a record's body (the bytes after its 8-byte header): one allocation. */
+function bodyOf(view: DataView, at: number, len: number): Uint8Array {
+  const n = len - 8;
+  if (n === 0) return EMPTY;
+  const out = new Uint8Array(n);
+  if (n <= 64) for (let i = 0, p = at + 8; i < n; i++, p++) out[i] = view.getUint8(p);
+  else out.set(new Uint8Array(view.buffer, view.byteOffset + at + 8, n));
+  return out;
+}
+
+/**
+ * uts strings (latin1, one char per byte up to the first NUL, so any bytes decode and encode
+ * back unchanged) repeat from image to image: the ones met are kept (a bounded table), found by
+ * a hash of the bytes and checked char by char, so a decode usually allocates none.
+ */
+const UTS_CACHE = new Map<number, string>();
+const UTS_CACHE_MAX = 256;
+
+function utsString(view: DataView, from: number, end: number): string {
+  let h = 0;
+  let p = from;
+  for (; p < end; p++) {
+    const c = view.getUint8(p);
+    if (c === 0) break;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const n = p - from;
+  const known = UTS_CACHE.get(h);
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = known.charCodeAt(i) === view.getUint8(from + i);
+    if (same) return known;
+  }
+  let text = '';
+  for (let q = from; q < p; q++) text += String.fromCharCode(view.getUint8(q));
+  if (UTS_CACHE.size < UTS_CACHE_MAX) UTS_CACHE.set(h, text);
+  return text;
+}
+
+/**
+ * Capability sets by their two words: creds repeat a handful of sets, across images too, and
+ * BigInts are immutable, so one table serves every decode (bounded, then left as it is).
+ */
+const CAP_CACHE = new Map<number, bigint>();
+const CAP_CACHE_MAX = 4096;
+
+/** Per dialect, indexed by record type - 100: the object type that record restores, or -1. */
+function objOfRecordTable(d: DialectTable): Int8Array {
+  const t = new Int8Array(32).fill(-1);
+  const r = d.record;
+  const o = d.obj;
+  t[r.USER_NS - 100] = o.USER_NS;
+  t[r.CRED - 100] = o.CRED;
+  t[r.USER - 100] = o.USER;
+  t[r.GROUPINFO - 100] = o.GROUPINFO;
+  return t;
+}
+const OBJ_OF_RECORD = { v21: objOfRecordTable(V21), v23: objOfRecordTable(V23) };
+
+/** Per dialect, indexed by object type: 1 for the objects whose OBJREF waits for their record. */
+function pendingTable(d: DialectTable): Uint8Array {
+  const t = new Uint8Array(d.objTypeMax + 1);
+  for (const x of [d.obj.CRED, d.obj.GROUPINFO, d.obj.USER, d.obj.USER_NS, d.obj.SECURITY]) t[x] = 1;
+  return t;
+}
+const PENDING_OBJECT = { v21: pendingTable(V21), v23: pendingTable(V23) };
 
 /** What decode learns beside the image: the objref each shared object had in the bytes. */
 export interface DecodeDetails {
@@ -90,9 +197,13 @@ export interface DecodeDetails {
 export class ImageAssembler {
   /** Byte order, set by the framer from the head magic before the first record. */
   le = true;
+  /** The dialect: the default one until TREE tells which the image is written in. */
+  table: DialectTable = DIALECTS[DEFAULT_DIALECT];
   private phase = Phase.Header;
   private header: Mutable<ImageHeader> | undefined;
   private uts: string[] = [];
+  private readonly prefix: ImagePrefix = {};
+  private container = Container.None;
   private nrTasks = 0;
   /** The pids BUFFER, read entry by entry as TASK_CREDS arrive (no copy). */
   private pidsView: DataView | undefined;
@@ -100,7 +211,11 @@ export class ImageAssembler {
   private credLayout: CredLayout | undefined;
   private tasks: TaskCreds[] = [];
   private nTasks = 0;
-  private readonly security: SecurityObject[] = [];
+  private security: SecurityObject[] | undefined;
+  /** The dialect's numbers the body's hot path compares against (set at TREE). */
+  private tTaskCreds = V21.record.TASK_CREDS;
+  private oCred = V21.obj.CRED;
+  private refused: Uint8Array = BODY_REFUSED.v21;
   /** Object table by objref. Valid images number densely from 1, so arrays; a hostile huge
    *  objref only makes the array sparse (V8 dictionary mode), never large. */
   private readonly objType: number[] = [];
@@ -109,10 +224,12 @@ export class ImageAssembler {
   readonly objrefs: Map<object, number> | undefined;
 
   /**
-   * OBJREFs whose object record has not come yet, innermost last. The flat form cr-creds
-   * writes has at most one; a kernel-written image nests them (checkpoint_obj() writes a
-   * CRED's OBJREF, then its GROUPINFO's and USER's objects, then the CRED), and the next object
-   * record always closes the innermost one. objType holds PENDING for their refs meanwhile.
+   * OBJREFs of creds and SECURITY objects whose record has not come yet, innermost last. The
+   * flat form cr-creds writes has at most one; a kernel-written image nests them
+   * (checkpoint_obj() writes a CRED's OBJREF, then its GROUPINFO's and USER's objects, then the
+   * CRED), and the next object record always closes the innermost one. objType holds PENDING
+   * for their refs meanwhile. An object of another type (file, mm, namespace...) is made of
+   * records this parser does not read; its OBJREF files its number and type at once.
    */
   private readonly pendTypes: number[] = [];
   private readonly pendRefs: number[] = [];
@@ -120,7 +237,8 @@ export class ImageAssembler {
   private prevType = 0;
   private prevValue: unknown;
   private prevRef = 0;
-  private readonly capCache = new Map<number, CapSet>();
+  private objOfRec: Int8Array = OBJ_OF_RECORD.v21;
+  private pendObj: Uint8Array = PENDING_OBJECT.v21;
 
   constructor(opts: { trackObjrefs?: boolean } = {}) {
     if (opts.trackObjrefs) this.objrefs = new Map();
@@ -136,10 +254,9 @@ export class ImageAssembler {
     if (this.phase !== Phase.Body) return this.frameRecord(view, at, offset, type, len);
     if (this.pendTypes.length > 0)
       return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
+    if (type === this.tTaskCreds) return this.readTaskCreds(view, at, offset, len);
     // Literal cases: a switch over module-object properties costs a load per case per record.
     switch (type) {
-      case 118: // TASK_CREDS
-        return this.readTaskCreds(view, at, offset, len);
       case 6: // OBJREF
         return this.readObjref(view, at, offset, len);
       case 8001: // CRED_EXT
@@ -151,27 +268,22 @@ export class ImageAssembler {
       case 9001: // TAIL
         return this.readTail(view, at, offset, len);
     }
-    if (type >= KNOWN_TABLE.length || KNOWN_TABLE[type] === 0) return; // unknown types are skipped by len
-    throw this.err('record-order', offset, type, OBJ_OF_RECORD.has(type) ? 'object record without an OBJREF before it' : 'record out of place in a creds image');
+    if (type >= this.refused.length || this.refused[type] === 0) return; // passed over by len
+    throw this.err('record-order', offset, type, this.objOfRecord(type) >= 0 ? 'object record without an OBJREF before it' : 'record out of place in the body of an image');
   }
 
-  /** Records before the body (header, uts, tree, pids) and after the tail. */
+  /** Records before the body (header, uts, prefix, tree, pids) and after the tail. */
   private frameRecord(view: DataView, at: number, offset: number, type: number, len: number): void {
     switch (this.phase) {
       case Phase.Done:
-        throw new ImageFormatError('after-tail', offset, recordName(type), 'a record follows the TAIL');
+        throw new ImageFormatError('after-tail', offset, this.table.recordName(type), 'a record follows the TAIL');
       case Phase.Header:
         return this.readHeader(view, at, offset, type, len);
+      case Phase.Prefix:
+        return this.readPrefix(view, at, offset, type, len);
     }
-    if (type >= KNOWN_TABLE.length || KNOWN_TABLE[type] === 0) return; // unknown types are skipped by len
-    switch (this.phase) {
-      case Phase.Uts:
-        return this.readUts(view, at, offset, type, len);
-      case Phase.Tree:
-        return this.readTree(view, at, offset, type, len);
-      default:
-        return this.readPids(view, at, offset, type, len);
-    }
+    if (type >= FRAME_TABLE.length || FRAME_TABLE[type] === 0) return; // other types are passed over by len
+    return this.phase === Phase.Uts ? this.readUts(view, at, offset, type, len) : this.readPids(view, at, offset, type, len);
   }
 
   /** The image, once the bytes have ended at `end`. */
@@ -180,27 +292,44 @@ export class ImageAssembler {
       throw new ImageFormatError('tail-missing', end, 'TAIL', 'the image ends without a TAIL record');
     const image: Image = {
       header: this.header as ImageHeader,
+      dialect: this.table.name,
+      prefix: this.prefix,
       credLayout: this.credLayout ?? 88,
       tasks: this.tasks,
     };
-    if (this.security.length > 0) image.security = this.security;
+    if (this.security !== undefined) image.security = this.security;
     return image;
   }
 
   private err(rule: FormatRule, offset: number, type: number, text: string): ImageFormatError {
-    return new ImageFormatError(rule, offset, recordName(type), text);
+    return new ImageFormatError(rule, offset, this.phase < Phase.Pids ? prefixName(type) : this.table.recordName(type), text);
   }
 
   private fixedLen(offset: number, type: number, len: number, want: number): void {
     if (len !== want) throw this.err('record-len', offset, type, `len ${len}, the record is ${want} bytes`);
   }
 
+  /** The object type a record of `type` restores, -1 for none. */
+  private objOfRecord(type: number): number {
+    const i = type - 100;
+    return i >= 0 && i < 32 ? this.objOfRec[i] : -1;
+  }
+
+  /** Whether OBJREFs of this object type wait for the object's own record. */
+  private pendingObject(objtype: number): boolean {
+    return this.pendObj[objtype] === 1;
+  }
+
   private readHeader(view: DataView, at: number, offset: number, type: number, len: number): void {
     if (type !== RecordType.HEADER) throw this.err('record-order', offset, type, 'the image must start with a HEADER record');
     this.fixedLen(offset, type, len, RecordSize.HEADER);
     const le = this.le;
-    const constants: number[] = new Array(12);
-    for (let i = 0; i < 12; i++) constants[i] = view.getUint16(at + 32 + 2 * i, le);
+    const c = at + 32;
+    const constants = [
+      view.getUint16(c, le), view.getUint16(c + 2, le), view.getUint16(c + 4, le), view.getUint16(c + 6, le),
+      view.getUint16(c + 8, le), view.getUint16(c + 10, le), view.getUint16(c + 12, le), view.getUint16(c + 14, le),
+      view.getUint16(c + 16, le), view.getUint16(c + 18, le), view.getUint16(c + 20, le), view.getUint16(c + 22, le),
+    ];
     this.header = {
       byteOrder: le ? 'little' : 'big',
       arch: view.getUint16(at + 16, le),
@@ -211,8 +340,8 @@ export class ImageAssembler {
         rev: view.getUint16(at + 24, le),
       },
       constants,
-      time: view.getBigUint64(at + 56, le),
-      uflags: view.getBigUint64(at + 64, le),
+      time: u64(view, at + 56, le),
+      uflags: u64(view, at + 64, le),
       uts: { release: '', version: '', machine: '' },
     };
     this.phase = Phase.Uts;
@@ -221,28 +350,65 @@ export class ImageAssembler {
   private readUts(view: DataView, at: number, offset: number, type: number, len: number): void {
     if (type !== RecordType.BUFFER) throw this.err('record-order', offset, type, 'three uts BUFFER records must follow the HEADER');
     this.fixedLen(offset, type, len, RecordSize.UTS_BUFFER);
-    // latin1, one char per byte up to the first NUL, so any bytes decode and encode back
-    // unchanged. A byte loop: these strings are short, and a typed-array view plus
-    // fromCharCode.apply cost more than the rest of a small image's decode.
-    let text = '';
-    for (let p = at + 8, end = at + len; p < end; p++) {
-      const c = view.getUint8(p);
-      if (c === 0) break;
-      text += String.fromCharCode(c);
-    }
+    const text = utsString(view, at + 8, at + len);
     this.uts.push(text);
     if (this.uts.length === 3) {
       const h = this.header as Mutable<ImageHeader>;
       h.uts = { release: this.uts[0], version: this.uts[1], machine: this.uts[2] };
-      this.phase = Phase.Tree;
+      this.phase = Phase.Prefix;
     }
   }
 
-  private readTree(view: DataView, at: number, offset: number, type: number, len: number): void {
-    if (type !== RecordType.TREE) throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers');
+  /**
+   * After the uts BUFFERs: [HEADER_ARCH] [CONTAINER [lsm-name BUFFER] [LSM_INFO]], then TREE,
+   * whose number tells the dialect (101 in v21; 102 in v23, where 101 is PIDS). Types the
+   * series defines elsewhere are passed over.
+   */
+  private readPrefix(view: DataView, at: number, offset: number, type: number, len: number): void {
+    const p = this.prefix;
+    // Literal cases, as in record().
+    switch (type) {
+      case 2: // HEADER_ARCH
+        if (p.headerArch !== undefined || this.container !== Container.None)
+          throw this.err('record-order', offset, type, 'HEADER_ARCH comes once, before CONTAINER');
+        p.headerArch = bodyOf(view, at, len);
+        return;
+      case 3: // CONTAINER
+        if (this.container !== Container.None) throw this.err('record-order', offset, type, 'CONTAINER comes once, before TREE');
+        p.container = { body: bodyOf(view, at, len) };
+        this.container = Container.Open;
+        return;
+      case 4: // BUFFER
+        if (this.container !== Container.Open)
+          throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers (a BUFFER here must be the LSM name right after CONTAINER)');
+        if (len > MAX_LSM_NAME_BUFFER) throw this.err('record-len', offset, type, `len ${len}, an LSM-name BUFFER is at most ${MAX_LSM_NAME_BUFFER} bytes`);
+        (p.container as NonNullable<ImagePrefix['container']>).lsmName = bodyOf(view, at, len);
+        this.container = Container.Named;
+        return;
+      case 7: // LSM_INFO
+        if (this.container !== Container.Open && this.container !== Container.Named)
+          throw this.err('record-order', offset, type, 'LSM_INFO comes once, after CONTAINER');
+        (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = bodyOf(view, at, len);
+        this.container = Container.Closed;
+        return;
+      case 101: // v21 TREE
+        return this.readTree(view, at, offset, type, len, V21);
+      case 102: // v23 TREE
+        return this.readTree(view, at, offset, type, len, V23);
+    }
+    if (type === RecordType.HEADER || PREFIX_REFUSED.has(type)) throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers');
+  }
+
+  private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
+    this.table = d;
+    this.tTaskCreds = d.record.TASK_CREDS;
+    this.oCred = d.obj.CRED;
+    this.refused = BODY_REFUSED[d.name];
+    this.objOfRec = OBJ_OF_RECORD[d.name];
+    this.pendObj = PENDING_OBJECT[d.name];
+    this.phase = Phase.Pids;
     this.fixedLen(offset, type, len, RecordSize.TREE);
     this.nrTasks = view.getUint32(at + 8, this.le);
-    this.phase = Phase.Pids;
   }
 
   private readPids(view: DataView, at: number, offset: number, type: number, len: number): void {
@@ -262,9 +428,16 @@ export class ImageAssembler {
     this.fixedLen(offset, type, len, RecordSize.OBJREF);
     const objtype = view.getUint32(at + 8, this.le);
     const ref = view.getInt32(at + 12, this.le);
-    if (objtype > OBJ_TYPE_MAX) throw this.err('objtype', offset, type, `object type ${objtype} is outside the table (0..${OBJ_TYPE_MAX})`);
+    const max = this.table.objTypeMax;
+    if (objtype > max) throw this.err('objtype', offset, type, `object type ${objtype} is outside the ${this.table.name} table (0..${max})`);
     if (ref <= 0) throw this.err('objref-positive', offset, type, `objref ${ref} is not positive`);
     if (this.objType[ref] !== undefined) throw this.err('objref-unique', offset, type, `objref ${ref} is already defined`);
+    if (!this.pendingObject(objtype)) {
+      // An object this parser does not read: its records are passed over as they come.
+      this.objType[ref] = objtype;
+      this.objValue[ref] = null;
+      return;
+    }
     this.objType[ref] = PENDING;
     this.pendTypes.push(objtype);
     this.pendRefs.push(ref);
@@ -274,34 +447,24 @@ export class ImageAssembler {
   private readObject(view: DataView, at: number, offset: number, type: number, len: number): void {
     const objtype = this.pendTypes.pop() as number;
     const ref = this.pendRefs.pop() as number;
-    const recordObj = OBJ_OF_RECORD.get(type);
-    // A creds object must be followed by its own record; any other object by a record this
+    const d = this.table;
+    const recordObj = this.objOfRecord(type);
+    // A creds object must be followed by its own record; a SECURITY object by a record this
     // parser does not interpret (kept opaque).
-    if (OBJ_OF_RECORD_VALUES.has(objtype) ? recordObj !== objtype : KNOWN.has(type))
-      throw this.err('objtype', offset, type, `OBJREF ${ref} announces a ${objTypeName(objtype)} object, but a ${recordName(type)} record follows`);
+    const isSecurity = objtype === d.obj.SECURITY;
+    if (isSecurity ? INTERPRETED[d.name].has(type) : recordObj !== objtype)
+      throw this.err('objtype', offset, type, `OBJREF ${ref} announces a ${d.objTypeName(objtype)} object, but a ${d.recordName(type)} record follows`);
     let value: unknown;
-    switch (type) {
-      case RecordType.GROUPINFO:
-        value = this.readGroupinfo(view, at, offset, len);
-        break;
-      case RecordType.USER:
-        value = this.readUser(view, at, offset, len);
-        break;
-      case RecordType.USER_NS:
-        value = this.readUserns(view, at, offset, len);
-        break;
-      case RecordType.CRED:
-        value = this.readCred(view, at, offset, len);
-        break;
-      default: {
-        // An object cr-creds does not interpret: SECURITY is kept for round trips, others skipped.
-        if (objtype === ObjType.SECURITY) {
-          const body = new Uint8Array(len - 8);
-          body.set(new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8));
-          value = { objref: ref, type, body };
-          this.security.push(value as SecurityObject);
-        } else value = null;
-      }
+    if (isSecurity) {
+      // A SECURITY object, kept verbatim for round trips.
+      value = { objref: ref, type, body: bodyOf(view, at, len) };
+      (this.security ??= []).push(value as SecurityObject);
+    } else {
+      const o = d.obj;
+      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, len);
+      else if (recordObj === o.USER) value = this.readUser(view, at, offset, len);
+      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, len);
+      else value = this.readCred(view, at, offset, len);
     }
     this.objType[ref] = objtype;
     this.objValue[ref] = value;
@@ -315,12 +478,12 @@ export class ImageAssembler {
     const t = ref > 0 ? this.objType[ref] : undefined;
     if (t === undefined || t === PENDING) throw this.err('ref-missing', offset, type, `${field} ${ref} names no earlier object`);
     if (t !== objtype)
-      throw this.err('ref-type', offset, type, `${field} ${ref} names a ${objTypeName(t)} object, not ${objTypeName(objtype)}`);
+      throw this.err('ref-type', offset, type, `${field} ${ref} names a ${this.table.objTypeName(t)} object, not ${this.table.objTypeName(objtype)}`);
     return this.objValue[ref] as T;
   }
 
   private readGroupinfo(view: DataView, at: number, offset: number, len: number): GroupInfo {
-    const type = RecordType.GROUPINFO;
+    const type = this.table.record.GROUPINFO;
     if (len < RecordSize.GROUPINFO_BASE) throw this.err('record-len', offset, type, `len ${len} is below the 16-byte GROUPINFO struct`);
     const le = this.le;
     const n = view.getUint32(at + 8, le);
@@ -338,19 +501,19 @@ export class ImageAssembler {
   }
 
   private readUser(view: DataView, at: number, offset: number, len: number): User {
-    const type = RecordType.USER;
+    const type = this.table.record.USER;
     this.fixedLen(offset, type, len, RecordSize.USER);
     const uid = view.getUint32(at + 8, this.le);
-    const ns = this.fetch<UserNamespace>(view.getInt32(at + 12, this.le), ObjType.USER_NS, offset, type, 'userns_ref');
+    const ns = this.fetch<UserNamespace>(view.getInt32(at + 12, this.le), this.table.obj.USER_NS, offset, type, 'userns_ref');
     return { uid, ns };
   }
 
   private readUserns(view: DataView, at: number, offset: number, len: number): UserNamespace {
-    const type = RecordType.USER_NS;
+    const type = this.table.record.USER_NS;
     this.fixedLen(offset, type, len, RecordSize.USER_NS);
     const ref = view.getInt32(at + 8, this.le);
     if (ref === 0) return { creator: null };
-    if (ref < 0 || this.objType[ref] !== ObjType.USER)
+    if (ref < 0 || this.objType[ref] !== this.table.obj.USER)
       throw this.err('userns-creator', offset, type, `creator_ref ${ref} names no earlier USER`);
     return { creator: this.objValue[ref] as User };
   }
@@ -360,10 +523,10 @@ export class ImageAssembler {
     // Exact as a number key while hi < 2^21; creds repeat a handful of sets, so cache them.
     if (hi < 0x200000) {
       const key = hi * TWO32 + lo;
-      let c = this.capCache.get(key);
+      let c = CAP_CACHE.get(key);
       if (c === undefined) {
         c = (BigInt(hi) << 32n) | BigInt(lo);
-        this.capCache.set(key, c);
+        if (CAP_CACHE.size < CAP_CACHE_MAX) CAP_CACHE.set(key, c);
       }
       return c;
     }
@@ -371,20 +534,20 @@ export class ImageAssembler {
   }
 
   private readCred(view: DataView, at: number, offset: number, len: number): Cred {
-    const type = RecordType.CRED;
+    const type = this.table.record.CRED;
     if (len !== RecordSize.CRED_88 && len !== RecordSize.CRED_96)
       throw this.err('record-len', offset, type, `len ${len}, a CRED is 88 or 96 bytes`);
     if (this.credLayout === undefined) this.credLayout = len as CredLayout;
     else if (this.credLayout !== len)
       throw this.err('record-len', offset, type, `len ${len}, but this image's CREDs are ${this.credLayout} bytes`);
     const le = this.le;
-    const groups = this.fetch<GroupInfo>(view.getInt32(at + 44, le), ObjType.GROUPINFO, offset, type, 'groupinfo_ref');
-    const user = this.fetch<User>(view.getInt32(at + 40, le), ObjType.USER, offset, type, 'user_ref');
+    const groups = this.fetch<GroupInfo>(view.getInt32(at + 44, le), this.table.obj.GROUPINFO, offset, type, 'groupinfo_ref');
+    const user = this.fetch<User>(view.getInt32(at + 40, le), this.table.obj.USER, offset, type, 'user_ref');
     let c = at + 48;
     let secRef = 0;
     if (len === RecordSize.CRED_96) {
       secRef = view.getInt32(at + 48, le);
-      if (secRef > 0) this.fetch<unknown>(secRef, ObjType.SECURITY, offset, type, 'sec_ref');
+      if (secRef > 0) this.fetch<unknown>(secRef, this.table.obj.SECURITY, offset, type, 'sec_ref');
       c = at + 56;
     }
     const caps: Capabilities = {
@@ -413,7 +576,7 @@ export class ImageAssembler {
   }
 
   private readTaskCreds(view: DataView, at: number, offset: number, len: number): void {
-    const type = 118; // TASK_CREDS
+    const type = this.tTaskCreds;
     if (len !== 16) this.fixedLen(offset, type, len, RecordSize.TASK_CREDS);
     const le = this.le;
     const credRef = le ? view.getInt32(at + 8, true) : view.getInt32(at + 8, false);
@@ -423,8 +586,9 @@ export class ImageAssembler {
     // The hot path of big images: check the table inline, call fetch() only to report.
     const types = this.objType;
     const values = this.objValue;
-    if (types[credRef] !== 14 /* CRED */) this.fetch<Cred>(credRef, ObjType.CRED, offset, type, 'cred_ref');
-    if (types[ecredRef] !== 14 /* CRED */) this.fetch<Cred>(ecredRef, ObjType.CRED, offset, type, 'ecred_ref');
+    const oCred = this.oCred;
+    if (types[credRef] !== oCred) this.fetch<Cred>(credRef, oCred, offset, type, 'cred_ref');
+    if (types[ecredRef] !== oCred) this.fetch<Cred>(ecredRef, oCred, offset, type, 'ecred_ref');
     const cred = values[credRef] as Cred;
     const ecred = values[ecredRef] as Cred;
     const i = this.nTasks;
@@ -458,7 +622,7 @@ export class ImageAssembler {
 
   private readCredExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
     const type = RecordType.CRED_EXT;
-    if (prevType !== RecordType.CRED) throw this.err('extension', offset, type, 'CRED_EXT must follow the CRED it extends');
+    if (prevType !== this.table.record.CRED) throw this.err('extension', offset, type, 'CRED_EXT must follow the CRED it extends');
     if (len !== CRED_EXT_LEN) throw this.err('extension', offset, type, `len ${len}, CRED_EXT is ${CRED_EXT_LEN} bytes`);
     const le = this.le;
     const ref = view.getInt32(at + 8, le);
@@ -480,7 +644,7 @@ export class ImageAssembler {
 
   private readUsernsExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
     const type = RecordType.USERNS_EXT;
-    if (prevType !== RecordType.USER_NS) throw this.err('extension', offset, type, 'USERNS_EXT must follow the USER_NS it extends');
+    if (prevType !== this.table.record.USER_NS) throw this.err('extension', offset, type, 'USERNS_EXT must follow the USER_NS it extends');
     if (len < USERNS_EXT_BASE) throw this.err('extension', offset, type, `len ${len} is below the ${USERNS_EXT_BASE}-byte USERNS_EXT struct`);
     const le = this.le;
     const ref = view.getInt32(at + 8, le);
@@ -509,7 +673,7 @@ export class ImageAssembler {
 
   private readTaskExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
     const type = RecordType.TASK_EXT;
-    if (prevType !== RecordType.TASK_CREDS) throw this.err('extension', offset, type, 'TASK_EXT must follow the TASK_CREDS it extends');
+    if (prevType !== this.tTaskCreds) throw this.err('extension', offset, type, 'TASK_EXT must follow the TASK_CREDS it extends');
     if (len !== TASK_EXT_LEN) throw this.err('extension', offset, type, `len ${len}, TASK_EXT is ${TASK_EXT_LEN} bytes`);
     const flags = view.getUint32(at + 8, this.le);
     if ((flags & ~TASK_EXT_FLAGS) !== 0) throw this.err('extension', offset, type, `unknown flags 0x${flags.toString(16)}`);
@@ -529,6 +693,3 @@ export class ImageAssembler {
   }
 }
 
-const KNOWN_TABLE = new Uint8Array(RecordType.TAIL + 1);
-for (const t of KNOWN) KNOWN_TABLE[t] = 1;
-const OBJ_OF_RECORD_VALUES = new Set<number>(OBJ_OF_RECORD.values());

@@ -10,8 +10,9 @@ import type {
   User,
   UserNamespace,
 } from '../model/types';
-import { defaultHeader } from './header';
-import type { CredLayout, Image, ImageHeader } from './types';
+import { DEFAULT_DIALECT, type Dialect } from './dialects';
+import { defaultHeader, defaultPrefix } from './header';
+import type { CredLayout, Image, ImageHeader, ImagePrefix } from './types';
 
 export interface NamespaceExt {
   uidMap?: readonly IdMapExtent[];
@@ -58,6 +59,8 @@ export class ImageBuilder {
   readonly rootNs: UserNamespace = { creator: null };
   private readonly header: ImageHeader;
   private readonly credLayout: CredLayout;
+  private readonly dialect: Dialect;
+  private readonly prefix: ImagePrefix;
   private readonly tasks: TaskCreds[] = [];
   private readonly nsByInode = new Map<bigint, UserNamespace>();
   private readonly users = new Map<UserNamespace, Map<number, User>>();
@@ -66,9 +69,12 @@ export class ImageBuilder {
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
 
-  constructor(opts: { header?: Partial<ImageHeader>; credLayout?: CredLayout } = {}) {
+  /** Defaults: defaultHeader(), 88-byte CREDs, v21, defaultPrefix() of the header. */
+  constructor(opts: { header?: Partial<ImageHeader>; credLayout?: CredLayout; dialect?: Dialect; prefix?: ImagePrefix } = {}) {
     this.header = defaultHeader(opts.header);
     this.credLayout = opts.credLayout ?? 88;
+    this.dialect = opts.dialect ?? DEFAULT_DIALECT;
+    this.prefix = opts.prefix ?? defaultPrefix(this.header);
   }
 
   /** A namespace created by `creator`; interned by inode when one is given. */
@@ -168,7 +174,7 @@ export class ImageBuilder {
   }
 
   build(): Image {
-    return { header: { ...this.header }, credLayout: this.credLayout, tasks: [...this.tasks] };
+    return { header: { ...this.header }, dialect: this.dialect, prefix: this.prefix, credLayout: this.credLayout, tasks: [...this.tasks] };
   }
 
   private id(o: object): number {

@@ -29,7 +29,7 @@ function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]
     const type = le ? view.getUint32(off, true) : view.getUint32(off, false);
     const len = le ? view.getUint32(off + 4, true) : view.getUint32(off + 4, false);
     // checkFrame() only when the cheap bounds fail (it then throws or allows a big BUFFER).
-    if (len < RecordSize.HDR || len > remaining || len > MAX_RECORD_LEN) checkFrame(type, len, off, remaining);
+    if (len < RecordSize.HDR || len > remaining || len > MAX_RECORD_LEN) checkFrame(type, len, off, remaining, a.table);
     if (!framingOnly) {
       try {
         a.record(view, off, off, type, len);

@@ -4,15 +4,18 @@ import type { CapSet, Cred, GroupInfo, TaskCreds, User, UserNamespace } from '..
 import {
   HEAD_MAGIC,
   MAX_ID_EXTENTS,
+  MAX_LSM_NAME_LEN,
+  MAX_RECORD_LEN,
   NGROUPS_MAX,
-  ObjType,
   RecordSize,
   RecordType,
   SEED_SECUREBITS_MASK,
   TAIL_MAGIC,
   UTS_LEN,
 } from './constants';
+import { DEFAULT_DIALECT, DIALECTS, isDialect, type Dialect, type DialectTable, type ObjTypes, type TaskRecordTypes } from './dialects';
 import { ImageEncodeError } from './errors';
+import { defaultPrefix } from './header';
 import {
   CRED_EXT_LEN,
   CredExtFlag,
@@ -26,11 +29,13 @@ import {
   usernsExtReasons,
   writeExtents,
 } from './extensions';
-import type { Image, SecurityObject } from './types';
+import type { Image, ImagePrefix, SecurityObject } from './types';
 
 export interface EncodeOptions {
   /** 'linux-cr': a strictly series-compatible image; refuse state only extensions can carry. */
   compat?: 'linux-cr';
+  /** The numbering to write: default the image's own dialect, else v21 (the seed's). */
+  dialect?: Dialect;
 }
 
 const U32 = 0xffffffffn;
@@ -99,6 +104,8 @@ class Encoder {
   private readonly refs = new Map<object, number>();
   private next = 1;
   private readonly strict: boolean;
+  private readonly rec: TaskRecordTypes;
+  private readonly obj: ObjTypes;
   private readonly security = new Map<number, SecurityObject>();
   /** Where we are, for messages ("task 2 (vpid 3): effective cred"); built only on error. */
   private taskIndex = -1;
@@ -114,6 +121,11 @@ class Encoder {
     const hint = 4096 + 56 * image.tasks.length;
     this.out = new Out(image.header.byteOrder !== 'big', hint);
     this.strict = opts.compat === 'linux-cr';
+    const dialect = opts.dialect ?? image.dialect ?? DEFAULT_DIALECT;
+    if (!isDialect(dialect)) throw invalid(`dialect ${String(dialect)} is neither v21 nor v23`);
+    const d: DialectTable = DIALECTS[dialect];
+    this.rec = d.record;
+    this.obj = d.obj;
     for (const s of image.security ?? []) this.security.set(s.objref, s);
   }
 
@@ -121,6 +133,7 @@ class Encoder {
     const { image } = this;
     if (image.credLayout !== 88 && image.credLayout !== 96) throw invalid(`credLayout ${String(image.credLayout)} is neither 88 nor 96`);
     this.header();
+    this.prefix(image.prefix ?? defaultPrefix(image.header));
     this.tree(image.tasks);
     for (let i = 0; i < image.tasks.length; i++) this.task(image.tasks[i], i);
     // SECURITY objects no cred names still round-trip.
@@ -152,9 +165,29 @@ class Encoder {
     }
   }
 
+  /** A record whose body is given verbatim. */
+  private verbatim(type: number, body: Uint8Array): void {
+    const at = this.out.record(type, RecordSize.HDR + body.byteLength);
+    this.out.buf.set(body, at + 8);
+  }
+
+  /** What a real kernel writes between the uts BUFFERs and TREE (each part only if present). */
+  private prefix(p: ImagePrefix): void {
+    for (const [name, body] of [['headerArch', p.headerArch], ['container body', p.container?.body], ['lsmInfo', p.container?.lsmInfo]] as const)
+      if (body !== undefined && body.byteLength > MAX_RECORD_LEN - RecordSize.HDR) throw invalid(`prefix ${name}: ${body.byteLength} bytes exceed a record's limit`);
+    if (p.container?.lsmName !== undefined && p.container.lsmName.byteLength > MAX_LSM_NAME_LEN)
+      throw invalid(`prefix lsmName: ${p.container.lsmName.byteLength} bytes exceed ${MAX_LSM_NAME_LEN}`);
+    if (p.headerArch !== undefined) this.verbatim(RecordType.HEADER_ARCH, p.headerArch);
+    const c = p.container;
+    if (c === undefined) return;
+    this.verbatim(RecordType.CONTAINER, c.body);
+    if (c.lsmName !== undefined) this.verbatim(RecordType.BUFFER, c.lsmName);
+    if (c.lsmInfo !== undefined) this.verbatim(RecordType.LSM_INFO, c.lsmInfo);
+  }
+
   private tree(tasks: readonly TaskCreds[]): void {
     const { out } = this;
-    let at = out.record(RecordType.TREE, RecordSize.TREE);
+    let at = out.record(this.rec.TREE, RecordSize.TREE);
     out.u32(at + 8, tasks.length);
     at = out.record(RecordType.BUFFER, RecordSize.HDR + RecordSize.PIDS_ENTRY * tasks.length) + 8;
     const { view, le } = out;
@@ -176,7 +209,7 @@ class Encoder {
     this.role = 'effective cred';
     const ecred = this.cred(t.ecred);
     const { out } = this;
-    const at = out.record(RecordType.TASK_CREDS, RecordSize.TASK_CREDS);
+    const at = out.record(this.rec.TASK_CREDS, RecordSize.TASK_CREDS);
     out.s32(at + 8, cred);
     out.s32(at + 12, ecred);
     if (t.noNewPrivs) {
@@ -211,9 +244,9 @@ class Encoder {
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff || (i > 0 && v <= g.gids[i - 1]))
         throw invalid(`${this.where}: groups must be strictly ascending u32 gids (index ${i}: ${v})`);
     }
-    const ref = this.objref(g, ObjType.GROUPINFO);
+    const ref = this.objref(g, this.obj.GROUPINFO);
     const { out } = this;
-    let at = out.record(RecordType.GROUPINFO, RecordSize.GROUPINFO_BASE + 4 * n);
+    let at = out.record(this.rec.GROUPINFO, RecordSize.GROUPINFO_BASE + 4 * n);
     out.u32(at + 8, n);
     at += 12;
     for (let i = 0; i < n; i++, at += 4) out.u32(at, g.gids[i]);
@@ -224,8 +257,8 @@ class Encoder {
     const known = this.refs.get(u);
     if (known !== undefined) return known;
     const nsRef = this.namespaceChain(u.ns);
-    const ref = this.objref(u, ObjType.USER);
-    const at = this.out.record(RecordType.USER, RecordSize.USER);
+    const ref = this.objref(u, this.obj.USER);
+    const at = this.out.record(this.rec.USER, RecordSize.USER);
     this.out.u32(at + 8, u.uid);
     this.out.s32(at + 12, nsRef);
     return ref;
@@ -259,9 +292,9 @@ class Encoder {
   private namespace(ns: UserNamespace): number {
     const creatorRef = ns.creator === null ? 0 : this.refs.get(ns.creator);
     if (creatorRef === undefined) throw invalid(`${this.where}: a namespace's creator was not written before it`);
-    const ref = this.objref(ns, ObjType.USER_NS);
+    const ref = this.objref(ns, this.obj.USER_NS);
     const { out } = this;
-    const at = out.record(RecordType.USER_NS, RecordSize.USER_NS);
+    const at = out.record(this.rec.USER_NS, RecordSize.USER_NS);
     out.s32(at + 8, creatorRef);
     const why = usernsExtReasons(ns);
     if (why.length === 0) return ref;
@@ -288,7 +321,7 @@ class Encoder {
   private securityObject(s: SecurityObject): number {
     const known = this.refs.get(s);
     if (known !== undefined) return known;
-    const ref = this.objref(s, ObjType.SECURITY);
+    const ref = this.objref(s, this.obj.SECURITY);
     const at = this.out.record(s.type, RecordSize.HDR + s.body.byteLength);
     this.out.buf.set(s.body, at + 8);
     return ref;
@@ -313,9 +346,9 @@ class Encoder {
       if (BigInt.asUintN(64, set) !== set) throw invalid(`${this.where}: capability set ${set} is not a 64-bit set`);
     const why = credExtReasons(c);
     if (why.length > 0) this.expressible(why);
-    const ref = this.objref(c, ObjType.CRED);
+    const ref = this.objref(c, this.obj.CRED);
     const { out } = this;
-    const at = out.record(RecordType.CRED, layout);
+    const at = out.record(this.rec.CRED, layout);
     out.u32(at + 8, c.uid);
     out.u32(at + 12, c.suid);
     out.u32(at + 16, c.euid);

@@ -7,8 +7,8 @@ import {
   MAX_RECORD_LEN,
   RecordSize,
   RecordType,
-  recordName,
 } from './constants';
+import type { DialectTable } from './dialects';
 import { ImageFormatError } from './errors';
 
 /** Bytes a reader needs before it can tell the byte order: the header's hdr and magic. */
@@ -31,23 +31,26 @@ export function headByteOrder(view: DataView, at: number): boolean {
   );
 }
 
-/** The largest len a reader accepts for a record of this type, before buffering it. */
-export function maxRecordLen(type: number): number {
-  return type === RecordType.GROUPINFO ? MAX_GROUPINFO_LEN : type === RecordType.BUFFER ? MAX_BUFFER_LEN : MAX_RECORD_LEN;
+/**
+ * The largest len a reader accepts for a record of this type, before buffering it. `d` is the
+ * dialect read so far (the default one before TREE tells), which says which type is GROUPINFO.
+ */
+export function maxRecordLen(type: number, d: DialectTable): number {
+  return type === d.record.GROUPINFO ? MAX_GROUPINFO_LEN : type === RecordType.BUFFER ? MAX_BUFFER_LEN : MAX_RECORD_LEN;
 }
 
 /**
  * Checks a record's len before anything is sliced or allocated for it. `remaining` counts the
  * bytes from the record's start to the end of the image (Infinity when a stream does not know).
  */
-export function checkFrame(type: number, len: number, offset: number, remaining: number): void {
+export function checkFrame(type: number, len: number, offset: number, remaining: number, d: DialectTable): void {
   if (len < RecordSize.HDR)
-    throw new ImageFormatError('record-len', offset, recordName(type), `len ${len} is smaller than the 8-byte record header`);
-  const max = maxRecordLen(type);
+    throw new ImageFormatError('record-len', offset, d.recordName(type), `len ${len} is smaller than the 8-byte record header`);
+  const max = maxRecordLen(type, d);
   if (len > max)
-    throw new ImageFormatError('record-too-large', offset, recordName(type), `len ${len} exceeds the ${max}-byte limit for this record`);
+    throw new ImageFormatError('record-too-large', offset, d.recordName(type), `len ${len} exceeds the ${max}-byte limit for this record`);
   if (len > remaining)
-    throw new ImageFormatError('len-beyond-image', offset, recordName(type), `len ${len} runs past the end of the image (${remaining} bytes left)`);
+    throw new ImageFormatError('len-beyond-image', offset, d.recordName(type), `len ${len} runs past the end of the image (${remaining} bytes left)`);
 }
 
 export function truncated(offset: number, have: number, need: number): ImageFormatError {

@@ -4,7 +4,6 @@ export {
   HEAD_MAGIC,
   TAIL_MAGIC,
   RecordType,
-  ObjType,
   Arch,
   ARCH_NAMES,
   RecordSize,
@@ -15,13 +14,22 @@ export {
   MAX_RECORD_LEN,
   MAX_BUFFER_LEN,
   PID_MAX_LIMIT,
-  OBJ_TYPE_MAX,
   SEED_SECUREBITS_MASK,
-  recordName,
-  objTypeName,
+  LSM_NAME_LEN,
+  MAX_LSM_NAME_LEN,
   type RecordTypeName,
-  type ObjTypeName,
 } from './constants';
+export {
+  DIALECTS,
+  DIALECT_NAMES,
+  DEFAULT_DIALECT,
+  V21,
+  V23,
+  isDialect,
+  type DialectTable,
+  type TaskRecordTypes,
+  type ObjTypes,
+} from './dialects';
 export {
   ImageFormatError,
   ImageEncodeError,
@@ -35,4 +43,14 @@ export { decode, decodeDetailed, validate, type DecodeDetails } from './decode';
 export { readImage, readImageDetailed, readRecords, type RawRecord } from './stream';
 export { encode, type EncodeOptions } from './encode';
 export { ImageBuilder, BuilderError, type CredInit, type NamespaceExt, type TaskOptions } from './builder';
-export { defaultHeader, X86_64_CONSTANTS } from './header';
+export {
+  defaultHeader,
+  defaultPrefix,
+  X86_64_CONSTANTS,
+  DEFAULT_LSM_NAME,
+  lsmNameBody,
+  lsmNameOf,
+  readX86HeaderArch,
+  x86HeaderArchBody,
+  type X86HeaderArch,
+} from './header';

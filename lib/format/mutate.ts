@@ -13,7 +13,8 @@ export function prng(seed: number): () => number {
   };
 }
 
-const INTERESTING = [0, 1, 2, 3, 7, 8, 12, 15, 16, 23, 24, 72, 73, 88, 96, 0x7f, 0xff, 0x100, 0xffff, 65536, 65537, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff];
+// Includes the record and object numbers where the dialects differ.
+const INTERESTING = [0, 1, 2, 3, 7, 8, 12, 13, 14, 15, 16, 22, 23, 24, 101, 102, 113, 114, 117, 118, 72, 73, 88, 96, 0x7f, 0xff, 0x100, 0xffff, 65536, 65537, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff];
 
 /** Record start offsets of a (possibly damaged) image, walking while lens are sane. */
 function recordOffsets(b: Uint8Array, le: boolean): number[] {

@@ -4,6 +4,7 @@
 import type { Readable } from 'stream';
 import { ImageAssembler, type DecodeDetails } from './assembler';
 import { RecordSize } from './constants';
+import { DEFAULT_DIALECT, DIALECTS } from './dialects';
 import { ImageFormatError } from './errors';
 import { HEAD_PROBE_LEN, checkFrame, headByteOrder, truncated } from './frame';
 import type { Image } from './types';
@@ -109,8 +110,9 @@ async function* frames(stream: Readable, a?: ImageAssembler): AsyncGenerator<Raw
     const hv = new DataView(h.buffer, h.byteOffset, RecordSize.HDR);
     const type = hv.getUint32(0, le);
     const len = hv.getUint32(4, le);
-    checkFrame(type, len, off, Infinity);
-    if (!(await q.fill(len))) checkFrame(type, len, off, q.available);
+    const d = a?.table ?? DIALECTS[DEFAULT_DIALECT];
+    checkFrame(type, len, off, Infinity, d);
+    if (!(await q.fill(len))) checkFrame(type, len, off, q.available, d);
     const bytes = q.take(len);
     yield { offset: off, type, len, littleEndian: le, bytes };
     off += len;

@@ -1,5 +1,8 @@
 // The image as a whole: what decode returns and encode takes.
 import type { TaskCreds } from '../model/types';
+import type { Dialect } from './dialects';
+
+export type { Dialect };
 
 export type ByteOrder = 'little' | 'big';
 
@@ -40,8 +43,33 @@ export interface SecurityObject {
   body: Uint8Array;
 }
 
+/**
+ * The records a real kernel writes between the uts BUFFERs and TREE, each kept verbatim (the
+ * bytes after its 8-byte header) so that an image reads and writes back byte for byte. A part
+ * that is absent was not in the image (and is not written).
+ */
+export interface ImagePrefix {
+  /** HEADER_ARCH's body; on x86 16 bytes: u16 has_fxsr, has_xsave, xstate_size, pad. */
+  headerArch?: Uint8Array;
+  container?: {
+    /** CONTAINER's body (empty in the series). */
+    body: Uint8Array;
+    /** The LSM-name BUFFER's body: the name NUL-padded to 11 bytes; absent: no such BUFFER. */
+    lsmName?: Uint8Array;
+    /** LSM_INFO's body; absent: no LSM_INFO record. */
+    lsmInfo?: Uint8Array;
+  };
+}
+
 export interface Image {
   header: ImageHeader;
+  /**
+   * The numbering of the image's task records and object types: what decode read; what encode
+   * writes unless its options say otherwise (absent: v21, the seed's).
+   */
+  dialect?: Dialect;
+  /** The real-kernel prefix; absent: encode writes defaultPrefix(header). decode always sets it. */
+  prefix?: ImagePrefix;
   credLayout: CredLayout;
   tasks: TaskCreds[];
   /** Opaque SECURITY objects (96-byte layout only); absent when the image has none. */

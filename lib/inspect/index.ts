@@ -1,5 +1,6 @@
 export { renderReport } from './text';
 export { toInspectJson, INSPECT_SCHEMA_VERSION, type InspectJson, type CredJson, type TaskJson, type UserNamespaceJson } from './json';
+export { prefixJson, describePrefix, type PrefixJson } from './prefix';
 export { collectNamespaces, type NamespaceEntry } from './namespaces';
 export {
   toGraph,

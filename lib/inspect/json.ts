@@ -2,11 +2,13 @@
 import { capHex, securebitNames } from '../model/capabilities';
 import type { Cred } from '../model/types';
 import { ARCH_NAMES } from '../format/constants';
+import { DEFAULT_DIALECT, type Dialect } from '../format/dialects';
 import type { Image } from '../format/types';
+import { prefixJson, type PrefixJson } from './prefix';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
 
 /** Bumped on any change that is not a pure addition. */
-export const INSPECT_SCHEMA_VERSION = 1;
+export const INSPECT_SCHEMA_VERSION = 2;
 
 export interface CapsJson {
   inheritable: string;
@@ -63,6 +65,10 @@ export interface TaskJson {
 
 export interface InspectJson {
   schemaVersion: number;
+  /** The record numbering the image was read in (v21: 2010, the seed's; v23: 2011). */
+  dialect: Dialect;
+  /** What stands between the uts strings and TREE, verbatim (hex), so a writer can repeat it. */
+  prefix: PrefixJson;
   header: {
     byteOrder: 'little' | 'big';
     arch: number;
@@ -80,7 +86,8 @@ export interface InspectJson {
   };
   userNamespaces: UserNamespaceJson[];
   tasks: TaskJson[];
-  security: { objref: number; type: number; length: number }[];
+  /** Opaque SECURITY objects; body: the record's bytes after its header, as hex. */
+  security: { objref: number; type: number; length: number; body: string }[];
 }
 
 export function isoTime(seconds: bigint): string | null {
@@ -123,6 +130,8 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
   const h = image.header;
   return {
     schemaVersion: INSPECT_SCHEMA_VERSION,
+    dialect: image.dialect ?? DEFAULT_DIALECT,
+    prefix: prefixJson(image),
     header: {
       byteOrder: h.byteOrder,
       arch: h.arch,
@@ -154,6 +163,6 @@ export function toInspectJson(image: Image, objrefs?: Map<object, number>): Insp
       cred: cred(t.cred),
       ecred: cred(t.ecred),
     })),
-    security: (image.security ?? []).map((s) => ({ objref: s.objref, type: s.type, length: s.body.byteLength })),
+    security: (image.security ?? []).map((s) => ({ objref: s.objref, type: s.type, length: s.body.byteLength, body: Buffer.from(s.body.buffer, s.body.byteOffset, s.body.byteLength).toString('hex') })),
   };
 }

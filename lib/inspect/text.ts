@@ -2,6 +2,8 @@
 import { capHex, capNames, fullCapSet, securebitNames } from '../model/capabilities';
 import type { CapSet, Cred, IdMapExtent } from '../model/types';
 import { ARCH_NAMES } from '../format/constants';
+import { DEFAULT_DIALECT } from '../format/dialects';
+import { describePrefix } from './prefix';
 import type { Image } from '../format/types';
 import { isoTime } from './json';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
@@ -33,7 +35,8 @@ export function renderReport(image: Image, objrefs?: Map<object, number>): strin
   const h = image.header;
   const out: string[] = [];
   out.push(
-    `image:     ${ARCH_NAMES[h.arch] ?? `arch ${h.arch}`}, ${h.byteOrder}-endian, CRED layout ${image.credLayout} bytes`,
+    `image:     ${ARCH_NAMES[h.arch] ?? `arch ${h.arch}`}, ${h.byteOrder}-endian, dialect ${image.dialect ?? DEFAULT_DIALECT}, CRED layout ${image.credLayout} bytes`,
+    `prefix:    ${describePrefix(image)}`,
     `kernel:    ${h.kernel.major}.${h.kernel.minor}.${h.kernel.patch} (rev ${h.kernel.rev}); uts ${h.uts.release} ${h.uts.version} ${h.uts.machine}`,
     // 0: the writer did not record it (a CRIU conversion, a hand-built image).
     `written:   ${h.time === 0n ? 'not recorded (time 0)' : (isoTime(h.time) ?? `${h.time} s`)}`,

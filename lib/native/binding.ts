@@ -151,7 +151,8 @@ export interface LiveCheckpointBinding {
   /** Pids of our helper processes (the tracer, helpers still exiting): tree walks leave them out. */
   helperPids(): number[];
   /** sys_checkpoint where /proc/kallsyms shows it; else throws ERR_NO_LINUX_CR, issuing no syscall. */
-  linuxCrCheckpoint(pid: number, fd: number, flags: number): number;
+  /** sys_checkpoint through syscall `nr`; ERR_NO_LINUX_CR (nothing issued) unless kallsyms shows it. */
+  linuxCrCheckpoint(pid: number, fd: number, flags: number, nr: number): number;
   linuxCrAvailable(): boolean;
 }
 // --- end live checkpoint (issue 4) ---

@@ -20,7 +20,11 @@ export interface RestartOptions {
   dryRun?: boolean;
   /** Carry the image's permitted capabilities across execve through ambient (see docs/restart.md). */
   carryCaps?: boolean;
-  /** The sys_restart syscall number of a linux-cr kernel (never used where the probe lacks it). */
+  /**
+   * The sys_restart syscall number of this linux-cr kernel, when the table (by release, checked
+   * against /proc/kallsyms) cannot tell it; else CR_CREDS_LINUX_CR_SYSCALLS. Never issued where
+   * /proc/kallsyms lacks sys_restart.
+   */
   sysRestartNr?: number;
 
   /** As child_process.spawn: one value for fds 0-2, or one entry per child fd. Default 'pipe'. */

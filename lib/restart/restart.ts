@@ -8,9 +8,11 @@
 //   4. it reads its creds back and compares them with the emulator's prediction;
 //   5. it execs the program.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { CAP, SECBIT, capNames, sameCred, securebitNames, type Cred, type TaskCreds } from '../model';
 import { decode, encode, type Image } from '../format';
+import { LINUX_CR_SYSCALLS_ENV, LinuxCrSyscallsUnknown, linuxCrEraOf, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { native, type NativeRestartOp, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { firstLevelMaps, nsChain } from './chain';
@@ -93,6 +95,8 @@ interface Prepared {
   plan: RestorePlan;
   bytes: () => Uint8Array;
   target: TaskCreds;
+  /** The sys_restart number, on the linux-cr path. */
+  sysRestartNr: number | undefined;
 }
 
 function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions & RestartTestHooks, restarter: Restarter): Prepared {
@@ -140,14 +144,16 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   const restored: Cred = plan.played.cred;
   const restoredNoNewPrivs = plan.played.noNewPrivs;
   const standIn = opts.linuxCrStandIn;
+  let sysRestartNr: number | undefined;
   let pathKind: RestartPlanReport['path'] = 'ops';
   let ops = withIdmapHelpers(plan.ops, idmap, maps);
   if (standIn) {
     pathKind = 'linux-cr-stand-in';
     ops = [{ op: 'sys_restart' }];
-  } else if (opts.sysRestartNr !== undefined && fromThisLinuxCrKernel(image)) {
+  } else if (fromThisLinuxCrKernel(image, opts.sysRestartNr)) {
     pathKind = 'linux-cr';
     ops = [{ op: 'sys_restart' }];
+    sysRestartNr = sysRestartNrHere(opts.sysRestartNr);
   }
   if (pathKind !== 'ops' && extraAmbient !== 0n)
     ops = [...ops, ...capNames(extraAmbient).map((n) => ({ op: 'ambient_raise' as const, cap: CAP[n.slice(4)] }))];
@@ -167,7 +173,22 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
     plan: { ...plan, ops },
     bytes: () => bytes ?? encode(image),
     target,
+    sysRestartNr,
   };
+}
+
+/** sys_restart's number on this kernel (which has it): the option, else env, else the table. */
+function sysRestartNrHere(option: number | undefined): number {
+  try {
+    if (option !== undefined) {
+      // The override still may not name a number kallsyms shows is another syscall.
+      return linuxCrSyscallsHere({ checkpoint: option, restart: option }).restart;
+    }
+    return linuxCrSyscallsHere().restart;
+  } catch (e) {
+    if (e instanceof LinuxCrSyscallsUnknown) throw new RestartUnsupported(`the kernel has sys_restart, but its number is not known: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -232,8 +253,6 @@ function kernelCapLastCap(): number {
   return capLastCapCache;
 }
 
-let probeCache: ReturnType<ReturnType<typeof native>['probe']> | undefined;
-
 /** The emulator's restart of the whole image, the caller's live creds as the restarter. */
 function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(profileFor(lastCap));
@@ -241,11 +260,15 @@ function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subo
   return emu.restart(image, me, { subordinate });
 }
 
-/** sys_restart only takes images that this very kernel's sys_checkpoint wrote. */
-function fromThisLinuxCrKernel(image: Image): boolean {
-  probeCache ??= native().probe();
-  const p = probeCache;
-  return p.linuxCr.sysRestart && image.header.uts.release === p.release && image.header.uts.version === p.version;
+/**
+ * sys_restart only takes images that this very kernel's sys_checkpoint wrote. The cheap checks
+ * first: the uts strings, then whether a number could be known at all (an override, or a
+ * release of the series' eras); only then the kallsyms scan (a tenth of a second, once).
+ */
+function fromThisLinuxCrKernel(image: Image, sysRestartNr: number | undefined): boolean {
+  if (image.header.uts.release !== os.release() || image.header.uts.version !== os.version()) return false;
+  if (sysRestartNr === undefined && !process.env[LINUX_CR_SYSCALLS_ENV] && !linuxCrEraOf(process.arch, os.release())) return false;
+  return native().linuxCrAvailable();
 }
 
 /** The caller's thread creds as a restarter. */
@@ -314,7 +337,7 @@ export function restartWith(
               image: prep.bytes(),
               standIn: Boolean(standIn),
               standInErrno: typeof standIn === 'object' ? standIn.errno : undefined,
-              nr: all.sysRestartNr,
+              nr: prep.sysRestartNr,
             }
           : undefined,
         onExit,

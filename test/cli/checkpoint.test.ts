@@ -39,3 +39,28 @@ test('--skip-securebits with --allow-unknown-securebits is a usage error', async
   expect(r.stderr).toMatch(/exclude each other/);
   expect(fs.existsSync(path.join(dir, 'x.img'))).toBe(false);
 });
+
+test('--dialect: v21 by default (TREE 101 after the prefix), v23 on request, the same creds; a bad value is a usage error', async () => {
+  const typesOf = (b: Uint8Array) => {
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const out: number[] = [];
+    for (let off = 0; off < b.length; off += v.getUint32(off + 4, true)) out.push(v.getUint32(off, true));
+    return out;
+  };
+  const files = { default: path.join(dir, 'd.img'), v21: path.join(dir, 'v21.img'), v23: path.join(dir, 'v23.img') };
+  expect((await cli(['checkpoint', String(target.pid), '--skip-securebits', '-o', files.default])).code).toBe(0);
+  expect((await cli(['checkpoint', String(target.pid), '--skip-securebits', '--dialect', 'v21', '-o', files.v21])).code).toBe(0);
+  expect((await cli(['checkpoint', String(target.pid), '--skip-securebits', '--dialect=v23', '-o', files.v23])).code).toBe(0);
+  const [d, a, b] = [files.default, files.v21, files.v23].map((f) => new Uint8Array(fs.readFileSync(f)));
+  // HEADER, 3 uts, HEADER_ARCH, CONTAINER, LSM name, LSM_INFO, then TREE.
+  expect(typesOf(d).slice(0, 9)).toEqual([1, 4, 4, 4, 2, 3, 4, 7, 101]);
+  expect(typesOf(a)[8]).toBe(101);
+  expect(typesOf(b)[8]).toBe(102);
+  expect(decode(d).dialect).toBe('v21');
+  expect(decode(b).dialect).toBe('v23');
+  expect({ ...decode(b), dialect: 'v21', header: null }).toEqual({ ...decode(a), header: null });
+  const bad = await cli(['checkpoint', String(target.pid), '--dialect', 'v22', '-o', path.join(dir, 'y.img')]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/^cr-creds: unknown --dialect 'v22' \(v21 or v23\)/);
+  expect(fs.existsSync(path.join(dir, 'y.img'))).toBe(false);
+});

@@ -27,7 +27,8 @@ test('the report: header, tree of namespaces, both creds, same-object ecred', as
   expect(r.code).toBe(0);
   expect(r.stderr).toBe('');
   const out = r.stdout;
-  expect(out).toContain('image:     x86-64, big-endian, CRED layout 88 bytes');
+  expect(out).toContain('image:     x86-64, big-endian, dialect v21, CRED layout 88 bytes');
+  expect(out).toContain("prefix:    HEADER_ARCH (fxsr 1, xsave 0, xstate_size 512), CONTAINER, LSM name 'default', LSM_INFO (0 bytes)");
   expect(out).toContain('kernel:    2.6.34');
   expect(out).toContain('written:   not recorded (time 0)');
   expect(out).toMatch(/^ {2}ns0 \(objref \d+\): root/m);
@@ -58,6 +59,13 @@ test('--json: the documented schema', async () => {
   expect(r.code).toBe(0);
   const j = JSON.parse(r.stdout) as InspectJson;
   expect(j.schemaVersion).toBe(INSPECT_SCHEMA_VERSION);
+  expect(INSPECT_SCHEMA_VERSION).toBe(2);
+  expect(j.dialect).toBe('v21');
+  expect(j.prefix).toEqual({
+    headerArch: '0001000002000000', // big-endian u16 has_fxsr 1, has_xsave 0, xstate_size 512, pad
+    x86: { hasFxsr: 1, hasXsave: 0, xstateSize: 512 },
+    container: { body: '', lsmName: '64656661756c7400000000', lsm: 'default', lsmInfo: '' },
+  });
   expect(j.header).toMatchObject({ byteOrder: 'big', arch: 2, archName: 'x86-64', kernelVersion: '2.6.34', time: '0', timeIso: '1970-01-01T00:00:00.000Z', credLayout: 88 });
   expect(j.userNamespaces.map((n) => [n.index, n.depth, n.creator])).toEqual([
     [0, 0, null],
@@ -80,6 +88,20 @@ test('--json: the documented schema', async () => {
   });
   expect(t0.ecred).toMatchObject({ uid: 0, user: { uid: 0, ns: 2 }, securebits: null, securebitNames: null });
   expect(t1.cred.objref).toBe(t0.cred.objref);
+});
+
+test('the dialect an image was read in: the report and --json say it; v23 files as cr-creds wrote them before', async () => {
+  const old = join(__dirname, '..', 'fixtures', 'v23', 'threads-le-88.img');
+  const r = await cli(['inspect', old]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('image:     x86-64, little-endian, dialect v23, CRED layout 88 bytes');
+  expect(r.stdout).toContain('prefix:    none (TREE follows the uts strings)');
+  const j = JSON.parse((await cli(['inspect', '--json', old])).stdout) as InspectJson;
+  expect(j.dialect).toBe('v23');
+  expect(j.prefix).toEqual({ headerArch: null, x86: null, container: null });
+  const img = new ImageBuilder({ dialect: 'v23', header: { time: 0n } });
+  img.task(img.cred({ uid: 1 }));
+  expect((JSON.parse((await cli(['inspect', '--json', '-'], encode(img.build()))).stdout) as InspectJson).dialect).toBe('v23');
 });
 
 test('a damaged image: exit 1 and the rule on stderr', async () => {

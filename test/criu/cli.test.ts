@@ -55,6 +55,28 @@ test('--to criu FILE -o DIR, and from stdin: CRIU images our reader reads back',
   expect((await criu.readCriuDir(viaStdin)).tasks).toEqual(original.tasks);
 });
 
+test('--dialect with --from criu: v21 by default, v23 on request; --to criu reads either', async () => {
+  const out = tmpPath('dialect');
+  fs.mkdirSync(out);
+  const v21 = path.join(out, 'a.img');
+  const v23 = path.join(out, 'b.img');
+  expect((await cli(['convert', '--from', 'criu', fixture('groups-caps-secbits'), '-o', v21])).code).toBe(0);
+  expect((await cli(['convert', '--from', 'criu', fixture('groups-caps-secbits'), '--dialect', 'v23', '-o', v23])).code).toBe(0);
+  const a = decode(fs.readFileSync(v21));
+  const b = decode(fs.readFileSync(v23));
+  expect([a.dialect, b.dialect]).toEqual(['v21', 'v23']);
+  expect({ ...b, dialect: 'v21' }).toEqual(a);
+  const original = await criu.readCriuDir(fixture('groups-caps-secbits'));
+  for (const f of [v21, v23]) {
+    const dir = tmpPath('criu');
+    expect((await cli(['convert', '--to', 'criu', f, '-o', dir])).code).toBe(0);
+    expect((await criu.readCriuDir(dir)).tasks).toEqual(original.tasks);
+  }
+  const misuse = await cli(['convert', '--to', 'criu', v21, '--dialect', 'v23', '-o', tmpPath('criu')]);
+  expect(misuse.code).toBe(2);
+  expect(misuse.stderr).toMatch(/--dialect goes with --from criu/);
+});
+
 function lossyImage(): Uint8Array {
   const b = new ImageBuilder();
   const a = b.namespace(b.user(1000), { uidMap: [{ inside: 0, outside: 100000, count: 10 }], gidMap: [{ inside: 0, outside: 100000, count: 10 }] });
@@ -165,7 +187,7 @@ test.each([
   expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr).toContain(message);
-  expect(r.stderr).toContain('usage: cr-creds convert --from criu DIR [-o FILE | -] [--strict]');
+  expect(r.stderr).toContain('usage: cr-creds convert --from criu DIR [-o FILE | -] [--dialect v21|v23]');
   expect(r.stderr).toMatch(/^cr-creds: [^\n]+\nusage: /);
 });
 

@@ -2,7 +2,7 @@
 // tasks, and equal-valued objects that are distinct), both byte orders and layouts.
 import fc from 'fast-check';
 import type { Cred, GroupInfo, IdMapExtent, TaskCreds, User, UserNamespace } from '../../lib/model';
-import { defaultHeader, type Image } from '../../lib/format';
+import { defaultHeader, defaultPrefix, type Image } from '../../lib/format';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const s32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
@@ -14,6 +14,21 @@ export const arbImage = (opts: { ext?: boolean } = {}): fc.Arbitrary<Image> =>
   fc
     .record({
       byteOrder: fc.constantFrom('little' as const, 'big' as const),
+      dialect: fc.constantFrom('v21' as const, 'v23' as const),
+      prefix: fc.oneof(
+        fc.constant('default' as const),
+        fc.record({
+          headerArch: fc.option(fc.uint8Array({ maxLength: 24 }), { nil: undefined }),
+          container: fc.option(
+            fc.record({
+              body: fc.uint8Array({ maxLength: 8 }),
+              lsmName: fc.option(fc.uint8Array({ maxLength: 16 }), { nil: undefined }),
+              lsmInfo: fc.option(fc.uint8Array({ maxLength: 24 }), { nil: undefined }),
+            }),
+            { nil: undefined },
+          ),
+        }),
+      ),
       credLayout: fc.constantFrom(88 as const, 96 as const),
       ext: opts.ext === undefined ? fc.boolean() : fc.constant(opts.ext),
       time: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
@@ -89,7 +104,8 @@ export const arbImage = (opts: { ext?: boolean } = {}): fc.Arbitrary<Image> =>
         };
       });
       const header = defaultHeader({ byteOrder: g.byteOrder, time: g.time, uts: { release: 'r', version: 'v', machine: 'm' } });
-      return { header, credLayout: g.credLayout, tasks };
+      const prefix = g.prefix === 'default' ? defaultPrefix(header) : g.prefix;
+      return { header, dialect: g.dialect, prefix, credLayout: g.credLayout, tasks };
     });
 
 /**

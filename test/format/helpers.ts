@@ -1,7 +1,7 @@
 // Test helpers: an independent record walker and byte builders, so tests do not check the
 // codec against itself.
 import { ImageBuilder } from '../../lib/format';
-import type { ByteOrder, CredLayout, Image } from '../../lib/format';
+import type { ByteOrder, CredLayout, Dialect, Image } from '../../lib/format';
 
 export interface Rec {
   offset: number;
@@ -67,8 +67,9 @@ export function hex(b: Uint8Array): string {
  * The golden image: one task whose cred has every field distinct, groups [10, 20], and a user
  * (uid 7) in a namespace created by root of the image's root namespace.
  */
-export function goldenImage(byteOrder: ByteOrder = 'little', credLayout: CredLayout = 88): Image {
+export function goldenImage(byteOrder: ByteOrder = 'little', credLayout: CredLayout = 88, dialect: Dialect = 'v21'): Image {
   const b = new ImageBuilder({
+    dialect,
     header: {
       byteOrder,
       time: 0x0102030405060708n,
@@ -91,8 +92,8 @@ export function goldenImage(byteOrder: ByteOrder = 'little', credLayout: CredLay
 }
 
 /** An image with every extension: ambient caps, high securebits, ns maps, no_new_privs. */
-export function extendedImage(byteOrder: ByteOrder = 'little'): Image {
-  const b = new ImageBuilder({ header: { byteOrder, time: 1n } });
+export function extendedImage(byteOrder: ByteOrder = 'little', dialect: Dialect = 'v21'): Image {
+  const b = new ImageBuilder({ header: { byteOrder, time: 1n }, dialect });
   const ns1 = b.namespace(b.user(1000), {
     uidMap: [{ inside: 0, outside: 1000, count: 1 }],
     gidMap: [{ inside: 0, outside: 100, count: 2 }, { inside: 5, outside: 200, count: 3 }],
@@ -104,3 +105,46 @@ export function extendedImage(byteOrder: ByteOrder = 'little'): Image {
   b.task(c1, { ecred: c2, noNewPrivs: true });
   return b.build();
 }
+
+/**
+ * The numbers of each dialect, written out from the reference's tables (not taken from the
+ * codec), so tests check the codec against the series rather than against itself. R: record
+ * types; O: object types.
+ */
+export const NUM = {
+  v21: {
+    TREE: 101, TASK: 102, TASK_NS: 103, TASK_OBJS: 104, RESTART_BLOCK: 105, THREAD: 106, CPU: 107,
+    NS: 108, UTS_NS: 109, IPC_NS: 110, MNT_NS: 111, CAPABILITIES: 112,
+    USER_NS: 113, CRED: 114, USER: 115, GROUPINFO: 116, TASK_CREDS: 117,
+    O_INODE: 1, O_FILE_TABLE: 2, O_FILE: 3, O_MM: 4, O_FS: 5, O_SIGHAND: 6, O_SIGNAL: 7,
+    O_NS: 8, O_UTS_NS: 9, O_IPC_NS: 10, O_MNT_NS: 11,
+    O_USER_NS: 12, O_CRED: 13, O_USER: 14, O_GROUPINFO: 15,
+    O_SOCK: 16, O_TTY: 17, O_SECURITY_PTR: 18, O_SECURITY: 19, O_NET_NS: 20, O_NETDEV: 21, O_SEM_UNDO: 22,
+    O_MAX: 22,
+  },
+  v23: {
+    TREE: 102, TASK: 103, TASK_NS: 104, TASK_OBJS: 105, RESTART_BLOCK: 106, THREAD: 107, CPU: 108,
+    NS: 109, UTS_NS: 110, IPC_NS: 111, MNT_NS: 112, CAPABILITIES: 113,
+    USER_NS: 114, CRED: 115, USER: 116, GROUPINFO: 117, TASK_CREDS: 118,
+    O_INODE: 2, O_FILE_TABLE: 3, O_FILE: 4, O_MM: 5, O_FS: 6, O_SIGHAND: 7, O_SIGNAL: 8,
+    O_NS: 9, O_UTS_NS: 10, O_IPC_NS: 11, O_MNT_NS: 12,
+    O_USER_NS: 13, O_CRED: 14, O_USER: 15, O_GROUPINFO: 16,
+    O_SOCK: 17, O_TTY: 18, O_SECURITY_PTR: 19, O_SECURITY: 20, O_NET_NS: 21, O_NETDEV: 22, O_SEM_UNDO: 23,
+    O_MAX: 23,
+  },
+} as const;
+export const BOTH_DIALECTS = ['v21', 'v23'] as const;
+
+/** The prefix our writer emits (x86): HEADER_ARCH, CONTAINER, the LSM-name BUFFER, LSM_INFO. */
+export function expectedPrefix(le: boolean): Uint8Array {
+  const name = new Uint8Array(11);
+  name.set(Buffer.from('default', 'latin1'));
+  return concat(
+    record(le, 2, [['u16', 1], ['u16', 0], ['u16', 512], ['pad', 2]]),
+    record(le, 3, []),
+    record(le, 4, [['bytes', name]]),
+    record(le, 7, []),
+  );
+}
+/** Bytes of that prefix: 16 + 8 + 19 + 8. */
+export const PREFIX_LEN = 51;

@@ -17,9 +17,11 @@ const chunked = (bytes: Uint8Array, sizes: number[]) => {
   return Readable.from(parts);
 };
 
-test('decode(encode(img)) equals img, with the same sharing', () => {
+test('decode(encode(img)) equals img, with the same sharing, in both dialects x byte orders x CRED layouts', () => {
+  const seen = new Set<string>();
   fc.assert(
     fc.property(arbImage(), (img) => {
+      seen.add(`${img.dialect} ${img.header.byteOrder} ${img.credLayout}`);
       const back = decode(encode(img));
       // An image without a CRED cannot show its layout; it reads as 88 (docs/image-format.md).
       expect(back).toEqual(img.tasks.length === 0 ? { ...img, credLayout: 88 } : img);
@@ -27,6 +29,7 @@ test('decode(encode(img)) equals img, with the same sharing', () => {
     }),
     { numRuns: 300, seed: 42 },
   );
+  expect(seen.size).toBe(8);
 });
 
 test('encode(decode(b)) is b byte for byte', () => {

@@ -2,12 +2,12 @@
 // loaded when it runs, not when the CLI starts.
 import type { Command } from '../command';
 import { CliFailure, UsageError } from '../command';
-import { choice, parseCommandArgs } from '../args';
+import { choice, dialectOption, parseCommandArgs } from '../args';
 
 export const checkpoint: Command = {
   name: 'checkpoint',
   summary: 'checkpoint the credentials of live processes into an image',
-  synopsis: ['checkpoint PID... -o FILE [--tree] [--threads] [--compat linux-cr] [--allow-unknown-securebits | --skip-securebits] [--progress | --quiet]'],
+  synopsis: ['checkpoint PID... -o FILE [--tree] [--threads] [--compat linux-cr] [--dialect v21|v23] [--allow-unknown-securebits | --skip-securebits] [--progress | --quiet]'],
   description:
     'Reads the credentials of each PID (ids, groups, capability sets, securebits, no_new_privs and the chain of user namespaces) and writes them as one linux-cr image. Securebits are read inside each task over ptrace, which leaves it running and untraced.',
   operands: 'pid',
@@ -16,6 +16,7 @@ export const checkpoint: Command = {
     { name: 'tree', help: 'the first PID and all its descendants (one PID only)' },
     { name: 'threads', help: 'every thread as a task of its own (threads can differ)' },
     { name: 'compat', value: 'linux-cr', choices: ['linux-cr'], help: 'a strictly series-compatible image: fail on what the seed format cannot hold' },
+    { name: 'dialect', value: 'v21|v23', choices: ['v21', 'v23'], help: "the series' record numbering: v21 (2010, the seed's; default) or v23 (2011); a kernel's own checkpoint keeps its dialect unless given" },
     { name: 'allow-unknown-securebits', help: 'where ptrace is refused, record securebits as unknown instead of failing' },
     { name: 'skip-securebits', help: 'do not read securebits at all (no process is stopped or traced): record them all as unknown' },
     { name: 'progress', help: 'show progress on stderr even when it is not a terminal, or under CI' },
@@ -31,6 +32,7 @@ export const checkpoint: Command = {
     });
     if (values.tree && pids.length !== 1) throw new UsageError('--tree takes exactly one PID');
     const compat = values.compat === undefined ? undefined : choice('--compat', values.compat as string, ['linux-cr'] as const);
+    const dialect = dialectOption(values.dialect as string | undefined);
     const out = values.output as string | undefined;
     if (out === undefined) throw new UsageError('-o FILE is required');
     if (values.progress && values.quiet) throw new UsageError('--progress and --quiet exclude each other');
@@ -58,7 +60,7 @@ export const checkpoint: Command = {
     try {
       // The progress line is erased before any message or output: the terminal is left as it was.
       const image = await withProgress(progress, () => (values.tree ? checkpointTree(pids[0], options) : checkpointPids(pids, options)));
-      bytes = encode(image, { compat });
+      bytes = encode(image, { compat, dialect });
       if (options.kernel === 'auto' && !(await import('../../native/binding')).native().linuxCrAvailable()) cache.rememberLinuxCrAbsent();
     } catch (e) {
       if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_UNREADABLE')

@@ -2,7 +2,7 @@
 // codec (protobufjs) is loaded when it runs.
 import type { CliIo, Command } from '../command';
 import { CliFailure, UsageError } from '../command';
-import { choice, parseCommandArgs } from '../args';
+import { choice, dialectOption, parseCommandArgs } from '../args';
 import type { LossyItem } from '../../criu';
 
 function sentence(item: LossyItem): string {
@@ -20,14 +20,15 @@ function report(io: CliIo, lossy: readonly LossyItem[], assumed: readonly LossyI
 export const convert: Command = {
   name: 'convert',
   summary: 'convert credentials between CRIU dump files and a linux-cr image',
-  synopsis: ['convert --from criu DIR [-o FILE | -] [--strict]', 'convert --to criu [FILE | -] -o DIR [--strict]'],
+  synopsis: ['convert --from criu DIR [-o FILE | -] [--dialect v21|v23] [--strict]', 'convert --to criu [FILE | -] -o DIR [--strict]'],
   description:
     'Reads the credentials of a CRIU dump directory (inventory, pstree, core, ids and userns images) into a linux-cr image, or writes an image as CRIU images into an empty directory. What one format holds and the other cannot is listed on stderr (docs/criu-interop.md).',
   operands: 'dir',
   options: [
     { name: 'from', value: 'criu', choices: ['criu'], help: 'read the CRIU dump directory DIR' },
-    { name: 'to', value: 'criu', choices: ['criu'], help: 'write the image (FILE, or stdin) as CRIU images into -o DIR (absent or empty)' },
+    { name: 'to', value: 'criu', choices: ['criu'], help: 'write the image (FILE, or stdin; either dialect) as CRIU images into -o DIR (absent or empty)' },
     { name: 'output', short: 'o', value: 'FILE|DIR', help: "with --from: the image to write ('-' or none: stdout); with --to: the directory for the CRIU images" },
+    { name: 'dialect', value: 'v21|v23', choices: ['v21', 'v23'], help: "with --from: the image's record numbering: v21 (the seed's, default) or v23 (2011)" },
     { name: 'strict', help: 'refuse (exit 1, nothing written) when anything would not be carried' },
   ],
   notes: ['Exit status: 0 converted; 1 an unreadable or invalid input, or a loss under --strict; 2 usage.'],
@@ -36,6 +37,8 @@ export const convert: Command = {
     if ((values.from === undefined) === (values.to === undefined)) throw new UsageError('give exactly one of --from criu and --to criu');
     choice(values.from !== undefined ? '--from' : '--to', (values.from ?? values.to) as string, ['criu'] as const);
     const strict = Boolean(values.strict);
+    const dialect = dialectOption(values.dialect as string | undefined);
+    if (dialect !== undefined && values.from === undefined) throw new UsageError('--dialect goes with --from criu (an image is read in either dialect)');
     const { checkImageOutput, readImageSource, writeImageOutput, fsReason } = await import('../image-files');
     const criu = await import('../../criu');
 
@@ -46,7 +49,7 @@ export const convert: Command = {
       const { encode } = await import('../../format/encode');
       const { image, lossy, assumed } = await criu.criuDirToImage(positionals[0]);
       report(io, lossy, assumed, strict, 'the image');
-      await writeImageOutput(io, out, encode(image));
+      await writeImageOutput(io, out, encode(image, { dialect }));
       return 0;
     }
 
