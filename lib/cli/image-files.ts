@@ -15,6 +15,35 @@ const mib = (n: number) => (n / (1 << 20)).toFixed(1);
 /** Reads an image from a file or stdin; failures become CliFailure naming the source. */
 export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress) {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
+  // A small regular file is read and decoded at once: no stream to set up (most of the CLI's
+  // start-up for such a file); anything else, or bigger, goes through the stream reader.
+  if (name !== '<stdin>') {
+    let small: Uint8Array | null = null;
+    try {
+      const fd = fs.openSync(file as string, 'r');
+      try {
+        const st = fs.fstatSync(fd);
+        if (st.isFile() && st.size < PROGRESS_MIN_BYTES) {
+          const buf = Buffer.alloc(st.size + 1); // one byte more: a file that grew is read as a stream
+          const n = fs.readSync(fd, buf, 0, buf.length, 0);
+          if (n <= st.size) small = buf.subarray(0, n);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      // the stream read below reports it
+    }
+    if (small) {
+      const { decodeDetailed } = await import('../format/decode');
+      try {
+        return decodeDetailed(small);
+      } catch (e) {
+        if (e instanceof ImageFormatError) throw new CliFailure(`${name}: ${e.message}`);
+        throw e;
+      }
+    }
+  }
   let stream: Readable = name === '<stdin>' ? stdin : fs.createReadStream(file as string);
   const source = stream;
   try {
