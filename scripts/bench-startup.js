@@ -13,7 +13,8 @@ const os = require('os');
 const path = require('path');
 
 const ROUNDS = Number(process.env.ROUNDS || 30);
-const CLI = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+// CR_CREDS_CLI: another build's main.js, e.g. to compare with a checkout of an earlier commit.
+const CLI = process.env.CR_CREDS_CLI || path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (!fs.existsSync(CLI)) {
   console.error('bench-startup: build first: npx tsc -p tsconfig.build.json');
   process.exit(2);
