@@ -11,6 +11,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -19,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cred_state.h"
 #include "errors.h"
@@ -291,18 +293,39 @@ struct Watch {
   bool exited = false;
   bool closed = false;     // uv handle closed
   bool collected = false;  // JS object finalized
+  // The exit, told to JS once the pidfd is closed (report: there is someone to tell).
+  bool report = false;
+  bool by_signal = false;
+  int status = 0;  // exit status or signal number; -1: waitid failed
 };
 
 void MaybeFree(Watch* w) {
   if (w->closed && w->collected) delete w;
 }
 
+// The exit is told to JS from here, after the pidfd is closed: when JS hears of the exit, no fd
+// of the child is held any more.
 void OnPollClosed(uv_handle_t* h) {
   Watch* w = static_cast<Watch*>(h->data);
   close(w->pidfd);
   w->pidfd = -1;
   w->closed = true;
-  w->on_exit.Reset();
+  Napi::FunctionReference cb = std::move(w->on_exit);
+  if (w->report && !cb.IsEmpty()) {
+    Napi::HandleScope scope(w->env);
+    Napi::Value code = w->env.Null(), sig = w->env.Null();
+    if (w->by_signal)
+      sig = Napi::Number::New(w->env, w->status);
+    else
+      code = Napi::Number::New(w->env, w->status);  // -1: waitid failed, which cannot happen for our own child
+    try {
+      cb.MakeCallback(w->env.Global(), {code, sig}, w->ctx);
+    } catch (const Napi::Error& e) {
+      // A throwing exit listener is the program's bug: surface it as an uncaught exception.
+      napi_fatal_exception(w->env, e.Value());
+    }
+  }
+  cb.Reset();
   MaybeFree(w);
 }
 
@@ -314,24 +337,11 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   while (r < 0 && errno == EINTR);
   if (r == 0 && info.si_pid == 0) return;  // spurious wake-up: not exited yet
   w->exited = true;
+  w->report = true;
+  w->by_signal = r == 0 && info.si_code != CLD_EXITED;
+  w->status = r < 0 ? -1 : info.si_status;
   uv_poll_stop(&w->poll);
-  Napi::HandleScope scope(w->env);
-  Napi::Value code = w->env.Null(), sig = w->env.Null();
-  if (r < 0) {
-    code = Napi::Number::New(w->env, -1);  // cannot happen for our own child; say so plainly
-  } else if (info.si_code == CLD_EXITED) {
-    code = Napi::Number::New(w->env, info.si_status);
-  } else {
-    sig = Napi::Number::New(w->env, info.si_status);
-  }
-  Napi::FunctionReference cb = std::move(w->on_exit);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);
-  try {
-    cb.MakeCallback(w->env.Global(), {code, sig}, w->ctx);
-  } catch (const Napi::Error& e) {
-    // A throwing exit listener is the program's bug: surface it as an uncaught exception.
-    napi_fatal_exception(w->env, e.Value());
-  }
 }
 
 Napi::Value Kill(const Napi::CallbackInfo& info) {
@@ -396,7 +406,7 @@ void ReapBlocking(int pidfd) {
   }
 }
 
-// spawn(opts) -> { pid, stdio: [fd|null x3], kill(sig), ref(), unref() }
+// spawn(opts) -> { pid, stdio: [fd|null per child fd], kill(sig), ref(), unref() }
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "spawn(opts)");
@@ -462,15 +472,31 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     plan.restart.image_fd = image_fd.get();
   }
 
-  // stdio: child ends (closed in the parent after fork) and parent ends (handed to JS).
-  Fd child_end[3], parent_end[3];
+  plan.detached = opts.Get("detached").ToBoolean();
+
+  // stdio: child ends (closed in the parent after fork) and parent ends (handed to JS). Child
+  // fds 0-2 default to inherit; a 'pipe' there is a pipe, a 'pipe' above 2 a socketpair (both
+  // directions, as child_process gives it).
   Napi::Value stdio_v = opts.Get("stdio");
   Napi::Array stdio = stdio_v.IsArray() ? stdio_v.As<Napi::Array>() : Napi::Array::New(env);
-  for (uint32_t i = 0; i < 3; i++) {
+  const uint32_t nfd = stdio.Length() > 3 ? stdio.Length() : 3;
+  if (nfd > 1024) throw Napi::RangeError::New(env, "stdio: more than 1024 fds");
+  std::vector<Fd> child_end(nfd), parent_end(nfd);
+  plan.stdio.assign(nfd, -1);
+  plan.stdio_work.assign(nfd, -1);
+  for (uint32_t i = 0; i < nfd; i++) {
     Napi::Value s = i < stdio.Length() ? stdio.Get(i) : env.Undefined();
-    std::string kind = s.IsString() ? s.As<Napi::String>().Utf8Value() : "inherit";
+    std::string kind = s.IsString() ? s.As<Napi::String>().Utf8Value() : i < 3 ? "inherit" : "ignore";
     if (s.IsNumber()) {
-      plan.stdio[i] = s.As<Napi::Number>().Int32Value();
+      int fd = s.As<Napi::Number>().Int32Value();
+      if (fd < 0) throw Napi::RangeError::New(env, "stdio: a negative fd");
+      plan.stdio[i] = fd;
+    } else if (kind == "pipe" && i >= 3) {
+      int p[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) throw ErrnoError(env, "socketpair", errno);
+      child_end[i].reset(p[0]);
+      parent_end[i].reset(p[1]);
+      plan.stdio[i] = child_end[i].get();
     } else if (kind == "pipe") {
       int p[2];
       if (pipe2(p, O_CLOEXEC) != 0) throw ErrnoError(env, "pipe2", errno);
@@ -478,10 +504,12 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       child_end[i].reset(i == 0 ? p[0] : p[1]);
       parent_end[i].reset(i == 0 ? p[1] : p[0]);
       plan.stdio[i] = child_end[i].get();
-    } else if (kind == "ignore") {
+    } else if (kind == "ignore" && i < 3) {
       child_end[i].reset(open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
       if (child_end[i].get() < 0) throw ErrnoError(env, "open /dev/null", errno);
       plan.stdio[i] = child_end[i].get();
+    } else if (kind == "ignore") {
+      plan.stdio[i] = -1;  // left closed: every fd of ours is close-on-exec
     } else if (kind == "inherit") {
       plan.stdio[i] = int(i);
     } else {
@@ -543,8 +571,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Napi::Number::New(env, double(pid)));
-  Napi::Array fds = Napi::Array::New(env, 3);
-  for (uint32_t i = 0; i < 3; i++)
+  Napi::Array fds = Napi::Array::New(env, nfd);
+  for (uint32_t i = 0; i < nfd; i++)
     fds.Set(i, parent_end[i].get() >= 0 ? Napi::Value(Napi::Number::New(env, parent_end[i].release()))
                                         : env.Null());
   out.Set("stdio", fds);

@@ -186,20 +186,22 @@ void FieldValues(const CredState& w, const CredState& g, int f, uint64_t* want, 
   }
 }
 
-// Child fd i gets plan.stdio[i]. Sources below 3 are first moved up, so that one dup2 cannot
-// clobber another's source.
+// Child fd i gets plan.stdio[i]. Sources below the highest child fd are first moved above it,
+// so that one dup2 cannot clobber another's source.
 int SetUpStdio(const Plan& plan, int* which) {
-  int src[3] = {plan.stdio[0], plan.stdio[1], plan.stdio[2]};
-  for (int i = 0; i < 3; i++) {
+  const int n = int(plan.stdio.size());
+  int* src = plan.stdio_work.data();
+  for (int i = 0; i < n; i++) {
     *which = i;
-    if (src[i] >= 0 && src[i] < 3 && src[i] != i) {
-      src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+    src[i] = plan.stdio[i];
+    if (src[i] >= 0 && src[i] < n && src[i] != i) {
+      src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, n);
       if (src[i] < 0) return errno;
     }
   }
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < n; i++) {
     *which = i;
-    if (src[i] < 0) continue;  // inherit
+    if (src[i] < 0) continue;  // leave as is
     if (src[i] == i) {
       // Inherit: Node may hold its stdio close-on-exec; a closed fd stays closed.
       if (fcntl(i, F_SETFD, 0) != 0 && errno != EBADF) return errno;
@@ -215,6 +217,9 @@ int SetUpStdio(const Plan& plan, int* which) {
 [[noreturn]] void RunChild(const Plan& plan, int err_fd) {
   int err = ResetSignals();
   if (err != 0) Fail(err_fd, Phase::kSignals, -1, err, 0);
+
+  // First, before any op: a session of its own, so that a signal to the group reaches it alone.
+  if (plan.detached && setsid() < 0) Fail(err_fd, Phase::kSignals, -1, errno, 0);
 
   for (size_t i = 0; i < plan.ops.size(); i++) {
     int field = 0;

@@ -103,7 +103,12 @@ struct Plan {
   std::vector<std::string> argv_s, envp_s;
   std::vector<char*> argv, envp;  // NULL-terminated, point into *_s
   std::string cwd;
-  int stdio[3] = {-1, -1, -1};  // source fd for child fd i (i itself: inherit); -1: leave as is
+  // Source fd for child fd i (i itself: inherit; -1: leave as is), one entry per child fd.
+  std::vector<int> stdio;
+  // Scratch the child moves the sources into (sized before fork: no allocation in the child).
+  mutable std::vector<int> stdio_work;
+  // setsid() in the child: a session and process group of its own (spawn's `detached`).
+  bool detached = false;
   uint32_t verify_mask = 0;
   CredState* expect = nullptr;   // owned by the caller, allocated before fork
   CredState* readback = nullptr; // idem

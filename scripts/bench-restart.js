@@ -44,7 +44,7 @@ const cases = {
   'child_process.spawn /bin/true': () => viaSpawn('/bin/true', []),
   'restart(image) /bin/true': async () => {
     const r = await lib.restart(bytes, '/bin/true', [], { stdio: 'ignore' });
-    if (r.code !== 0) throw new Error('restart: exit ' + r.code);
+    if (r.exitCode !== 0) throw new Error('restart: exit ' + r.exitCode);
   },
   'setpriv (same ids, groups, caps) /bin/true': () =>
     viaSpawn('/usr/bin/setpriv', [

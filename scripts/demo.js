@@ -8,7 +8,7 @@
 //  5. checkpoint the restarted process and show, field by field, that its creds are the same.
 'use strict';
 const {
-  ImageBuilder, CAP, capBit, SECBIT, encode, renderReport, credentialFields, restart, checkpoint, native,
+  ImageBuilder, CAP, capBit, SECBIT, encode, renderReport, credentialFields, restart, checkpoint, probe,
 } = require('../dist');
 
 const say = (s) => process.stdout.write(s + '\n');
@@ -23,7 +23,7 @@ function sampleImage() {
     setgroups: 'allow',
   });
   const nbs = capBit(CAP.NET_BIND_SERVICE);
-  const all = (1n << BigInt(native().probe().capLastCap + 1)) - 1n;
+  const all = (1n << BigInt(probe().capLastCap + 1)) - 1n;
   const cred = b.cred({
     uid: 1000, gid: 1000, groups: [27, 100, 1000], user: b.user(1000, ns),
     caps: { inheritable: nbs, permitted: nbs, effective: nbs, ambient: nbs, bounding: all },
@@ -43,7 +43,7 @@ async function main() {
   say(`started pid ${sample.pid}: sleep 600, uid 1000 in a user namespace, groups 27,100,1000, CAP_NET_BIND_SERVICE ambient, SECBIT_NOROOT`);
 
   title('2. checkpoint it from the live kernel');
-  const image = await checkpoint(sample.pid);
+  const image = await checkpoint(sample); // the handle itself: pid-reuse safe
   const bytes = encode(image);
   say(`image: ${bytes.length} bytes\n`);
   process.stdout.write(renderReport(image));
@@ -51,7 +51,7 @@ async function main() {
   title('3. stop it');
   sample.kill('SIGTERM');
   const exit1 = await sample;
-  say(`pid ${sample.pid} ended by ${exit1.signal ?? `exit ${exit1.code}`}`);
+  say(`pid ${sample.pid} ended by ${exit1.signal ?? `exit ${exit1.exitCode}`}`);
 
   title('4. restart the same program from the image');
   const plan = restart(bytes, '/bin/sleep', ['600'], { dryRun: true });
@@ -60,7 +60,7 @@ async function main() {
   say(`restarted as pid ${again.pid}`);
 
   title('5. the restarted process, field by field');
-  const after = await checkpoint(again.pid);
+  const after = await checkpoint(again);
   const a = credentialFields(image.tasks[0]);
   const b = credentialFields(after.tasks[0]);
   let same = 0;

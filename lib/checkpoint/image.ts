@@ -1,7 +1,9 @@
 // Live state into an Image, through ImageBuilder (the object hash): equal creds, group lists,
 // users and namespaces are one object each, so the image writes them once.
 import * as os from 'os';
-import { Arch, ImageBuilder, type ImageHeader } from '../format';
+import { Arch } from '../format/constants';
+import { ImageBuilder } from '../format/builder';
+import type { ImageHeader } from '../format/types';
 import type { Image } from '../format';
 import type { UserNamespace } from '../model/types';
 import type { UserNsLevel } from '../native/binding';

@@ -4,7 +4,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { decode, encode, ImageEncodeError, type Image } from '../format';
+// The codec's modules one by one, not its index: a checkpoint loads only what it uses.
+import { encode } from '../format/encode';
+import { ImageEncodeError } from '../format/errors';
+import type { Image } from '../format/types';
 import { treeDepths } from '../model/tree';
 import { native } from '../native/binding';
 import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
@@ -12,6 +15,7 @@ import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
 import { isZombie, readLive, type CheckpointProgress, type LiveProcess, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
+import { resolveTarget, type CheckpointTarget } from './target';
 
 export * from './errors';
 export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
@@ -19,6 +23,7 @@ export { buildImage, liveHeader } from './image';
 export { processTree } from './tree';
 export { stopTracer } from './tracer';
 export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
+export type { CheckpointTarget, ChildLike, PidfdTarget } from './target';
 
 export interface CheckpointOptions {
   /** Every thread becomes a task of the image (threads' creds can differ). Default: leaders only. */
@@ -38,8 +43,6 @@ export interface CheckpointOptions {
    * ("CHECKPOINT,RESTART"). Used only on a kernel whose kallsyms shows sys_checkpoint.
    */
   linuxCrSyscalls?: { checkpoint: number; restart: number };
-  /** Tests only: hold each task stopped under ptrace this long. */
-  testDelayMs?: number;
   /**
    * Progress of a live checkpoint: the tree walk (checkpointTree: processes found so far) and the
    * reading of processes (done of total). Not called when the kernel's sys_checkpoint is used.
@@ -60,7 +63,8 @@ function checkCompat(image: Image, options: CheckpointOptions): Image {
 }
 
 /** The kernel's own checkpoint (linux-cr), decoded. */
-function kernelCheckpoint(pid: number, options: CheckpointOptions): Image {
+async function kernelCheckpoint(pid: number, options: CheckpointOptions): Promise<Image> {
+  const { decode } = await import('../format/decode'); // only on a linux-cr kernel
   let nr: number;
   try {
     nr = linuxCrSyscallsHere(options.linuxCrSyscalls).checkpoint;
@@ -91,19 +95,34 @@ function useKernel(options: CheckpointOptions, tasks: number): boolean {
   return (options.kernel ?? 'auto') === 'auto' && tasks === 1 && !options.threads && (linuxCr ??= native().linuxCrAvailable());
 }
 
-/** Checkpoints the given processes (each with its threads if asked) into one image. */
-export async function checkpoint(pids: number | readonly number[], options: CheckpointOptions = {}): Promise<Image> {
-  const list = typeof pids === 'number' ? [pids] : [...pids];
-  if (list.length === 0) throw new RangeError('checkpoint: no pids');
+/**
+ * Checkpoints the given processes (each with its threads if asked) into one image. Each is a
+ * pid, a child this process started (ChildProcess or restart handle) or `{ pidfd }`; a child or a
+ * pidfd is checked again after the read, so a pid reused meanwhile is never read instead.
+ */
+export async function checkpoint(targets: CheckpointTarget | readonly CheckpointTarget[], options: CheckpointOptions = {}): Promise<Image> {
+  return checkpointWith(targets, options);
+}
+
+/** checkpoint(), also taking the test hook (lib/checkpoint/testing.ts). */
+export async function checkpointWith(targets: CheckpointTarget | readonly CheckpointTarget[], options: CheckpointOptions & { testDelayMs?: number }): Promise<Image> {
+  const resolved = (Array.isArray(targets) ? targets : [targets as CheckpointTarget]).map(resolveTarget);
+  if (resolved.length === 0) throw new RangeError('checkpoint: no pids');
+  const list = resolved.map((r) => r.pid);
   const seen = new Set<number>();
   for (const p of list) {
     if (seen.has(p)) throw new RangeError(`checkpoint: pid ${p} given twice`);
     seen.add(p);
   }
-  if (useKernel(options, list.length)) return checkCompat(kernelCheckpoint(list[0], options), options);
-  const live = await readLive(list, options);
-  const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
-  return checkCompat(buildImage(live, { compat: options.compat, depth }), options);
+  let image: Image;
+  if (useKernel(options, list.length)) image = checkCompat(await kernelCheckpoint(list[0], options), options);
+  else {
+    const live = await readLive(list, options);
+    const depth = treeDepths(live.map((p) => ({ pid: p.pid, ppid: p.ppid })));
+    image = checkCompat(buildImage(live, { compat: options.compat, depth }), options);
+  }
+  for (const r of resolved) r.stillThere();
+  return image;
 }
 
 /**
@@ -135,8 +154,14 @@ function inRootPidNs(live: LiveProcess[], tree: readonly { pid: number; parent?:
 }
 
 /** Checkpoints rootPid and all its descendants (from /proc/PID/task/TID/children) into one image. */
-export async function checkpointTree(rootPid: number, options: CheckpointOptions = {}): Promise<Image> {
-  if (useKernel(options, 1)) return checkCompat(kernelCheckpoint(rootPid, options), options);
+export async function checkpointTree(root: CheckpointTarget, options: CheckpointOptions = {}): Promise<Image> {
+  const target = resolveTarget(root);
+  const rootPid = target.pid;
+  if (useKernel(options, 1)) {
+    const image = checkCompat(await kernelCheckpoint(rootPid, options), options);
+    target.stillThere();
+    return image;
+  }
   const report = options.onProgress;
   // A zombie descendant has exited (its children went to a reaper): not part of the live tree.
   const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !isZombie(t.pid));
@@ -145,5 +170,7 @@ export async function checkpointTree(rootPid: number, options: CheckpointOptions
     options,
   );
   inRootPidNs(live, tree);
-  return checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
+  const image = checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
+  target.stillThere();
+  return image;
 }

@@ -1,6 +1,9 @@
 // What every CLI subcommand is, and the errors that choose the exit code.
 //
 // Exit codes everywhere: 0 success, 1 failure (invalid image, denied, process gone), 2 usage.
+// A command is data first: its synopsis, its options with their help, its notes. The parser
+// (args.ts), `--help` (help.ts), the shell completions and the man page are all made from it, so
+// an option added to a command's `options` is parsed, explained and completed at once.
 import type { Readable, Writable } from 'stream';
 
 export interface CliIo {
@@ -13,17 +16,40 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** One option of a command. */
+export interface OptionSpec {
+  /** The long name, without dashes ('output'). */
+  name: string;
+  /** One letter ('o'), if it has a short form. */
+  short?: string;
+  /** A placeholder for the value ('FILE', 'N'); absent: a flag. */
+  value?: string;
+  /** The values it takes, for --help and completion ('auto', 'always', ...). */
+  choices?: readonly string[];
+  /** What it does: one or more sentences; wrapped by --help. */
+  help: string;
+}
+
+/** What a command's operands are, for shell completion. */
+export type OperandKind = 'file' | 'pid' | 'dir' | 'command' | 'word' | 'none';
+
 export interface Command {
   name: string;
   /** One line for `cr-creds --help`. */
   summary: string;
-  /** The usage text shown by `cr-creds NAME --help` and on a usage error. */
-  usage: string;
+  /** Synopsis lines, each without the leading 'cr-creds '. */
+  synopsis: readonly string[];
+  /** What it does, in a few sentences (shown under the synopsis). */
+  description: string;
+  options: readonly OptionSpec[];
+  /** Paragraphs after the options (input, output, exit status). */
+  notes?: readonly string[];
+  operands: OperandKind;
   /** Returns the exit code. Throw UsageError or CliFailure for expected failures. */
   run(argv: string[], io: CliIo): Promise<number>;
 }
 
-/** Wrong arguments: exit 2, usage shown. */
+/** Wrong arguments: exit 2, synopsis shown. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }

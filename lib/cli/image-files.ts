@@ -2,11 +2,14 @@
 // (the type checked before any blocking open), with failures named by source (and progress on
 // big files); written exclusively and atomically so that no reader ever sees half an image and
 // no planted link or file can steer the write.
-import { Transform, type Readable } from 'stream';
+// The stream reader and node's stream module load only when an image is streamed (start-up).
+import * as fs from 'fs';
+import type { Readable } from 'stream';
 import { CliFailure, UsageError, type CliIo } from './command';
 import type { Progress } from './progress';
-import { readImage, readImageDetailed, validateStream } from '../format/stream';
+import type { DecodeDetails } from '../format/assembler';
 import { ImageFormatError } from '../format/errors';
+import type { Image } from '../format/types';
 import { FileReadError, openInputStream } from '../files/open-input';
 import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
 
@@ -19,15 +22,36 @@ const mib = (n: number) => (n / (1 << 20)).toFixed(1);
  * Reads an image from a file or stdin; failures become CliFailure naming the source. `objrefs`
  * false: no objref table (what only inspect shows), one map less for a huge image.
  */
-export async function readImageSource(file: string | undefined, stdin: Readable, progress?: Progress, objrefs = true) {
+export async function readImageSource(
+  file: string | undefined,
+  stdin: Readable,
+  progress?: Progress,
+  objrefs = true,
+): Promise<{ image: Image; details: DecodeDetails }> {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
   const opened = openSource(file, stdin);
+  // A small regular file is read and decoded at once (no stream to set up: most of the CLI's
+  // start-up for such a file). The fd is the one opened and type-checked above.
+  if (opened.fd !== undefined && opened.size < PROGRESS_MIN_BYTES) {
+    const small = readWhole(opened.fd, opened.size);
+    if (small) {
+      opened.stream.destroy();
+      const { decodeDetailed } = await import('../format/decode');
+      try {
+        return decodeDetailed(small);
+      } catch (e) {
+        throw readFailure(name, e);
+      }
+    }
+  }
   let stream: Readable = opened.stream;
   const source = stream;
   try {
+    const { readImage, readImageDetailed } = await import('../format/stream');
     if (progress?.enabled && stream !== stdin) {
       const size = opened.size;
       if (size >= PROGRESS_MIN_BYTES) {
+        const { Transform } = await import('stream');
         let seen = 0;
         const counter = new Transform({
           transform(chunk: Buffer, _enc, cb) {
@@ -56,6 +80,7 @@ export async function validateImageSource(file: string | undefined, stdin: Reada
   const name = file === undefined || file === '-' ? '<stdin>' : file;
   const { stream } = openSource(file, stdin);
   try {
+    const { validateStream } = await import('../format/stream');
     return await validateStream(stream);
   } catch (e) {
     throw readFailure(name, e);
@@ -64,21 +89,36 @@ export async function validateImageSource(file: string | undefined, stdin: Reada
   }
 }
 
-function openSource(file: string | undefined, stdin: Readable): { stream: Readable; size: number } {
+/** `fd`: set for a regular file (the type-checked descriptor the stream reads). */
+function openSource(file: string | undefined, stdin: Readable): { stream: Readable; size: number; fd?: number } {
   if (file === undefined || file === '-') return { stream: stdin, size: 0 };
   try {
-    const { stream, stat } = openInputStream(file);
-    return { stream, size: stat.isFile() ? stat.size : 0 };
+    const { stream, stat, fd } = openInputStream(file);
+    return stat.isFile() ? { stream, size: stat.size, fd } : { stream, size: 0 };
   } catch (e) {
     if (e instanceof FileReadError) throw new CliFailure(e.message);
     throw e;
   }
 }
 
+/** The whole of a regular file of `size` bytes from its start; null if it grew (read it as a stream). */
+function readWhole(fd: number, size: number): Uint8Array | null {
+  const buf = Buffer.alloc(size + 1);
+  let n = 0;
+  for (let got; n < buf.length && (got = fs.readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += got;
+  return n <= size ? buf.subarray(0, n) : null;
+}
+
+/** An fs error's reason without the paths it names (a temp file's name means nothing to the user). */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return (err?.message ?? String(e)).replace(/, \w+ '[^']*'( -> '[^']*')?$/, '');
+}
+
 function readFailure(name: string, e: unknown): unknown {
   if (e instanceof ImageFormatError) return new CliFailure(`${name}: ${e.message}`);
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && err.syscall) return new CliFailure(`cannot read ${name}: ${err.message}`);
+  if (err && typeof err.code === 'string' && err.syscall) return new CliFailure(`cannot read ${name}: ${fsReason(err)}`);
   return e;
 }
 

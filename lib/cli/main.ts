@@ -1,56 +1,59 @@
 #!/usr/bin/env node
 // cr-creds: the command-line entry. Messages go to stderr as "cr-creds: ..."; stdout carries
-// only what a command produces. No stack trace for an expected failure.
+// only what a command produces. No stack trace for an expected failure. Only the commands' data
+// is loaded at start; each command loads what it runs (the addon, the codec, protobufjs).
+import './compile-cache';
 import { commands } from './commands';
 import { CliFailure, UsageError, type CliIo } from './command';
+import { commandHelp, mainHelp, shortUsage } from './help';
 
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  return [
-    'usage: cr-creds <command> [options]',
-    '',
-    'commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    "run 'cr-creds <command> --help' for a command's options",
-  ].join('\n');
+function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('../../package.json') as { version: string }).version;
 }
+
+/** A reader of our stdout went away (`| head`): stop quietly, as a program killed by SIGPIPE. */
+const EPIPE_EXIT = 128 + 13;
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write(help() + '\n');
+    (name === undefined ? io.stderr : io.stdout).write(mainHelp(commands));
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    io.stdout.write(require('../../package.json').version + '\n');
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`cr-creds ${version()}\n`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    io.stderr.write(`cr-creds: unknown command '${name}'\n${help()}\n`);
+    io.stderr.write(`cr-creds: unknown command '${name}'\nTry 'cr-creds --help' for the commands.\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(`usage: ${cmd.usage}\n`);
+  // --help anywhere before a `--` (after it, the words are restart's CMD's own).
+  const dash = rest.indexOf('--');
+  const head = dash < 0 ? rest : rest.slice(0, dash);
+  if (head.includes('--help') || head.includes('-h')) {
+    io.stdout.write(commandHelp(cmd));
     return 0;
   }
   try {
     return await cmd.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`cr-creds: ${e.message}\nusage: ${cmd.usage}\n`);
+      io.stderr.write(`cr-creds: ${e.message}\n${shortUsage(cmd)}`);
       return 2;
     }
     if (e instanceof CliFailure) {
       io.stderr.write(`cr-creds: ${e.message}\n`);
       return e.exitCode;
     }
+    if ((e as { code?: string })?.code === 'EPIPE') return EPIPE_EXIT;
     // Typed library errors (format, denial, system) carry their own clear message.
-    const err = e as Error & { code?: string };
-    if (err && typeof err.message === 'string' && (err.code || err.name !== 'Error')) {
-      io.stderr.write(`cr-creds: ${err.message}\n`);
+    const { messageOf } = await import('./messages');
+    const message = messageOf(e);
+    if (message !== null) {
+      io.stderr.write(`cr-creds: ${message}\n`);
       return 1;
     }
     throw e; // a bug: let Node print the stack
@@ -58,11 +61,29 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
+  // The standard streams are made when first touched (a stream each, and their modules): only
+  // those a command uses.
+  let stdoutSeen = false;
   const io: CliIo = {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    isTTY: Boolean(process.stderr.isTTY),
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      if (!stdoutSeen) {
+        stdoutSeen = true;
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(EPIPE_EXIT);
+          throw e;
+        });
+      }
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get isTTY() {
+      return Boolean(process.stderr.isTTY);
+    },
     env: process.env,
   };
   main(process.argv.slice(2), io).then(

@@ -69,7 +69,7 @@ export function openRegularNoFollow(file: string): { fd: number; stat: fs.Stats 
  * file, a FIFO or pipe (read as it comes; a FIFO waits for its writer, as `cat` would) or a
  * character device. Directories, sockets and block devices are refused. The open never blocks.
  */
-export function openInputStream(file: string): { stream: Readable; stat: fs.Stats } {
+export function openInputStream(file: string): { stream: Readable; stat: fs.Stats; fd?: number } {
   let fd: number;
   try {
     fd = fs.openSync(file, O_RDONLY | O_NONBLOCK);
@@ -77,7 +77,8 @@ export function openInputStream(file: string): { stream: Readable; stat: fs.Stat
     throw openFailed(file, e);
   }
   const stat = fs.fstatSync(fd);
-  if (stat.isFile()) return { stream: fs.createReadStream('', { fd, autoClose: true }), stat };
+  // fd: a regular file's descriptor, which the stream closes (a caller may read it first).
+  if (stat.isFile()) return { stream: fs.createReadStream('', { fd, autoClose: true }), stat, fd };
   // A pipe's reads go through the event loop (a non-blocking fd must not reach fs.read).
   if (stat.isFIFO()) return { stream: new net.Socket({ fd, readable: true, writable: false }), stat };
   if (stat.isCharacterDevice()) {

@@ -94,7 +94,34 @@ function fmt(n: number): string {
 }
 
 /** Orders each layer, places boxes in rows; returns boxes by id and the canvas size. */
-function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>; width: number; height: number } {
+const LEGEND_FONT = 9;
+const LEGEND_LINE_H = 12;
+const LEGEND = [
+  'thick: real = effective cred (one object)',
+  'dashed: effective',
+  'green: groups',
+  'red: user',
+  'purple: ns',
+  'dotted: creator',
+];
+
+/** Width of monospace text at a font size (bold is a little wider). */
+function textWidth(text: string, size: number, bold = false): number {
+  return text.length * CHAR_W * (size / FONT) * (bold ? 1.1 : 1);
+}
+
+/** The legend's items in lines no wider than `width`. */
+function legendLines(width: number): string[] {
+  const lines: string[] = [];
+  for (const item of LEGEND) {
+    const last = lines.length ? lines[lines.length - 1] : undefined;
+    if (last !== undefined && textWidth(`${last}; ${item}`, LEGEND_FONT) <= width) lines[lines.length - 1] = `${last}; ${item}`;
+    else lines.push(item);
+  }
+  return lines;
+}
+
+function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>; width: number; height: number; legend: string[] } {
   const boxes = new Map<string, Box>();
   const graphOrder = new Map(g.nodes.map((n, i) => [n.id, i]));
   for (const node of g.nodes) {
@@ -203,7 +230,10 @@ function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>;
       for (const r of gridRows) rows.push(r);
     }
   }
-  const width = Math.max(400, maxOf(rows.map((r) => r.width))) + 2 * MARGIN;
+  // Wide enough for the title, whatever its length; the legend wraps to the drawing's width.
+  const inner = Math.max(400, maxOf(rows.map((r) => r.width)), textWidth(g.title, FONT, true));
+  const width = inner + 2 * MARGIN;
+  const legend = legendLines(inner);
   let y = MARGIN + 24; // below the title
   rows.forEach((r, i) => {
     if (i > 0) y += r.layer !== rows[i - 1].layer ? GAP_LAYER : GAP_ROW;
@@ -216,8 +246,8 @@ function layout(g: ObjectGraph, maxRowWidth: number): { boxes: Map<string, Box>;
     }
     y += r.height;
   });
-  const height = y + MARGIN + 40; // room for arcs under the last row and the legend
-  return { boxes, width, height };
+  const height = y + MARGIN + 30 + legend.length * LEGEND_LINE_H; // room for arcs under the last row and the legend
+  return { boxes, width, height, legend };
 }
 
 interface Anchor {
@@ -227,7 +257,7 @@ interface Anchor {
 
 /** The SVG text of a graph (see toGraph). */
 export function graphToSvg(g: ObjectGraph, options: SvgOptions = {}): string {
-  const { boxes, width, height } = layout(g, options.maxRowWidth ?? 2400);
+  const { boxes, width, height, legend } = layout(g, options.maxRowWidth ?? 2400);
   // Edge ends spread along a box's side, in the order of the other ends' x.
   type Side = 'top' | 'bottom';
   const ends = new Map<string, { edge: number; other: number }[]>();
@@ -321,10 +351,10 @@ export function graphToSvg(g: ObjectGraph, options: SvgOptions = {}): string {
   out.push('<g class="edge-labels">');
   for (const l of labels) out.push(l);
   out.push('</g>');
-  out.push(
-    `<text x="${MARGIN}" y="${fmt(height - MARGIN / 2)}" font-size="9" fill="#5f6368">${xmlEscape(
-      'thick: real = effective cred (one object); dashed: effective; green: groups; red: user; purple: ns; dotted: creator',
-    )}</text>`,
+  legend.forEach((line, i) =>
+    out.push(
+      `<text class="legend" x="${MARGIN}" y="${fmt(height - MARGIN / 2 - (legend.length - 1 - i) * LEGEND_LINE_H)}" font-size="${LEGEND_FONT}" fill="#5f6368">${xmlEscape(line)}</text>`,
+    ),
   );
   out.push('</svg>');
   return `<?xml version="1.0" encoding="UTF-8"?>\n${out.join('\n')}\n`;

@@ -209,7 +209,10 @@ export interface NativeSpawnOptions {
   argv: readonly string[];
   envp: readonly string[];
   cwd?: string;
-  stdio: readonly [NativeStdio, NativeStdio, NativeStdio];
+  /** One entry per child fd from 0 (at least three; fds 0-2 default to inherit, later ones to closed). */
+  stdio: readonly NativeStdio[];
+  /** setsid() in the child before anything else (child_process's `detached`). */
+  detached?: boolean;
   ops: readonly NativeRestartOp[];
   expect?: NativeExpect;
   /** For a { op: 'sys_restart' } op. standIn: call the named stand-in, never the syscall. */
@@ -222,8 +225,8 @@ export interface NativeSpawnOptions {
 
 export interface NativeChild {
   pid: number;
-  /** Parent ends of 'pipe' stdio (fd 0: write end; 1, 2: read ends), else null. */
-  stdio: [number | null, number | null, number | null];
+  /** Parent ends of 'pipe' stdio (fd 0: write end; 1, 2: read ends; 3 and up: a socket), else null. */
+  stdio: (number | null)[];
   /** pidfd_send_signal; false once the child has exited. */
   kill(signal?: number): boolean;
   ref(): void;
@@ -278,6 +281,12 @@ export interface AgreementBinding {
 // --- end agreement (issue 7) ---
 
 export interface NativeBinding extends LiveCheckpointBinding, RestartBinding, AgreementBinding {
+  // --- pidfds the caller holds (native/pidfd.cc) ---
+  /** pidfd_send_signal: true when sent (signal 0: alive), false once the process has exited. */
+  pidfdSendSignal(fd: number, signal: number): boolean;
+  /** pidfd_open (close-on-exec); the caller closes it. */
+  pidfdOpen(pid: number): number;
+
   // --- probe (native/probe.cc) ---
   probe(): ProbeResult;
 

@@ -89,3 +89,51 @@ export function stepErrorFrom(e: unknown, ops: readonly NativeRestartOp[], comma
     command,
   );
 }
+
+/**
+ * The `signal` option was aborted: before the start (nothing was started) or after it (the
+ * program was killed with killSignal; the rejection comes once it has exited). `name` is
+ * 'AbortError' and `code` 'ABORT_ERR', as Node's own aborted operations; `cause`: the signal's reason.
+ */
+export class RestartAborted extends Error {
+  override name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+}
+
+/** What a restarted program did, in execa's manner (the handle's promise resolves to it). */
+export interface RestartResult {
+  command: string;
+  args: string[];
+  pid: number;
+  /** The exit status, or null when the program died by a signal. */
+  exitCode: number | null;
+  /** The signal that ended the program, or null. */
+  signal: NodeJS.Signals | null;
+  /** With `buffer`: what the program wrote on a piped stdout / stderr (up to maxBuffer). */
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+  /** Non-zero exit, a signal, timedOut or isMaxBuffer. */
+  failed: boolean;
+  /** Killed by the `timeout` option. */
+  timedOut: boolean;
+  /** Killed through the `signal` option (the promise then rejects with RestartAborted). */
+  isCanceled: boolean;
+  /** Killed because a collected stream passed maxBuffer. */
+  isMaxBuffer: boolean;
+}
+
+/** With `reject: true`: the program failed. Carries the whole result. */
+export class RestartExitError extends Error {
+  override name = 'RestartExitError';
+  readonly code = 'ERR_RESTART_EXIT';
+  constructor(readonly result: RestartResult) {
+    super(`${result.command}: ${exitWords(result)}`);
+  }
+}
+
+function exitWords(r: RestartResult): string {
+  if (r.timedOut) return `timed out, killed by ${r.signal ?? 'a signal'}`;
+  if (r.isMaxBuffer) return `output passed maxBuffer, killed by ${r.signal ?? 'a signal'}`;
+  if (r.signal) return `killed by ${r.signal}`;
+  return `exited with status ${r.exitCode}`;
+}

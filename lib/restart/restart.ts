@@ -15,63 +15,14 @@ import { ID_FIELDS, OVERFLOW_ID, groupKeys, idKey, idKind, toKernelId, unmappedI
 import { partialTarget, type Unrestored } from './partial';
 import { decode, encode, type Image } from '../format';
 import { LINUX_CR_SYSCALLS_ENV, LinuxCrSyscallsUnknown, linuxCrEraOf, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
-import { native, type NativeRestartOp, type NativeStdio, type ThreadCreds } from '../native/binding';
+import { native, type NativeRestartOp, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
 import { firstLevelMaps, nsChain } from './chain';
 import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
+import { resolveOptions, type RestartOptions, type RestartTestHooks } from './options';
 import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
 import { profileFor, restarterCred, restorePlan, type RestorePlan, type Restarter } from './plan';
-
-export type StdioOption = 'inherit' | 'pipe' | 'ignore';
-
-export interface RestartOptions {
-  /** Index of the task in the image (default 0, the root task). */
-  task?: number;
-  /** Or: the task's original vpid. */
-  pid?: number;
-  /** Judge and plan only; nothing is started. */
-  dryRun?: boolean;
-  /** Carry the image's permitted capabilities across execve through ambient (see docs/restart.md). */
-  carryCaps?: boolean;
-  /** As child_process.spawn: one value for all three, or one per fd. Default 'pipe'. */
-  stdio?: StdioOption | readonly [StdioOption, StdioOption, StdioOption];
-  /** Default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Default process.cwd(). */
-  cwd?: string;
-  /** argv[0] for the program (default: command). */
-  argv0?: string;
-  /**
-   * TESTS ONLY. Take the linux-cr path (restart through sys_restart in the child) but call a
-   * named stand-in instead of the syscall; the stand-in checks the image's magic, changes no
-   * creds and fails with `errno` if given.
-   */
-  linuxCrStandIn?: boolean | { errno: number };
-  /**
-   * The sys_restart syscall number of this linux-cr kernel, when the table (by release, checked
-   * against /proc/kallsyms) cannot tell it; else CR_CREDS_LINUX_CR_SYSCALLS. Never issued where
-   * /proc/kallsyms lacks sys_restart.
-   */
-  sysRestartNr?: number;
-  /**
-   * Kill the program (SIGKILL) when the caller dies, as bwrap --die-with-parent: armed with
-   * PR_SET_PDEATHSIG in the child right before execve (after the creds change, which would clear
-   * it), the parent's death before that moment caught. Default false, as child_process.spawn:
-   * the signal follows the THREAD that called restart() (a worker_thread's exit kills the
-   * program), and an execve that changes ids or raises permitted caps (set-uid/set-gid or
-   * file-capability programs) clears it (docs/restart.md).
-   */
-  dieWithParent?: boolean;
-  /** TESTS: newuidmap / newgidmap paths to use instead of the usual places (a missing path: not installed). */
-  idmapHelpers?: IdmapHelperPaths;
-  /**
-   * A sandboxed restarter: where the caller's bounding set lacks capabilities the image holds
-   * (or the caller has no_new_privs and the image not), restore everything else and list what
-   * was left out (`unrestored`, with reasons) instead of refusing. Default false: refused.
-   */
-  allowPartial?: boolean;
-}
 
 /** The creds a program runs with after execve. */
 export interface ExecCreds {
@@ -167,7 +118,7 @@ function unknownOuterIds(c: Cred): string[] {
   return out;
 }
 
-function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions, restarter: Restarter): Prepared {
+function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions & RestartTestHooks, restarter: Restarter): Prepared {
   const decoded = toImage(input);
   const bytes = decoded.bytes;
   let image = decoded.image;
@@ -371,12 +322,6 @@ function fromThisLinuxCrKernel(image: Image, sysRestartNr: number | undefined): 
   return native().linuxCrAvailable();
 }
 
-function stdioOf(o: RestartOptions['stdio']): [NativeStdio, NativeStdio, NativeStdio] {
-  if (o === undefined) return ['pipe', 'pipe', 'pipe'];
-  if (typeof o === 'string') return [o, o, o];
-  return [o[0], o[1], o[2]];
-}
-
 /** The caller's thread creds as a restarter. */
 export function callerCreds(): ThreadCreds {
   return native().readThreadCreds();
@@ -384,16 +329,20 @@ export function callerCreds(): ThreadCreds {
 
 /** Judges and plans a restart without starting anything (throws RestartDenied as restart does). */
 export function planRestart(image: Image | Uint8Array, command: string, args: readonly string[] = [], options: RestartOptions = {}): RestartPlanReport {
-  return prepare(image, command, args, options, callerCreds()).report;
+  const { all } = resolveOptions(options, false);
+  return prepare(image, command, args, all, callerCreds()).report;
 }
 
-export function restart(image: Image | Uint8Array, command: string, args: readonly string[], options: RestartOptions & { dryRun: true }): RestartPlanReport;
-export function restart(image: Image | Uint8Array, command: string, args?: readonly string[], options?: RestartOptions): RestartHandle;
+export function restart(image: Image | Uint8Array, command: string, args: readonly string[] | undefined, options: RestartOptions & { dryRun: true }): RestartPlanReport;
+export function restart(image: Image | Uint8Array, command: string, args?: readonly string[], options?: RestartOptions & { dryRun?: false }): RestartHandle;
+export function restart(image: Image | Uint8Array, command: string, args: readonly string[] | undefined, options: RestartOptions): RestartHandle | RestartPlanReport;
 /**
- * Starts `command` with the creds of one task of `image`. Everything that can be judged
- * beforehand throws synchronously with nothing started (RestartDenied, RestartUnsupported,
- * CarryCapsRefused, ImageFormatError); a failure in the child before execve throws
- * RestartStepError, the child already reaped.
+ * Starts `command` with the creds of one task of `image`. What is wrong with the call or can be
+ * judged beforehand throws synchronously with nothing started (TypeError for an option,
+ * RestartDenied, RestartUnsupported, CarryCapsRefused, ImageFormatError). A failure to start
+ * (a missing program, a failure in the child before execve: RestartStepError; an aborted
+ * `signal`: RestartAborted) comes as child_process reports it: an 'error' event and the
+ * handle's rejection, the child already reaped.
  */
 export function restart(
   image: Image | Uint8Array,
@@ -401,41 +350,54 @@ export function restart(
   args: readonly string[] = [],
   options: RestartOptions = {},
 ): RestartHandle | RestartPlanReport {
-  const prep = prepare(image, command, args, options, callerCreds());
-  if (options.dryRun) return prep.report;
-  const env = options.env ?? process.env;
-  const envp = Object.entries(env)
+  return restartWith(image, command, args, options, false);
+}
+
+/** restart(), also taking the test hooks when `hooks` (lib/restart/testing.ts). */
+export function restartWith(
+  image: Image | Uint8Array,
+  command: string,
+  args: readonly string[] | undefined,
+  options: (RestartOptions & RestartTestHooks) | undefined,
+  hooks: boolean,
+): RestartHandle | RestartPlanReport {
+  if (typeof command !== 'string' || command.length === 0) throw new TypeError('restart: command must be a non-empty string');
+  if (args === undefined || args === null) args = [];
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('restart: args must be an array of strings');
+  const { all, spawn } = resolveOptions(options, hooks);
+  const prep = prepare(image, command, args, all, callerCreds());
+  if (all.dryRun) return prep.report;
+  const envp = Object.entries(spawn.env)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  let settle!: (v: { code: number | null; signal: number | null }) => void;
-  const exit = new Promise<{ code: number | null; signal: number | null }>((r) => (settle = r));
-  const standIn = options.linuxCrStandIn;
+  const standIn = all.linuxCrStandIn;
   const needsImage = prep.report.path !== 'ops';
-  let child;
-  try {
-    child = native().spawn({
-      files: execCandidates(command, env),
-      argv: [options.argv0 ?? command, ...args],
-      envp,
-      cwd: options.cwd ?? process.cwd(),
-      stdio: stdioOf(options.stdio),
-      ops: prep.plan.ops,
-      expect: prep.plan.expect,
-      sysRestart: needsImage
-        ? {
-            image: prep.bytes(),
-            standIn: Boolean(standIn),
-            standInErrno: typeof standIn === 'object' ? standIn.errno : undefined,
-            nr: prep.sysRestartNr,
-          }
-        : undefined,
-      dieWithParent: options.dieWithParent ?? false,
-      onExit: (code, signal) => settle({ code, signal }),
-    });
-  } catch (e) {
-    throw explainVerify(stepErrorFrom(e, prep.plan.ops, command), prep.report.path);
-  }
-  const h = new RestartHandle(child, exit, command, args);
+  const h = new RestartHandle(command, args, spawn, (stdio, onExit) => {
+    try {
+      return native().spawn({
+        files: execCandidates(command, spawn.env),
+        argv: [spawn.argv0 ?? command, ...args],
+        envp,
+        cwd: spawn.cwd,
+        stdio,
+        detached: spawn.detached,
+        dieWithParent: spawn.dieWithParent,
+        ops: prep.plan.ops,
+        expect: prep.plan.expect,
+        sysRestart: needsImage
+          ? {
+              image: prep.bytes(),
+              standIn: Boolean(standIn),
+              standInErrno: typeof standIn === 'object' ? standIn.errno : undefined,
+              nr: prep.sysRestartNr,
+            }
+          : undefined,
+        onExit,
+      });
+    } catch (e) {
+      throw explainVerify(stepErrorFrom(e, prep.plan.ops, command), prep.report.path);
+    }
+  });
   h.unrestored = prep.report.unrestored;
   return h;
 }

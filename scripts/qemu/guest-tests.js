@@ -19,7 +19,10 @@ const util = require('util');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const lib = require(path.join(ROOT, 'dist'));
-const { native, ImageBuilder, encode, decode, validate, checkpoint, restart, CAP, capBit, capHex, SECBIT, RestartDenied } = lib;
+// The raw addon and the test hooks are not part of the package's API: taken from their modules.
+const { native } = require(path.join(ROOT, 'dist', 'native', 'binding'));
+const { restartForTests } = require(path.join(ROOT, 'dist', 'restart', 'testing'));
+const { ImageBuilder, encode, decode, validate, checkpoint, restart, CAP, capBit, capHex, SECBIT, RestartDenied } = lib;
 
 const SUITES = ['probe', 'creds', 'userns', 'checkpoint', 'restart', 'linuxcr'];
 
@@ -377,12 +380,9 @@ suites.restart = async () => {
     const image = distinctImage();
     const argv = REPORTER(ADDON);
     const plan = restart(image, argv[0], argv.slice(1), { dryRun: true, cwd: '/' });
-    const h = restart(image, argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/', env: {} });
-    let out = '';
-    h.stdout.setEncoding('utf8');
-    h.stdout.on('data', (d) => (out += d));
-    const r = await h;
-    eq(r, { code: 0, signal: null }, 'exit');
+    const r = await restart(image, argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/', env: {}, buffer: true });
+    eq([r.exitCode, r.signal], [0, null], 'exit');
+    const out = r.stdout;
     const got = JSON.parse(out, (k, v) => (typeof v === 'string' && v.startsWith('0x') ? BigInt(v) : v));
     const c = plan.exec.cred;
     eq(
@@ -397,15 +397,11 @@ suites.restart = async () => {
     const b = new ImageBuilder();
     b.task(b.cred({ uid: c.uid, euid: c.euid, suid: c.suid, fsuid: c.fsuid, gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid: c.fsgid, groups: c.groups, securebits: c.securebits, caps: { ...c.caps } }));
     const image = b.build();
-    const plan = restart(image, '/bin/true', [], { linuxCrStandIn: true, dryRun: true });
+    const plan = restartForTests(image, '/bin/true', [], { linuxCrStandIn: true, dryRun: true });
     eq(plan.path, 'linux-cr-stand-in', 'path');
-    eq(await restart(image, '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore', cwd: '/' }), { code: 0, signal: null }, 'exit');
-    let err;
-    try {
-      restart(image, '/bin/true', [], { linuxCrStandIn: { errno: 22 }, stdio: 'ignore', cwd: '/' });
-    } catch (e) {
-      err = e;
-    }
+    const r = await restartForTests(image, '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore', cwd: '/' });
+    eq([r.exitCode, r.signal], [0, null], 'exit');
+    const err = await restartForTests(image, '/bin/true', [], { linuxCrStandIn: { errno: 22 }, stdio: 'ignore', cwd: '/' }).then(() => null, (e) => e);
     eq(err && [err.code, err.op], ['EINVAL', 'sys_restart'], 'a failing sys_restart');
   });
   await check('restart: a denied image starts nothing (RestartDenied)', () => {

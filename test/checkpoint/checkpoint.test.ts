@@ -2,6 +2,7 @@
 // decode. Needs root (CI runs as root): the processes set ids, caps and securebits freely.
 import { spawn } from 'child_process';
 import { checkpoint, checkpointTree, processTree, stopTracer, NotExpressibleError, ProcessGoneError, SecurebitsUnreadableError } from '../../lib/checkpoint';
+import { checkpointForTests } from '../../lib/checkpoint/testing';
 import { decode, encode, type Image } from '../../lib/format';
 import { SECBIT, type Cred, type UserNamespace } from '../../lib/model/types';
 import { native } from '../../lib/native/binding';
@@ -130,7 +131,7 @@ describe('failures', () => {
   test('a process that exits mid-checkpoint: ProcessGoneError, nothing left traced', async () => {
     const p = await credproc([]);
     const q = await credproc([]);
-    const pending = checkpoint([q.pid, p.pid], { testDelayMs: 300 });
+    const pending = checkpointForTests([q.pid, p.pid], { testDelayMs: 300 });
     await new Promise((r) => setTimeout(r, 400)); // q is done, p is held
     process.kill(p.pid, 'SIGKILL');
     const err = await pending.catch((e: unknown) => e);

@@ -136,7 +136,7 @@ describe('runc and a namespace mapping 65536 ids (as a rootless runtime has)', (
     try {
       await new Promise((r) => setTimeout(r, 100));
       for (let i = 0; i < 200 && fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
-      const image = await checkpoint([h.pid]);
+      const image = await checkpoint([h.pid!]);
       const exported = toOci(image);
       expect(exported.unexpressed).toEqual([]);
       expect(exported.value.linux?.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
@@ -144,7 +144,7 @@ describe('runc and a namespace mapping 65536 ids (as a rootless runtime has)', (
       config.mounts = userNsMounts;
       const c = await runcDetached(config);
       try {
-        expect(hostView(c.pid)).toEqual(hostView(h.pid));
+        expect(hostView(c.pid)).toEqual(hostView(h.pid!));
         expect(hostView(c.pid).status.Groups).toBe('100005 100027');
       } finally {
         await c.remove();
@@ -182,7 +182,7 @@ describe('a runc container checkpointed: export equals its config, import restar
       let out = '';
       h.stdout?.setEncoding('utf8');
       h.stdout?.on('data', (d: string) => (out += d));
-      const { code } = await h;
+      const { exitCode: code } = await h;
       expect(code).toBe(0);
       expect(statusFields(out)).toEqual(procStatus(pid));
     } finally {
@@ -213,7 +213,7 @@ describe('a runc container in a user namespace checkpointed: export and import c
       const h = restart(fromOci(config).image, '/bin/sleep', ['1000'], { cwd: '/', stdio: 'ignore' });
       try {
         for (let i = 0; i < 200 && fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
-        expect(hostView(h.pid)).toEqual(hostView(pid));
+        expect(hostView(h.pid!)).toEqual(hostView(pid));
       } finally {
         h.kill('SIGKILL');
         await h;

@@ -205,7 +205,7 @@ export function expectSame(a: Fields, b: Fields, what: string): void {
 export function restartHere(bytes: Uint8Array, mark: string, task?: number): Running {
   const h: RestartHandle = restart(bytes, 'sleep', [mark], { stdio: 'ignore', cwd: '/', task });
   return {
-    pid: h.pid,
+    pid: h.pid!,
     output: () => '',
     async stop() {
       h.kill('SIGKILL');

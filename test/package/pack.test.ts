@@ -36,7 +36,7 @@ function pathWithoutCompiler(dir: string): string {
 function packStaged(work: string, withPrebuild: boolean): string {
   const stage = path.join(work, withPrebuild ? 'stage-prebuilt' : 'stage-source');
   fs.mkdirSync(stage, { recursive: true });
-  for (const f of ['package.json', 'binding.gyp', 'CMakeLists.txt', 'README.md', 'native']) {
+  for (const f of ['package.json', 'binding.gyp', 'CMakeLists.txt', 'README.md', 'LICENSE', 'native', 'docs', 'man']) {
     fs.cpSync(path.join(ROOT, f), path.join(stage, f), { recursive: true });
   }
   // dist/ compiled from the current sources (what `prepare` does on publish).
@@ -55,6 +55,11 @@ function packStaged(work: string, withPrebuild: boolean): string {
   expect(files).toContain('dist/index.d.ts');
   expect(files).toContain('native/addon.cc');
   expect(files.some((f) => f.startsWith('build/'))).toBe(false);
+  // What a user reads, and nothing of the development tools or test hooks.
+  for (const f of ['LICENSE', 'man/cr-creds.1', 'docs/api.md', 'docs/restart.md']) expect(files).toContain(f);
+  expect(files.filter((f) => /^dist\/agreement\/|^dist\/format\/mutate\.|\/testing\.(js|d\.ts)$|\.map$/.test(f))).toEqual([]);
+  // README's links into docs/ resolve inside the package.
+  for (const m of fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)) expect(files).toContain(m[1]);
   expect(files.some((f) => f.startsWith('prebuilds/'))).toBe(withPrebuild);
   return path.join(work, info[0].filename);
 }
@@ -79,9 +84,12 @@ function checkConsumers(dir: string): void {
   const cjsKeys = JSON.parse(run(process.execPath, ['c.cjs'], dir)) as string[];
   const esmKeys = JSON.parse(run(process.execPath, ['e.mjs'], dir)) as string[];
   expect(esmKeys).toEqual(cjsKeys);
-  expect(cjsKeys).toContain('native');
-  fs.writeFileSync(path.join(dir, 'n.mjs'), "import { native } from 'cr-creds'; console.log(native().probe().release);");
+  expect(cjsKeys).not.toContain('native');
+  fs.writeFileSync(path.join(dir, 'n.mjs'), "import { probe } from 'cr-creds'; console.log(probe().release);");
   expect(run(process.execPath, ['n.mjs'], dir).trim()).toBe(os.release());
+  // No subpath but the documented ones.
+  fs.writeFileSync(path.join(dir, 's.cjs'), "try { require('cr-creds/dist/restart'); console.log('open'); } catch (e) { console.log(e.code); }");
+  expect(run(process.execPath, ['s.cjs'], dir).trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
 
   // Declarations cover every runtime export: a TypeScript consumer naming each one compiles.
   const lines = cjsKeys.map((k) => `void m.${k};`);

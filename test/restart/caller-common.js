@@ -33,15 +33,12 @@ function imageOf(s) {
  * ({ op, rule, message }) and message.
  */
 async function tryRestart(image, file, args, options = {}) {
-  const { restart, RestartDenied } = load('dist/restart');
+  const { RestartDenied } = load('dist/restart');
+  const { restartForTests } = load('dist/restart/testing');
   const r = { childrenBefore: children() };
   try {
-    const h = restart(image, file, args, { ...options, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
-    let text = '';
-    h.stdout.setEncoding('utf8');
-    h.stdout.on('data', (d) => (text += d));
-    const exit = await h;
-    Object.assign(r, { started: true, code: exit.code, output: text });
+    const exit = await restartForTests(image, file, args, { ...options, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/', buffer: true });
+    Object.assign(r, { started: true, code: exit.exitCode, output: exit.stdout });
   } catch (e) {
     const refused = (e.steps || []).filter((x) => !x.allowed).map((x) => ({ op: x.op, rule: x.rule, message: x.message }));
     Object.assign(r, { started: false, error: e.name, denied: e instanceof RestartDenied, refused, message: e.message });

@@ -59,7 +59,7 @@ describe('allowPartial', () => {
     const h = restart(hostRoot(), '/bin/sleep', ['5'], { stdio: 'ignore', allowPartial: true, cwd: '/' });
     try {
       expect(h.unrestored).toEqual(plan.unrestored);
-      const s = status(h.pid);
+      const s = status(h.pid!);
       const hex = (v: bigint) => v.toString(16).padStart(16, '0');
       expect(s.CapBnd).toBe(hex(FULL & ~LACKING));
       expect(s.CapPrm).toBe(hex(FULL & ~LACKING));
@@ -75,7 +75,7 @@ describe('allowPartial', () => {
     b.task(b.cred({ uid: 1000, caps: { bounding: me.caps.bounding } }));
     const h = restart(encode(b.build()), '/bin/true', [], { stdio: 'ignore', allowPartial: true, cwd: '/' });
     expect(h.unrestored).toEqual([]);
-    expect((await h).code).toBe(0);
+    expect((await h).exitCode).toBe(0);
   });
 });
 

@@ -13,26 +13,31 @@ import {
   RestartDenied,
   RestartStepError,
   RestartUnsupported,
-  restart as libRestart,
+  type RestartHandle,
   type RestartPlanReport,
 } from '../../lib/restart';
+import { restartForTests as libRestart } from '../../lib/restart/testing';
 import { childPids, parseReport, parseStatus, REPORTER, STATUS, type Reported } from './helpers';
 
 // Restarted programs mostly run as non-root uids: give them a cwd they can enter (the default,
 // process.cwd(), is the checkout, which may be root-only).
 const restart = ((image, command, args, options) =>
-  libRestart(image, command, args, { cwd: '/', ...options })) as typeof libRestart;
+  libRestart(image, command, args, { cwd: '/', ...options } as Parameters<typeof libRestart>[3])) as typeof libRestart;
 
 const me = native().readThreadCreds();
 const isRoot = process.getuid?.() === 0 && (me.caps.effective & capBit(CAP.SETPCAP)) !== 0n;
 if (!isRoot && process.env.CI) throw new Error('CI runs as root: the restart tests must not skip');
 const rootTest = isRoot ? test : test.skip;
 
-async function output(h: ReturnType<typeof restart>): Promise<{ out: string; code: number | null; signal: string | null }> {
+/** Awaits the program and its piped stdout read to the end ('close': exit and every pipe closed). */
+async function output(h: RestartHandle): Promise<{ out: string; code: number | null; signal: string | null }> {
   let out = '';
   h.stdout?.setEncoding('utf8');
   h.stdout?.on('data', (d: string) => (out += d));
-  const { code, signal } = await h;
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
+    h.once('close', (c, s) => resolve([c, s]));
+    h.once('error', reject);
+  });
   return { out, code, signal };
 }
 
@@ -50,7 +55,7 @@ function expectPrediction(plan: RestartPlanReport, got: Reported): void {
   });
 }
 
-async function runReporter(image: Image, opts: Parameters<typeof restart>[3] = {}): Promise<{ plan: RestartPlanReport; got: Reported }> {
+async function runReporter(image: Image, opts: import('../../lib/restart').RestartOptions & { dryRun?: false } = {}): Promise<{ plan: RestartPlanReport; got: Reported }> {
   const plan = restart(image, REPORTER[0], REPORTER.slice(1), { ...opts, dryRun: true });
   const r = await output(restart(image, REPORTER[0], REPORTER.slice(1), { ...opts, stdio: ['ignore', 'pipe', 'inherit'] }));
   expect(r.code).toBe(0);
@@ -202,41 +207,33 @@ describe('restart(): selection, exits, errors', () => {
 
   rootTest('exit code, signal, PATH search, env, cwd, stdin pipe', async () => {
     const image = twoTasks();
-    expect((await restart(image, 'sh', ['-c', 'exit 7'], { stdio: 'ignore' })).code).toBe(7);
+    expect((await restart(image, 'sh', ['-c', 'exit 7'], { stdio: 'ignore' })).exitCode).toBe(7);
     const h = restart(image, 'sh', ['-c', 'echo "$FOO $(pwd)"; cat'], { env: { PATH: '/usr/bin:/bin', FOO: 'bar' }, cwd: '/tmp' });
     h.stdin!.end('from stdin\n');
     const r = await output(h);
     expect(r.out).toBe('bar /tmp\nfrom stdin\n');
     const s = restart(image, 'sleep', ['30'], { stdio: 'ignore' });
     expect(s.kill('SIGKILL')).toBe(true);
-    expect(await s).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await s).toMatchObject({ exitCode: null, signal: 'SIGKILL', failed: true });
     expect(s.kill()).toBe(false);
   });
 
-  rootTest('a program that cannot be executed: RestartStepError naming execve, child reaped', () => {
+  rootTest('a program that cannot be executed: RestartStepError naming execve, child reaped', async () => {
     const kids = childPids().length;
-    let err: unknown;
-    try {
-      restart(twoTasks(), 'no-such-program-here', [], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
-    } catch (e) {
-      err = e;
-    }
+    const h = restart(twoTasks(), 'no-such-program-here', [], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
+    expect(childPids().length).toBe(kids);
+    const err = await h.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(RestartStepError);
     expect(err).toMatchObject({ code: 'ENOENT', phase: 'execve', op: 'execve' });
     expect(childPids().length).toBe(kids);
   });
 
-  rootTest('a working directory the restored uid may not enter: RestartStepError at chdir that says to pass cwd', () => {
+  rootTest('a working directory the restored uid may not enter: RestartStepError at chdir that says to pass cwd', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-cwd-'));
     fs.chmodSync(dir, 0o700);
     try {
       const kids = childPids().length;
-      let err: unknown;
-      try {
-        restart(twoTasks(), '/bin/true', [], { stdio: 'ignore', cwd: dir });
-      } catch (e) {
-        err = e;
-      }
+      const err = await restart(twoTasks(), '/bin/true', [], { stdio: 'ignore', cwd: dir }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(RestartStepError);
       expect(err).toMatchObject({ code: 'EACCES', phase: 'chdir' });
       expect((err as Error).message).toMatch(/may not enter the working directory; pass cwd/);
@@ -310,28 +307,21 @@ describe('restart(): the linux-cr path, through a stand-in for sys_restart', () 
     const plan = restart(selfImage(), '/bin/true', [], { linuxCrStandIn: true, dryRun: true });
     expect(plan.path).toBe('linux-cr-stand-in');
     expect(plan.ops).toEqual([{ op: 'sys_restart' }]);
-    expect((await restart(selfImage(), '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore' })).code).toBe(0);
+    expect((await restart(selfImage(), '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore' })).exitCode).toBe(0);
   });
 
-  rootTest('a failing sys_restart comes back as RestartStepError for op sys_restart', () => {
+  rootTest('a failing sys_restart comes back as RestartStepError for op sys_restart', async () => {
     const kids = childPids().length;
-    let err: unknown;
-    try {
-      restart(selfImage(), '/bin/true', [], { linuxCrStandIn: { errno: 22 }, stdio: 'ignore' });
-    } catch (e) {
-      err = e;
-    }
+    const err = await restart(selfImage(), '/bin/true', [], { linuxCrStandIn: { errno: 22 }, stdio: 'ignore' }).then(() => null, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'EINVAL', phase: 'op', step: 0, op: 'sys_restart' });
     expect(childPids().length).toBe(kids);
   });
 
-  rootTest('the creds read back after the restart are still verified', () => {
+  rootTest('the creds read back after the restart are still verified', async () => {
     const b = new ImageBuilder();
     b.task(b.cred({ uid: 1000, caps: { bounding: me.caps.bounding } }));
     // The stand-in changes nothing, so the read-back (uid 0) differs from the image (uid 1000).
-    expect(() => restart(b.build(), '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore' })).toThrow(
-      expect.objectContaining({ phase: 'verify', field: 'uid' }),
-    );
+    await expect(restart(b.build(), '/bin/true', [], { linuxCrStandIn: true, stdio: 'ignore' })).rejects.toMatchObject({ phase: 'verify', field: 'uid' });
   });
 });
 
@@ -343,7 +333,7 @@ describe('restart(): round trip with a live checkpoint', () => {
     const a = await checkpoint(orig.pid!);
     orig.kill('SIGKILL');
     const h = restart(a, '/bin/sleep', ['30'], { stdio: 'ignore' });
-    const b = await checkpoint(h.pid);
+    const b = await checkpoint(h.pid!);
     h.kill('SIGKILL');
     await h;
     const ta = a.tasks[0], tb = b.tasks[0];

@@ -1,7 +1,6 @@
 // `cr-creds encode`: the `inspect --json` form back to an image (as crit encode does).
-import { parseArgs } from 'util';
 import * as fs from 'fs';
-import { usageErrors } from '../args';
+import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
 import { checkImageOutput, writeImageOutput } from '../image-files';
 import { encodeInspectJson } from '../../interop';
@@ -9,20 +8,20 @@ import { encodeInspectJson } from '../../interop';
 export const encodeCommand: Command = {
   name: 'encode',
   summary: "turn 'inspect --json' output back into an image",
-  usage:
-    'cr-creds encode [JSON|-] -o IMAGE\n' +
-    '  JSON      the inspect --json document (default, or -: stdin); docs/inspect-json.md.\n' +
-    '            Capability sets may be hex strings (as inspect writes them) or arrays of names;\n' +
-    '            objects with equal objrefs are written once, as in the image they came from\n' +
-    "  -o IMAGE  the image to write; '-': stdout\n" +
-    "'cr-creds inspect --json IMAGE | cr-creds encode -o COPY' writes IMAGE's bytes again.",
+  synopsis: ['encode [JSON | -] -o IMAGE'],
+  description:
+    "Turns the 'inspect --json' form (docs/inspect-json.md) back into an image, as CRIU's crit encode does: 'cr-creds inspect --json IMAGE | cr-creds encode -o COPY' writes IMAGE's bytes again. JSON defaults to stdin. Capability sets may be hex strings (as inspect writes them) or arrays of names; objects with equal objrefs are written once, as in the image they came from; the dialect and prefix the JSON names are written as they were.",
+  operands: 'file',
+  options: [
+    { name: 'output', short: 'o', value: 'IMAGE', help: "the image to write; '-': stdout" },
+  ],
+  notes: ['Exit status: 0 written; 1 the JSON is not an image (the message names the field and the rule) or cannot be read; 2 usage.'],
   async run(argv, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({ args: argv, allowPositionals: true, strict: true, options: { output: { type: 'string', short: 'o' } } }),
-    );
+    const { values, positionals } = parseCommandArgs(this, argv);
+    const output = values.output as string | undefined;
     if (positionals.length > 1) throw new UsageError('encode takes at most one JSON file');
-    if (values.output === undefined) throw new UsageError('-o IMAGE is required');
-    checkImageOutput(io, values.output);
+    if (output === undefined) throw new UsageError('-o IMAGE is required');
+    checkImageOutput(io, output);
     const file = positionals[0] ?? '-';
     const name = file === '-' ? '<stdin>' : file;
     let text: string;
@@ -49,7 +48,7 @@ export const encodeCommand: Command = {
       if (err.code) throw new CliFailure(`${name}: ${err.message}`);
       throw e;
     }
-    await writeImageOutput(io, values.output, bytes);
+    await writeImageOutput(io, output, bytes);
     return 0;
   },
 };

@@ -1,8 +1,7 @@
 // `cr-creds export`: a task's identity in the format a container runtime, systemd or a
 // launcher reads (docs/interop.md), with what that format cannot express listed.
 import * as fs from 'fs';
-import { parseArgs } from 'util';
-import { usageErrors } from '../args';
+import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
 import { readImageSource } from '../image-files';
 import { mergeOci, toBwrap, toK8s, toOci, toSetpriv, toSystemd, type ExportFormat, type Exported, type TaskChoice } from '../../interop';
@@ -26,52 +25,38 @@ const EXPORTERS: Record<ExportFormat, (image: Image, choice: TaskChoice) => Expo
 export const exportCommand: Command = {
   name: 'export',
   summary: "write a task's identity for OCI (runc), systemd, Kubernetes, setpriv or bwrap",
-  usage:
-    'cr-creds export --to oci|systemd|k8s|setpriv|bwrap [FILE|-] [--task N|--pid P] [--merge CONFIG] [--json] [--strict]\n' +
-    '  --to oci        the process and linux parts of a runtime config.json (user, capabilities,\n' +
-    '                  noNewPrivileges, user namespace and its maps)\n' +
-    '  --to systemd    a drop-in [Service] section (User=, Group=, SupplementaryGroups=,\n' +
-    '                  CapabilityBoundingSet=, AmbientCapabilities=, SecureBits=, NoNewPrivileges=, PrivateUsers=)\n' +
-    '  --to k8s        a Pod spec fragment (pod and container securityContext) as YAML\n' +
-    "  --to setpriv    a shell-quoted 'setpriv ... --' prefix; append the program\n" +
-    "  --to bwrap      a shell-quoted 'bwrap ... --' prefix; append the program (judged as run by\n" +
-    '                  the user running export: its uid, gid and bounding set)\n' +
-    '  FILE            the image (default, or -: stdin)\n' +
-    '  --task N        the task at index N (default 0); --pid P: the task checkpointed with pid P\n' +
-    '  --merge CONFIG  (oci) print the bundle config.json CONFIG with the parts merged in\n' +
-    '  --json          print {format, task, value, text, unexpressed} as JSON (k8s: value is the object)\n' +
-    '  --strict        refuse (exit 1, nothing printed) when the format cannot express everything\n' +
-    'What the format cannot express (saved and fs ids, securebits, nested namespaces, ...) is listed on\n' +
-    "stderr as 'cr-creds: not expressible in FORMAT: ...' (docs/interop.md).",
+  synopsis: ['export --to oci|systemd|k8s|setpriv|bwrap [FILE | -] [--task N | --pid P] [--merge CONFIG] [--json] [--strict]'],
+  description:
+    "Writes one task's identity in the format a container runtime, systemd or a launcher reads. oci: the process and linux parts of a runtime config.json (user, capabilities, noNewPrivileges, user namespace and its maps); systemd: a drop-in [Service] section (User=, Group=, SupplementaryGroups=, CapabilityBoundingSet=, AmbientCapabilities=, SecureBits=, NoNewPrivileges=, PrivateUsers=); k8s: a Pod spec fragment (pod and container securityContext) as YAML; setpriv, bwrap: a shell-quoted 'setpriv ... --' or 'bwrap ... --' prefix to put before a program (bwrap's judged as run by the user running export: its uid, gid and bounding set). FILE defaults to stdin.",
+  operands: 'file',
+  options: [
+    { name: 'to', value: 'FORMAT', choices: ['oci', 'systemd', 'k8s', 'setpriv', 'bwrap'], help: 'the format to write (required)' },
+    { name: 'task', value: 'N', help: 'the task at index N (default 0)' },
+    { name: 'pid', value: 'P', help: 'the task checkpointed with pid P' },
+    { name: 'merge', value: 'CONFIG', help: 'with --to oci: print the bundle config.json CONFIG with the parts merged in' },
+    { name: 'json', help: 'print {format, task, value, text, unexpressed} as JSON (k8s: value is the object)' },
+    { name: 'strict', help: 'refuse (exit 1, nothing printed) when the format cannot express everything' },
+  ],
+  notes: ["What the format cannot express (saved and fs ids, securebits it lacks, nested namespaces, unmapped groups, an effective cred apart from the real one, ...) is listed on stderr as 'cr-creds: not expressible in FORMAT: ...' (docs/interop.md).", 'Exit status: 0 written; 1 refused (--strict) or the image is invalid; 2 usage.'],
   async run(argv, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          to: { type: 'string' },
-          task: { type: 'string' },
-          pid: { type: 'string' },
-          merge: { type: 'string' },
-          json: { type: 'boolean' },
-          strict: { type: 'boolean' },
-        },
-      }),
-    );
-    if (values.to === undefined) throw new UsageError('--to FORMAT is required (oci, systemd, k8s, setpriv or bwrap)');
-    const format = values.to as ExportFormat;
-    if (!Object.hasOwn(EXPORTERS, format)) throw new UsageError(`unknown format '${values.to}' (oci, systemd, k8s, setpriv or bwrap)`);
+    const { values, positionals } = parseCommandArgs(this, argv);
+    const to = values.to as string | undefined;
+    const task = values.task as string | undefined;
+    const pid = values.pid as string | undefined;
+    const merge = values.merge as string | undefined;
+    if (to === undefined) throw new UsageError('--to FORMAT is required (oci, systemd, k8s, setpriv or bwrap)');
+    const format = to as ExportFormat;
+    if (!Object.hasOwn(EXPORTERS, format)) throw new UsageError(`unknown format '${to}' (oci, systemd, k8s, setpriv or bwrap)`);
     if (positionals.length > 1) throw new UsageError('export takes at most one FILE');
-    if (values.task !== undefined && values.pid !== undefined) throw new UsageError('--task and --pid exclude each other');
-    if (values.merge !== undefined && format !== 'oci') throw new UsageError('--merge goes with --to oci only');
+    if (task !== undefined && pid !== undefined) throw new UsageError('--task and --pid exclude each other');
+    if (merge !== undefined && format !== 'oci') throw new UsageError('--merge goes with --to oci only');
     const int = (s: string, what: string) => {
       if (!/^\d+$/.test(s)) throw new UsageError(`${what}: not a number: ${s}`);
       return Number(s);
     };
     const choice: TaskChoice = {};
-    if (values.task !== undefined) choice.task = int(values.task, '--task');
-    if (values.pid !== undefined) choice.pid = int(values.pid, '--pid');
+    if (task !== undefined) choice.task = int(task, '--task');
+    if (pid !== undefined) choice.pid = int(pid, '--pid');
 
     const { image } = await readImageSource(positionals[0], io.stdin);
     const out = EXPORTERS[format](image, choice);
@@ -79,14 +64,14 @@ export const exportCommand: Command = {
     if (values.strict && out.unexpressed.length > 0)
       throw new CliFailure(`--strict: nothing written: ${out.unexpressed.length} ${out.unexpressed.length === 1 ? 'thing' : 'things'} of task ${out.task} cannot be expressed in ${format}${values.json ? ` (${out.unexpressed.map((n) => n.what).join(', ')})` : ''}`);
     let text = out.text;
-    if (values.merge !== undefined) {
+    if (merge !== undefined) {
       let config: unknown;
       try {
-        config = JSON.parse(fs.readFileSync(values.merge, 'utf8'));
+        config = JSON.parse(fs.readFileSync(merge, 'utf8'));
       } catch (e) {
-        throw new CliFailure(`cannot read ${values.merge}: ${(e as Error).message}`);
+        throw new CliFailure(`cannot read ${merge}: ${(e as Error).message}`);
       }
-      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CliFailure(`${values.merge}: not a JSON object`);
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CliFailure(`${merge}: not a JSON object`);
       text = JSON.stringify(mergeOci(config as Record<string, unknown>, out.value as Parameters<typeof mergeOci>[1]), null, 2) + '\n';
     }
     if (values.json) io.stdout.write(JSON.stringify({ format, task: out.task, value: out.value, text, unexpressed: out.unexpressed }, null, 2) + '\n');
