@@ -98,8 +98,13 @@ interface Read {
   userNsInode: bigint;
 }
 
+/** What is said of a zombie: it has exited, whatever the read that failed on it. */
+export function zombieMessage(pid: number): string {
+  return `process ${pid} has exited (a zombie its parent has not reaped): there is nothing to checkpoint`;
+}
+
 function exited(pid: number): ProcessGoneError {
-  return new ProcessGoneError(`process ${pid} has exited (a zombie its parent has not reaped): there is nothing to checkpoint`, 'ESRCH', pid, 'read /proc/PID/stat');
+  return new ProcessGoneError(zombieMessage(pid), 'ESRCH', pid, 'read /proc/PID/stat');
 }
 
 /** Whether `pid` is a zombie (or dead), from the state field of /proc/PID/stat. */
@@ -241,7 +246,8 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
   } catch (e) {
     // ptrace refuses a zombie: say it exited rather than blame permissions.
     const pid = (e as { pid?: unknown })?.pid;
-    if ((e as { code?: unknown })?.code === 'ERR_SECUREBITS_UNREADABLE' && typeof pid === 'number' && isZombie(pid)) throw exited(pid);
+    const code = (e as { code?: unknown })?.code;
+    if ((code === 'ERR_SECUREBITS_UNREADABLE' || code === 'ESRCH') && typeof pid === 'number' && isZombie(pid)) throw exited(pid);
     throw fromNative(e);
   } finally {
     tracerUsed();

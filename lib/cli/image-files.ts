@@ -12,6 +12,7 @@ import { ImageFormatError } from '../format/errors';
 import type { Image } from '../format/types';
 import { FileReadError, openInputStream } from '../files/open-input';
 import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
+import { fsReason } from '../files/fs-reason';
 
 /** Files at least this big show reading progress (smaller ones read faster than it would draw). */
 const PROGRESS_MIN_BYTES = 1 << 20;
@@ -109,11 +110,6 @@ function readWhole(fd: number, size: number): Uint8Array | null {
   return n <= size ? buf.subarray(0, n) : null;
 }
 
-/** An fs error's reason without the paths it names (a temp file's name means nothing to the user). */
-export function fsReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return (err?.message ?? String(e)).replace(/, \w+ '[^']*'( -> '[^']*')?$/, '');
-}
 
 function readFailure(name: string, e: unknown): unknown {
   if (e instanceof ImageFormatError) return new CliFailure(`${name}: ${e.message}`);

@@ -3,6 +3,7 @@
 // says what the kernel's ptrace access check had to refuse it for.
 import * as fs from 'fs';
 import { capNames } from '../model/capabilities';
+import { isZombie, zombieMessage } from '../checkpoint/live';
 
 interface SystemErrorShape {
   message: string;
@@ -52,7 +53,7 @@ export function whyDenied(pid: number): string {
 export function messageOf(e: unknown): string | null {
   const err = e as Error & SystemErrorShape;
   if (!err || typeof err.message !== 'string') return null;
-  if (err.code === 'ESRCH' && typeof err.pid === 'number' && err.pid > 0) return `process ${err.pid}: no such process`;
+  if (err.code === 'ESRCH' && typeof err.pid === 'number' && err.pid > 0) return isZombie(err.pid) ? zombieMessage(err.pid) : `process ${err.pid}: no such process`;
   if ((err.code === 'EACCES' || err.code === 'EPERM') && typeof err.pid === 'number' && err.pid > 0 && err.syscall)
     return `process ${err.pid}: permission denied (${err.syscall}): ${whyDenied(err.pid)}`;
   if (err.code || err.name !== 'Error') return err.message;

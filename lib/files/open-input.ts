@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import type { Readable } from 'stream';
+import { fsReason } from './fs-reason';
 
 /** An input refused or unreadable; the message names the path and why (never its bytes). */
 export class FileReadError extends Error {
@@ -32,9 +33,9 @@ function describe(st: fs.Stats): string {
 
 function openFailed(file: string, e: unknown): FileReadError {
   const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT') return new FileReadError(`cannot read ${file}: ${err.message}`, 'ERR_FILE_MISSING', file);
+  if (err.code === 'ENOENT') return new FileReadError(`cannot read ${file}: ${fsReason(err)}`, 'ERR_FILE_MISSING', file);
   if (err.code === 'ELOOP') return new FileReadError(`${file}: is a symbolic link (not followed)`, 'ERR_FILE_TYPE', file);
-  return new FileReadError(`cannot read ${file}: ${err.message}`, 'ERR_FILE_READ', file);
+  return new FileReadError(`cannot read ${file}: ${fsReason(err)}`, 'ERR_FILE_READ', file);
 }
 
 /**

@@ -7,6 +7,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { fsReason } from './fs-reason';
 
 /** A write refused or failed; the message names the path and why. */
 export class FileWriteError extends Error {
@@ -98,7 +99,7 @@ export function writeFileExclusive(file: string, bytes: Uint8Array): void {
   } catch (e) {
     if (fd >= 0) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw new FileWriteError(`cannot write ${file}: ${(e as Error).message}`, 'ERR_FILE_WRITE', target);
+    throw new FileWriteError(`cannot write ${file}: ${fsReason(e)}`, 'ERR_FILE_WRITE', target);
   }
   syncDir(path.dirname(target));
 }

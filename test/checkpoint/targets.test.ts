@@ -29,8 +29,19 @@ describe('checkpoint targets', () => {
       const byPidfd = await checkpoint({ pidfd: fd }, { unknownSecurebits: 'skip' });
       const tree = await checkpointTree({ pidfd: fd }, { unknownSecurebits: 'skip' });
       for (const img of [byPid, byChild, byPidfd, tree]) expect([img.tasks[0].cred.uid, img.tasks[0].cred.gid]).toEqual([4321, 4321]);
-      const mixed = await checkpoint([c, { pidfd: fd }, c.pid!], { unknownSecurebits: 'skip' });
-      expect(mixed.tasks).toHaveLength(3);
+      // One process given as three targets is one pid given thrice: refused, as a repeated pid.
+      await expect(checkpoint([c, { pidfd: fd }, c.pid!], { unknownSecurebits: 'skip' })).rejects.toThrow(`checkpoint: pid ${c.pid} given twice`);
+      const other = sleeper();
+      await once(other, 'spawn');
+      const otherFd = native().pidfdOpen(other.pid!);
+      try {
+        const mixed = await checkpoint([c, { pidfd: otherFd }, process.pid], { unknownSecurebits: 'skip' });
+        expect(mixed.tasks.map((t) => t.pids.vpid)).toEqual([c.pid, other.pid, process.pid]);
+      } finally {
+        other.kill('SIGKILL');
+        await once(other, 'exit');
+        fs.closeSync(otherFd);
+      }
     } finally {
       c.kill('SIGKILL');
       await once(c, 'exit');

@@ -121,7 +121,7 @@ describe(`${TASKS} tasks`, () => {
     const plan = await measuredCli(pkg, ['restart', many, '--dry-run', '--task', String(TASKS - 1), '--', 'true']);
     expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toMatch(new RegExp(`^restart task ${TASKS - 1} `));
+    expect(plan.stdout).toMatch(new RegExp(`^restart task ${TASKS - 1}: `));
     expect(plan.maxRssKiB).toBeLessThan(RSS_LIMIT_KIB);
     const v = await measuredCli(pkg, ['validate', many]);
     expect(v.code).toBe(0);

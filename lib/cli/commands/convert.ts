@@ -39,7 +39,8 @@ export const convert: Command = {
     const strict = Boolean(values.strict);
     const dialect = dialectOption(values.dialect as string | undefined);
     if (dialect !== undefined && values.from === undefined) throw new UsageError('--dialect goes with --from criu (an image is read in either dialect)');
-    const { checkImageOutput, readImageSource, writeImageOutput, fsReason } = await import('../image-files');
+    const { checkImageOutput, readImageSource, writeImageOutput } = await import('../image-files');
+    const { fsReason } = await import('../../files/fs-reason');
     const criu = await import('../../criu');
 
     if (values.from !== undefined) {

@@ -23,7 +23,7 @@ export const restartCommand: Command = {
   summary: 'run a program with the credentials of a task in an image',
   synopsis: ['restart FILE [--task N | --pid P] [--carry-caps] [--allow-partial] [--no-die-with-parent] [--dry-run] [--verbose] [--json] -- CMD [ARGS...]'],
   description:
-    "Judges the restart against this process's own credentials, then starts CMD with the credentials of one task of the image (FILE, or '-' for stdin): ids, groups, capability sets, securebits, no_new_privs and its chain of user namespaces. A refusal starts nothing and lists every refused step. CMD's stdio is the CLI's own; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to the CLI are passed on to it, and CMD dies (SIGKILL) with the CLI, even when the CLI is killed with SIGKILL (PR_SET_PDEATHSIG, as bwrap --die-with-parent; the kernel drops it for a set-uid, set-gid or file-capability CMD).",
+    "Judges the restart against this process's own credentials, then starts CMD with the credentials of one task of the image (FILE, or '-' for stdin): ids, groups, capability sets, securebits, no_new_privs and its chain of user namespaces. A refusal starts nothing and lists every refused step. CMD's stdio is the CLI's own; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to the CLI are passed on to it, and CMD dies (SIGKILL) with the CLI, even when the CLI is killed with SIGKILL (PR_SET_PDEATHSIG, as bubblewrap's die-with-parent; the kernel drops it for a set-uid, set-gid or file-capability CMD).",
   operands: 'command',
   options: [
     { name: 'task', value: 'N', help: 'the task of the image by index (default 0, the root task)' },
