@@ -28,6 +28,7 @@
 #include "linux_cr.h"
 #include "registry.h"
 #include "spawn_plan.h"
+#include "unique_fd.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -35,35 +36,6 @@
 
 namespace crc {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// RAII for the parent's fds: every path out of Spawn closes what it opened.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    reset(o.release());
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset(int f = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = f;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 const char* const kVerifyNames[kVFieldCount] = {
     "uid",         "euid",      "suid",      "fsuid",    "gid",     "egid",
@@ -445,7 +417,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     plan.readback = readback.get();
   }
 
-  Fd image_fd;
+  UniqueFd image_fd;
   Napi::Value sr = opts.Get("sysRestart");
   if (sr.IsObject()) {
     Napi::Object o = sr.As<Napi::Object>();
@@ -481,7 +453,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Array stdio = stdio_v.IsArray() ? stdio_v.As<Napi::Array>() : Napi::Array::New(env);
   const uint32_t nfd = stdio.Length() > 3 ? stdio.Length() : 3;
   if (nfd > 1024) throw Napi::RangeError::New(env, "stdio: more than 1024 fds");
-  std::vector<Fd> child_end(nfd), parent_end(nfd);
+  std::vector<UniqueFd> child_end(nfd), parent_end(nfd);
   plan.stdio.assign(nfd, -1);
   plan.stdio_work.assign(nfd, -1);
   for (uint32_t i = 0; i < nfd; i++) {
@@ -519,7 +491,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) throw ErrnoError(env, "pipe2", errno);
-  Fd err_rd(ep[0]), err_wr(ep[1]);
+  UniqueFd err_rd(ep[0]), err_wr(ep[1]);
 
   // All signals blocked across fork, so no Node handler runs in the child before it resets them.
   sigset_t all, old;
@@ -534,7 +506,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   int fork_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) throw ErrnoError(env, "clone", fork_err);
-  Fd pidfd_owner(pidfd);
+  UniqueFd pidfd_owner(pidfd);
 
   err_wr.reset();
   for (auto& c : child_end) c.reset();
