@@ -6,6 +6,7 @@ import './compile-cache';
 import { commands } from './commands';
 import { CliFailure, UsageError, type CliIo } from './command';
 import { commandHelp, mainHelp, shortUsage } from './help';
+import { setCliHeapFlags } from './heap-flags';
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -61,6 +62,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
+  setCliHeapFlags();
   // The standard streams are made when first touched (a stream each, and their modules): only
   // those a command uses.
   let stdoutSeen = false;

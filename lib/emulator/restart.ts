@@ -454,7 +454,8 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     }
   }
 
-  const tasks: TaskOutcome[] = [];
+  // Sized once: an array grown push by push holds its old and new backing store at each growth.
+  const tasks: TaskOutcome[] = new Array<TaskOutcome>(image.tasks.length);
   // Tasks restored to the same objects share one (read-only) outcome: a million tasks of one
   // cred cost one outcome, not a million.
   const outcomes = new Map<Cred, Map<Cred, TaskOutcome[]>>();
@@ -485,13 +486,13 @@ export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, r
     }
     if (rc.ok && ec.ok && !nnpErr) {
       if (ec.v !== rc.v) push(allow('restore_creds', 'creds.override', 'the effective cred differs from the real one: committed real, then put the effective on top'));
-      tasks.push(okOutcome(rc.v, ec.v, nnp));
+      tasks[i] = okOutcome(rc.v, ec.v, nnp);
     } else {
       // Steps of shared objects restored by an earlier task count as this task's too.
       const mine = steps.slice(before).filter((s) => !s.allowed);
       const errno = !rc.ok ? rc.errno : !ec.ok ? ec.errno : nnpErr!;
       const refused = mine.length ? mine : steps.filter((s) => !s.allowed && s.errno === errno).slice(0, 1);
-      tasks.push({ ok: false, errno, refused });
+      tasks[i] = { ok: false, errno, refused };
     }
   });
   let released = false;

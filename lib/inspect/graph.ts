@@ -101,6 +101,9 @@ export function securebitsShort(bits: number | null): string {
     .join(',');
 }
 
+/** Pids listed on a collapsed task node. */
+const PIDS_SHOWN = 6;
+
 function list(values: readonly number[], max: number): string {
   if (values.length === 0) return '(none)';
   if (values.length <= max) return values.join(',');
@@ -319,16 +322,37 @@ export function toGraph(image: Image, objrefs?: Map<object, number>, options: Gr
   // Task nodes: one per task, or one per (real cred, effective cred, no_new_privs) when collapsed.
   const taskGroups: number[][] = [];
   if (collapse) {
-    const byKey = new Map<string, number[]>();
-    image.tasks.forEach((t, i) => {
-      const key = `${num(t.cred)}|${num(t.ecred)}|${t.noNewPrivs ? 1 : 0}`;
-      let g = byKey.get(key);
-      if (!g) {
-        byKey.set(key, (g = []));
-        taskGroups.push(g);
-      }
-      g.push(i);
-    });
+    // Keyed by the objects themselves: no key made per task (a million tasks, a million
+    // strings). Counted first, then filled: a list grown push by push leaves each smaller copy
+    // behind as garbage (a million tasks, tens of MiB).
+    const byCred = new Map<Cred, Map<Cred, { count: number; tasks: number[] }[]>>();
+    const groups: { count: number; tasks: number[] }[] = [];
+    const groupOf = (t: Image['tasks'][number]) => {
+      let byEcred = byCred.get(t.cred);
+      if (!byEcred) byCred.set(t.cred, (byEcred = new Map()));
+      let pair = byEcred.get(t.ecred);
+      if (!pair) byEcred.set(t.ecred, (pair = []));
+      const k = t.noNewPrivs ? 1 : 0;
+      let g = pair[k];
+      if (!g) groups.push((g = pair[k] = { count: 0, tasks: [] }));
+      return g;
+    };
+    const tasks = image.tasks;
+    for (let i = 0; i < n; i++) {
+      // Numbered in task order, before any node is made.
+      num(tasks[i].cred);
+      num(tasks[i].ecred);
+      groupOf(tasks[i]).count++;
+    }
+    for (const g of groups) {
+      g.tasks = new Array<number>(g.count);
+      g.count = 0;
+      taskGroups.push(g.tasks);
+    }
+    for (let i = 0; i < n; i++) {
+      const g = groupOf(tasks[i]);
+      g.tasks[g.count++] = i;
+    }
   } else {
     for (let i = 0; i < n; i++) taskGroups.push([i]);
   }
@@ -343,8 +367,9 @@ export function toGraph(image: Image, objrefs?: Map<object, number>, options: Gr
       lines.push(`ppid ${p.vppid}${p.vtgid !== p.vpid ? ` tgid ${p.vtgid}` : ''} depth ${p.depth}`);
     } else {
       title = `${g.length} tasks (collapsed: identical creds)`;
-      const pids = g.map((i) => image.tasks[i].pids.vpid);
-      lines.push(`pids ${list(pids, 6)}`);
+      // Only the pids shown are gathered (a collapsed node may stand for a million tasks).
+      const shown = g.slice(0, PIDS_SHOWN).map((i) => image.tasks[i].pids.vpid);
+      lines.push(`pids ${shown.join(',')}${g.length > PIDS_SHOWN ? `,… (${g.length} in all)` : ''}`);
     }
     if (t.noNewPrivs) lines.push('no_new_privs');
     nodes.set(id, { id, kind: 'task', objref: null, title, lines, tasks: g });
