@@ -4,7 +4,6 @@
 // temp name makes the create fail instead of writing through it; the final name is replaced,
 // never written through, unless it is a link the kernel's own protected_symlinks rule would let
 // us follow (we do not rely on the sysctl being on).
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -73,6 +72,9 @@ export function resolveTarget(file: string): string {
 
 /** An unguessable name beside `target`, hidden. */
 function tempName(target: string): string {
+  // crypto is loaded only when a file is written: reading commands do without it.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const crypto = require('crypto') as typeof import('crypto');
   return path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomBytes(12).toString('hex')}.tmp`);
 }
 

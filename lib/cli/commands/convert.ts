@@ -2,7 +2,8 @@
 // codec (protobufjs) is loaded when it runs.
 import type { CliIo, Command } from '../command';
 import { CliFailure, UsageError } from '../command';
-import { choice, dialectOption, parseCommandArgs } from '../args';
+import { choice, parseCommandArgs } from '../args';
+import { dialectOption } from '../dialect-option';
 import type { LossyItem } from '../../criu';
 
 function sentence(item: LossyItem): string {
