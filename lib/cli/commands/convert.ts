@@ -67,7 +67,7 @@ export const convert: Command = {
       if (code !== 'ENOENT') throw new CliFailure(`cannot read ${dir}: ${fsReason(e)}`);
     }
     if (entries.length > 0) throw new CliFailure(`${dir} is not empty: refusing to mix these images with other files`);
-    const image = (await readImageSource(positionals[0], io.stdin, undefined, false)).image;
+    const image = (await readImageSource(positionals[0], io, undefined, false)).image;
     let converted;
     try {
       converted = criu.imageToCriuDump(image);

@@ -66,7 +66,7 @@ export const exportCommand: Command = {
 
     const { readImageSource } = await import('../image-files');
     const interop = await import('../../interop');
-    const { image } = await readImageSource(positionals[0], io.stdin);
+    const { image } = await readImageSource(positionals[0], io);
     const out = exporters(interop)[format](image, choice);
     if (!values.json) for (const n of out.unexpressed) io.stderr.write(`cr-creds: not expressible in ${format}: ${n.detail}\n`);
     if (values.strict && out.unexpressed.length > 0)
