@@ -2,6 +2,7 @@
 // cr-creds: the command-line entry. Messages go to stderr as "cr-creds: ..."; stdout carries
 // only what a command produces. No stack trace for an expected failure. Only the command named
 // is loaded at start (its data); it loads what it runs (the addon, the codec, protobufjs).
+import * as fs from 'fs';
 import * as nodeModule from 'module';
 import { loadCommand } from './commands/by-name';
 import { CliFailure, UsageError, type CliIo } from './command';
@@ -87,6 +88,12 @@ if (require.main === module) {
       return process.stderr;
     },
     get isTTY() {
+      // Not a character device: no terminal, known without making process.stderr.
+      try {
+        if (!fs.fstatSync(2).isCharacterDevice()) return false;
+      } catch {
+        return false;
+      }
       return Boolean(process.stderr.isTTY);
     },
     env: process.env,

@@ -70,12 +70,21 @@ export function resolveTarget(file: string): string {
   }
 }
 
+/** `n` bytes from the kernel's random source, in hex: node:crypto costs a CLI's start-up more. */
+function randomHex(n: number): string {
+  const buf = Buffer.alloc(n);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    if (fs.readSync(fd, buf, 0, n, null) !== n) throw new Error('/dev/urandom: short read');
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf.toString('hex');
+}
+
 /** An unguessable name beside `target`, hidden. */
 function tempName(target: string): string {
-  // crypto is loaded only when a file is written: reading commands do without it.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const crypto = require('crypto') as typeof import('crypto');
-  return path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomBytes(12).toString('hex')}.tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomHex(12)}.tmp`);
 }
 
 /**
