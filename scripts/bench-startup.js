@@ -14,10 +14,15 @@ const path = require('path');
 
 const ROUNDS = Number(process.env.ROUNDS || 30);
 // CR_CREDS_CLI: another build's main.js, e.g. to compare with a checkout of an earlier commit.
+// CR_CREDS_CLI_BASE: a second build measured in the same run, interleaved (its rows marked
+// 'base'), so that a before and an after share the same load.
 const CLI = process.env.CR_CREDS_CLI || path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-if (!fs.existsSync(CLI)) {
-  console.error('bench-startup: build first: npx tsc -p tsconfig.build.json');
-  process.exit(2);
+const BASE = process.env.CR_CREDS_CLI_BASE;
+for (const f of [CLI, BASE].filter(Boolean)) {
+  if (!fs.existsSync(f)) {
+    console.error(`bench-startup: no ${f}: build first: npx tsc -p tsconfig.build.json`);
+    process.exit(2);
+  }
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-bench-startup-'));
@@ -40,6 +45,13 @@ const cases = {
   'inspect FILE': [CLI, 'inspect', image],
   'validate FILE': [CLI, 'validate', image],
 };
+if (BASE) {
+  Object.assign(cases, {
+    'base: checkpoint PID -o FILE': [BASE, 'checkpoint', String(target.pid), '-o', `${image}.base`],
+    'base: inspect FILE': [BASE, 'inspect', image],
+    'base: validate FILE': [BASE, 'validate', image],
+  });
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {

@@ -1,7 +1,6 @@
 // Argument parsing: node:util's parseArgs, configured from a command's option specs, its
 // errors said in our words (never parseArgs' own text) as UsageError (exit 2).
 import { parseArgs } from 'util';
-import { isDialect, type Dialect } from '../format/dialects';
 import { UsageError, type Command } from './command';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -42,11 +41,4 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { values: Values
 export function choice<T extends string>(option: string, value: string, choices: readonly T[]): T {
   if ((choices as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`unknown ${option} '${value}' (${choices.join(', ')})`);
-}
-
-/** --dialect's value: v21 or v23 (or none). */
-export function dialectOption(value: string | undefined): Dialect | undefined {
-  if (value === undefined) return undefined;
-  if (!isDialect(value)) throw new UsageError(`unknown --dialect '${value}' (v21 or v23)`);
-  return value;
 }

@@ -25,12 +25,12 @@ const mib = (n: number) => (n / (1 << 20)).toFixed(1);
  */
 export async function readImageSource(
   file: string | undefined,
-  stdin: Readable,
+  io: Pick<CliIo, 'stdin'>,
   progress?: Progress,
   objrefs = true,
 ): Promise<{ image: Image; details: DecodeDetails }> {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
-  const opened = openSource(file, stdin);
+  const opened = openSource(file, io);
   // A small regular file is read and decoded at once (no stream to set up: most of the CLI's
   // start-up for such a file). The fd is the one opened and type-checked above.
   if (opened.fd !== undefined && opened.size < PROGRESS_MIN_BYTES) {
@@ -49,7 +49,7 @@ export async function readImageSource(
   const source = stream;
   try {
     const { readImage, readImageDetailed } = await import('../format/stream');
-    if (progress?.enabled && stream !== stdin) {
+    if (progress?.enabled && !opened.isStdin) {
       const size = opened.size;
       if (size >= PROGRESS_MIN_BYTES) {
         const { Transform } = await import('stream');
@@ -71,31 +71,37 @@ export async function readImageSource(
     throw readFailure(name, e);
   } finally {
     progress?.end();
-    if (source !== stdin) source.destroy();
+    if (!opened.isStdin) source.destroy();
     if (stream !== source) stream.destroy();
   }
 }
 
-/** The problems of an image file or stdin ([] when valid), read as a stream. */
-export async function validateImageSource(file: string | undefined, stdin: Readable): Promise<ImageFormatError[]> {
+/** The problems of an image file or stdin ([] when valid). */
+export async function validateImageSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): Promise<ImageFormatError[]> {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
-  const { stream } = openSource(file, stdin);
+  const { stream, isStdin, size, fd } = openSource(file, io);
   try {
+    // A small regular file: validated from its bytes at once, as readImageSource decodes one.
+    const small = fd !== undefined && size < PROGRESS_MIN_BYTES ? readWhole(fd, size) : null;
+    if (small) return (await import('../format/decode')).validate(small);
     const { validateStream } = await import('../format/stream');
     return await validateStream(stream);
   } catch (e) {
     throw readFailure(name, e);
   } finally {
-    if (stream !== stdin) stream.destroy();
+    if (!isStdin) stream.destroy();
   }
 }
 
-/** `fd`: set for a regular file (the type-checked descriptor the stream reads). */
-function openSource(file: string | undefined, stdin: Readable): { stream: Readable; size: number; fd?: number } {
-  if (file === undefined || file === '-') return { stream: stdin, size: 0 };
+/**
+ * `fd`: set for a regular file (the type-checked descriptor the stream reads). stdin is touched
+ * only when it is the source: making process.stdin costs start-up time.
+ */
+function openSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): { stream: Readable; size: number; fd?: number; isStdin: boolean } {
+  if (file === undefined || file === '-') return { stream: io.stdin, size: 0, isStdin: true };
   try {
     const { stream, stat, fd } = openInputStream(file);
-    return stat.isFile() ? { stream, size: stat.size, fd } : { stream, size: 0 };
+    return stat.isFile() ? { stream, size: stat.size, fd, isStdin: false } : { stream, size: 0, isStdin: false };
   } catch (e) {
     if (e instanceof FileReadError) throw new CliFailure(e.message);
     throw e;

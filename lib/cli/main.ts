@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // cr-creds: the command-line entry. Messages go to stderr as "cr-creds: ..."; stdout carries
-// only what a command produces. No stack trace for an expected failure. Only the commands' data
-// is loaded at start; each command loads what it runs (the addon, the codec, protobufjs).
-import './compile-cache';
-import { commands } from './commands';
+// only what a command produces. No stack trace for an expected failure. Only the command named
+// is loaded at start (its data); it loads what it runs (the addon, the codec, protobufjs).
+import * as fs from 'fs';
+import * as nodeModule from 'module';
+import { loadCommand } from './commands/by-name';
 import { CliFailure, UsageError, type CliIo } from './command';
-import { commandHelp, mainHelp, shortUsage } from './help';
 import { setCliHeapFlags } from './heap-flags';
+
+/** --help's text and the usage lines, made only when shown. */
+const help = () => import('./help');
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -19,14 +22,14 @@ const EPIPE_EXIT = 128 + 13;
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write(mainHelp(commands));
+    (name === undefined ? io.stderr : io.stdout).write((await help()).mainHelp((await import('./commands')).commands));
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(`cr-creds ${version()}\n`);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const cmd = await loadCommand(name);
   if (!cmd) {
     io.stderr.write(`cr-creds: unknown command '${name}'\nTry 'cr-creds --help' for the commands.\n`);
     return 2;
@@ -35,14 +38,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const dash = rest.indexOf('--');
   const head = dash < 0 ? rest : rest.slice(0, dash);
   if (head.includes('--help') || head.includes('-h')) {
-    io.stdout.write(commandHelp(cmd));
+    io.stdout.write((await help()).commandHelp(cmd));
     return 0;
   }
   try {
     return await cmd.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`cr-creds: ${e.message}\n${shortUsage(cmd)}`);
+      io.stderr.write(`cr-creds: ${e.message}\n${(await help()).shortUsage(cmd)}`);
       return 2;
     }
     if (e instanceof CliFailure) {
@@ -63,6 +66,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
 if (require.main === module) {
   setCliHeapFlags();
+  // Where Node has it (22 and later), compiled code is cached on disk, so that a second start
+  // skips most of the parsing; set before any command is loaded. Not when a test loads main.
+  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   // The standard streams are made when first touched (a stream each, and their modules): only
   // those a command uses.
   let stdoutSeen = false;
@@ -84,6 +90,12 @@ if (require.main === module) {
       return process.stderr;
     },
     get isTTY() {
+      // Not a character device: no terminal, known without making process.stderr.
+      try {
+        if (!fs.fstatSync(2).isCharacterDevice()) return false;
+      } catch {
+        return false;
+      }
       return Boolean(process.stderr.isTTY);
     },
     env: process.env,

@@ -45,12 +45,12 @@ export class Progress {
   private written: string | undefined;
 
   constructor(
-    private readonly stream: Stream,
+    private readonly stream: Stream | null,
     options: ProgressOptions = {},
   ) {
-    const tty = stream.isTTY === true;
+    const tty = stream?.isTTY === true;
     const env = options.env ?? process.env;
-    if (options.quiet) this.mode = 'off';
+    if (options.quiet || stream === null) this.mode = 'off';
     else if (options.force) this.mode = tty ? 'tty' : 'lines';
     else this.mode = tty && !isCi(env) ? 'tty' : 'off';
     this.now = options.now ?? (() => performance.now());
@@ -89,8 +89,8 @@ export class Progress {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.mode === 'tty' && this.shown) this.stream.write('\r\x1b[K');
-    else if (this.mode === 'lines' && this.pending !== undefined) this.stream.write(`${this.pending}\n`);
+    if (this.mode === 'tty' && this.shown) this.stream?.write('\r\x1b[K');
+    else if (this.mode === 'lines' && this.pending !== undefined) this.stream?.write(`${this.pending}\n`);
     this.shown = false;
     this.pending = undefined;
   }
@@ -99,19 +99,21 @@ export class Progress {
     this.written = text;
     const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
     if (this.mode === 'lines') {
-      this.stream.write(`${clean}\n`);
+      this.stream?.write(`${clean}\n`);
       return;
     }
     // Never wider than the terminal: a wrapped line could not be rewritten in place.
-    const cols = this.stream.columns && this.stream.columns > 1 ? this.stream.columns - 1 : 79;
-    this.stream.write(`\r${clean.length > cols ? clean.slice(0, cols - 1) + '…' : clean}\x1b[K`);
+    const cols = this.stream?.columns && this.stream.columns > 1 ? this.stream.columns - 1 : 79;
+    this.stream?.write(`\r${clean.length > cols ? clean.slice(0, cols - 1) + '…' : clean}\x1b[K`);
     this.shown = true;
   }
 }
 
 /** The reporter for a command, from its --progress / --quiet flags and the CLI's io. */
 export function progressFor(io: CliIo, flags: { progress?: boolean; quiet?: boolean }): Progress {
-  return new Progress(io.stderr as Stream, { force: flags.progress, quiet: flags.quiet, env: io.env });
+  // Where it cannot show, stderr is not touched (making process.stderr costs start-up time).
+  const off = flags.quiet || (!flags.progress && (!io.isTTY || isCi(io.env ?? process.env)));
+  return new Progress(off ? null : (io.stderr as Stream), { force: flags.progress, quiet: flags.quiet, env: io.env });
 }
 
 /** Runs work with a reporter that is ended (its line erased) however the work ends. */

@@ -3,7 +3,6 @@
 // and the caller reads through a bounded reader, so /dev/zero or an endless pipe costs no more
 // memory than the largest record the reader accepts. (libuv opens every fd close-on-exec.)
 import * as fs from 'fs';
-import * as net from 'net';
 import type { Readable } from 'stream';
 import { fsReason } from './fs-reason';
 
@@ -81,7 +80,12 @@ export function openInputStream(file: string): { stream: Readable; stat: fs.Stat
   // fd: a regular file's descriptor, which the stream closes (a caller may read it first).
   if (stat.isFile()) return { stream: fs.createReadStream('', { fd, autoClose: true }), stat, fd };
   // A pipe's reads go through the event loop (a non-blocking fd must not reach fs.read).
-  if (stat.isFIFO()) return { stream: new net.Socket({ fd, readable: true, writable: false }), stat };
+  // net is loaded only for a pipe (most inputs are files): its socket modules cost start-up time.
+  if (stat.isFIFO()) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const net = require('net') as typeof import('net');
+    return { stream: new net.Socket({ fd, readable: true, writable: false }), stat };
+  }
   if (stat.isCharacterDevice()) {
     // Blocking reads in the thread pool, on a descriptor of its own without O_NONBLOCK.
     try {

@@ -4,7 +4,6 @@
 // temp name makes the create fail instead of writing through it; the final name is replaced,
 // never written through, unless it is a link the kernel's own protected_symlinks rule would let
 // us follow (we do not rely on the sysctl being on).
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { fsReason } from './fs-reason';
@@ -72,9 +71,21 @@ export function resolveTarget(file: string): string {
   }
 }
 
+/** `n` bytes from the kernel's random source, in hex: node:crypto costs a CLI's start-up more. */
+function randomHex(n: number): string {
+  const buf = Buffer.alloc(n);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    if (fs.readSync(fd, buf, 0, n, null) !== n) throw new Error('/dev/urandom: short read');
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf.toString('hex');
+}
+
 /** An unguessable name beside `target`, hidden. */
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomBytes(12).toString('hex')}.tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomHex(12)}.tmp`);
 }
 
 /**

@@ -8,6 +8,7 @@ import { prefixJson, type PrefixJson } from './prefix';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
 import { LazyList, jsonChunks } from './json-stream';
 import { unmappedViews } from './unmapped';
+import { isoTime } from './iso-time';
 
 /** Bumped on any change that is not a pure addition. */
 export const INSPECT_SCHEMA_VERSION = 2;
@@ -111,12 +112,6 @@ export interface SecurityJson {
   length: number;
   /** The record's bytes after its header, as hex: what `encode` writes back. */
   body: string;
-}
-
-export function isoTime(seconds: bigint): string | null {
-  const ms = Number(seconds) * 1000;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return null;
-  return new Date(ms).toISOString();
 }
 
 function nsIndex(entries: NamespaceEntry[]) {

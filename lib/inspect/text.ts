@@ -6,7 +6,7 @@ import { ARCH_NAMES } from '../format/constants';
 import { DEFAULT_DIALECT } from '../format/dialects';
 import { describePrefix } from './prefix';
 import type { Image } from '../format/types';
-import { isoTime } from './json';
+import { isoTime } from './iso-time';
 import { collectNamespaces, type NamespaceEntry } from './namespaces';
 import { groupsAsRead } from '../model/unmapped';
 import { unmappedText, unmappedViews } from './unmapped';

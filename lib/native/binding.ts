@@ -1,5 +1,6 @@
 // The whole surface of the C++ addon, in one place (as node-pty's native.d.ts): every native
 // function with its argument and result types. The rest of lib/ imports only this module.
+import * as fs from 'fs';
 import * as path from 'path';
 
 export interface ProbeResult {
@@ -299,9 +300,15 @@ let cached: NativeBinding | undefined;
 /** Loads the addon (a prebuild under prebuilds/ if one fits, else build/Release). */
 export function native(): NativeBinding {
   if (!cached) {
+    const root = path.join(__dirname, '..', '..');
+    // The common case, a local build, loaded at once (node-gyp-build looks there first too, but
+    // reads package.json and directories to get there); anything else goes through node-gyp-build.
+    const local = path.join(root, 'build', 'Release', 'cr_creds.node');
+    const override = process.env.CR_CREDS_PREBUILD !== undefined || process.env.PREBUILDS_ONLY !== undefined;
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    cached = load(path.join(__dirname, '..', '..'));
+    if (!override && fs.existsSync(local)) cached = require(local) as NativeBinding;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    else cached = (require('node-gyp-build') as (dir: string) => NativeBinding)(root);
   }
   return cached;
 }

@@ -2,7 +2,8 @@
 // loaded when it runs, not when the CLI starts.
 import type { Command } from '../command';
 import { CliFailure, UsageError } from '../command';
-import { choice, dialectOption, parseCommandArgs } from '../args';
+import { choice, parseCommandArgs } from '../args';
+import { dialectOption } from '../dialect-option';
 
 export const checkpoint: Command = {
   name: 'checkpoint',

@@ -2,7 +2,8 @@
 // codec (protobufjs) is loaded when it runs.
 import type { CliIo, Command } from '../command';
 import { CliFailure, UsageError } from '../command';
-import { choice, dialectOption, parseCommandArgs } from '../args';
+import { choice, parseCommandArgs } from '../args';
+import { dialectOption } from '../dialect-option';
 import type { LossyItem } from '../../criu';
 
 function sentence(item: LossyItem): string {
@@ -67,7 +68,7 @@ export const convert: Command = {
       if (code !== 'ENOENT') throw new CliFailure(`cannot read ${dir}: ${fsReason(e)}`);
     }
     if (entries.length > 0) throw new CliFailure(`${dir} is not empty: refusing to mix these images with other files`);
-    const image = (await readImageSource(positionals[0], io.stdin, undefined, false)).image;
+    const image = (await readImageSource(positionals[0], io, undefined, false)).image;
     let converted;
     try {
       converted = criu.imageToCriuDump(image);

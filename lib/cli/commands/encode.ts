@@ -2,8 +2,6 @@
 import * as fs from 'fs';
 import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
-import { checkImageOutput, writeImageOutput } from '../image-files';
-import { encodeInspectJson } from '../../interop';
 
 export const encodeCommand: Command = {
   name: 'encode',
@@ -21,6 +19,7 @@ export const encodeCommand: Command = {
     const output = values.output as string | undefined;
     if (positionals.length > 1) throw new UsageError('encode takes at most one JSON file');
     if (output === undefined) throw new UsageError('-o IMAGE is required');
+    const { checkImageOutput, writeImageOutput } = await import('../image-files');
     checkImageOutput(io, output);
     const file = positionals[0] ?? '-';
     const name = file === '-' ? '<stdin>' : file;
@@ -40,6 +39,7 @@ export const encodeCommand: Command = {
     } catch (e) {
       throw new CliFailure(`${name}: not JSON: ${(e as Error).message}`);
     }
+    const { encodeInspectJson } = await import('../../interop');
     let bytes: Uint8Array;
     try {
       bytes = encodeInspectJson(json);

@@ -3,9 +3,10 @@
 import * as fs from 'fs';
 import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
-import { readImageSource } from '../image-files';
-import { mergeOci, toBwrap, toK8s, toOci, toSetpriv, toSystemd, type ExportFormat, type Exported, type TaskChoice } from '../../interop';
+import type { ExportFormat, Exported, TaskChoice } from '../../interop';
 import type { Image } from '../../format';
+
+type Interop = typeof import('../../interop');
 
 /** The CLI's own bounding set: bwrap keeps its caller's, and the caller is most often this user. */
 function ownBounding(): bigint | undefined {
@@ -13,14 +14,19 @@ function ownBounding(): bigint | undefined {
   return m ? BigInt(`0x${m[1]}`) : undefined;
 }
 
-const EXPORTERS: Record<ExportFormat, (image: Image, choice: TaskChoice) => Exported<unknown>> = {
-  oci: toOci,
-  systemd: toSystemd,
-  k8s: toK8s,
-  setpriv: toSetpriv,
-  bwrap: (image, choice) =>
-    toBwrap(image, { ...choice, callerBounding: ownBounding(), callerUid: process.getuid?.(), callerGid: process.getgid?.() }),
-};
+const FORMATS: readonly ExportFormat[] = ['oci', 'systemd', 'k8s', 'setpriv', 'bwrap'];
+
+/** The exporter of each format; the interop modules are loaded only when export runs. */
+function exporters(interop: Interop): Record<ExportFormat, (image: Image, choice: TaskChoice) => Exported<unknown>> {
+  return {
+    oci: interop.toOci,
+    systemd: interop.toSystemd,
+    k8s: interop.toK8s,
+    setpriv: interop.toSetpriv,
+    bwrap: (image, choice) =>
+      interop.toBwrap(image, { ...choice, callerBounding: ownBounding(), callerUid: process.getuid?.(), callerGid: process.getgid?.() }),
+  };
+}
 
 export const exportCommand: Command = {
   name: 'export',
@@ -46,7 +52,7 @@ export const exportCommand: Command = {
     const merge = values.merge as string | undefined;
     if (to === undefined) throw new UsageError('--to FORMAT is required (oci, systemd, k8s, setpriv or bwrap)');
     const format = to as ExportFormat;
-    if (!Object.hasOwn(EXPORTERS, format)) throw new UsageError(`unknown format '${to}' (oci, systemd, k8s, setpriv or bwrap)`);
+    if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${to}' (oci, systemd, k8s, setpriv or bwrap)`);
     if (positionals.length > 1) throw new UsageError('export takes at most one FILE');
     if (task !== undefined && pid !== undefined) throw new UsageError('--task and --pid exclude each other');
     if (merge !== undefined && format !== 'oci') throw new UsageError('--merge goes with --to oci only');
@@ -58,8 +64,10 @@ export const exportCommand: Command = {
     if (task !== undefined) choice.task = int(task, '--task');
     if (pid !== undefined) choice.pid = int(pid, '--pid');
 
-    const { image } = await readImageSource(positionals[0], io.stdin);
-    const out = EXPORTERS[format](image, choice);
+    const { readImageSource } = await import('../image-files');
+    const interop = await import('../../interop');
+    const { image } = await readImageSource(positionals[0], io);
+    const out = exporters(interop)[format](image, choice);
     if (!values.json) for (const n of out.unexpressed) io.stderr.write(`cr-creds: not expressible in ${format}: ${n.detail}\n`);
     if (values.strict && out.unexpressed.length > 0)
       throw new CliFailure(`--strict: nothing written: ${out.unexpressed.length} ${out.unexpressed.length === 1 ? 'thing' : 'things'} of task ${out.task} cannot be expressed in ${format}${values.json ? ` (${out.unexpressed.map((n) => n.what).join(', ')})` : ''}`);
@@ -72,7 +80,7 @@ export const exportCommand: Command = {
         throw new CliFailure(`cannot read ${merge}: ${(e as Error).message}`);
       }
       if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CliFailure(`${merge}: not a JSON object`);
-      text = JSON.stringify(mergeOci(config as Record<string, unknown>, out.value as Parameters<typeof mergeOci>[1]), null, 2) + '\n';
+      text = JSON.stringify(interop.mergeOci(config as Record<string, unknown>, out.value as Parameters<Interop['mergeOci']>[1]), null, 2) + '\n';
     }
     if (values.json) io.stdout.write(JSON.stringify({ format, task: out.task, value: out.value, text, unexpressed: out.unexpressed }, null, 2) + '\n');
     else io.stdout.write(text);

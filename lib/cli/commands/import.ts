@@ -3,9 +3,7 @@
 import * as fs from 'fs';
 import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
-import { checkImageOutput, writeImageOutput } from '../image-files';
-import { fromK8s, fromOci, fromSystemd, fromYaml, type ImportFormat, type Imported } from '../../interop';
-import { encode } from '../../format';
+import type { ImportFormat, Imported } from '../../interop';
 
 function readText(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
   if (file !== '-') {
@@ -55,7 +53,10 @@ export const importCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('import takes one FILE (or - for stdin)');
     if (output === undefined) throw new UsageError('-o IMAGE is required');
     if (container !== undefined && format !== 'k8s') throw new UsageError('--container goes with --from k8s only');
+    const { checkImageOutput, writeImageOutput } = await import('../image-files');
     checkImageOutput(io, output);
+    const { fromK8s, fromOci, fromSystemd, fromYaml } = await import('../../interop');
+    const { encode } = await import('../../format/encode');
     const name = positionals[0] === '-' ? '<stdin>' : positionals[0];
     const text = await readText(positionals[0], io.stdin);
     let r: Imported;

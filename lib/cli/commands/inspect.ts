@@ -58,7 +58,7 @@ export const inspect: Command = {
     const { readImageSource } = await import('../image-files');
     const { progressFor } = await import('../progress');
     const { writeChunks } = await import('../write-chunks');
-    const { image, details } = await readImageSource(positionals[0], io.stdin, progressFor(io, values as { progress?: boolean; quiet?: boolean }));
+    const { image, details } = await readImageSource(positionals[0], io, progressFor(io, values as { progress?: boolean; quiet?: boolean }));
     // Report, JSON and DOT are written as they are made (a million tasks never form one string).
     if (values.json) {
       const { inspectJsonChunks } = await import('../../inspect/json');

@@ -59,7 +59,7 @@ export const restartCommand: Command = {
     if (values.pid !== undefined) opts.pid = int(values.pid as string, '--pid');
 
     const { readImageSource } = await import('../image-files');
-    const { image } = await readImageSource(file, io.stdin, undefined, false);
+    const { image } = await readImageSource(file, io, undefined, false);
     const { restart, RestartDenied, unrestoredText } = await import('../../restart');
     // A refusal: its first steps and a count by rule, or (--verbose) every refused step.
     const refusals = <T>(f: () => T): T => {

@@ -23,7 +23,7 @@ export const validate: Command = {
       const name = file === '-' ? '<stdin>' : file;
       let problems;
       try {
-        problems = await validateImageSource(file, io.stdin);
+        problems = await validateImageSource(file, io);
       } catch (e) {
         if (!(e instanceof CliFailure)) throw e;
         io.stderr.write(`cr-creds: ${e.message}\n`);
