@@ -498,9 +498,14 @@ export class Kernel {
       return { rule: `${file}.unprivileged`, errno: 'EPERM',
         why: `the writer lacks ${capName(cap)} in the parent namespace, so it may only map ${own} with one line of count 1` };
     }
+    // map_write maps each line's range through ONE extent of the parent's map
+    // (map_id_range_down): a range that spans two parent lines is refused, though every id in it
+    // is mapped. The initial namespace maps every id.
+    const parentMap = kind === 'uid' ? parent.uidMap : parent.gidMap;
     for (const e of map) {
-      if (kernelId(parent, e.outside, kind) < 0 || kernelId(parent, e.outside + e.count - 1, kind) < 0) {
-        return { rule: `${file}.outside-unmapped`, errno: 'EPERM', why: `ids ${e.outside}..${e.outside + e.count - 1} are not all mapped in the parent namespace` };
+      const inOne = !parent.creator || (parentMap ?? []).some((p) => p.inside <= e.outside && e.outside + e.count <= p.inside + p.count);
+      if (!inOne) {
+        return { rule: `${file}.outside-unmapped`, errno: 'EPERM', why: `ids ${e.outside}..${e.outside + e.count - 1} do not lie within one line of the parent namespace's map` };
       }
     }
     return null;

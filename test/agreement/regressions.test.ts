@@ -77,6 +77,17 @@ const REGRESSIONS: Regression[] = [
   // Unmapped ids: the kernel keeps a task's kernel ids when a namespace does not map them (they
   // show as 65534) and compares those; the model used to merge them all into one 65534.
   {
+    // Found by the launcher property test (seed 833890469): map_write maps each line through ONE
+    // line of the parent's map (map_id_range_down); 0..29 spans the parent's "0 0 1" and "1 1000 1002".
+    name: 'gid_map: a line whose range spans two lines of the parent map is refused (EPERM)',
+    c: {
+      start: [{ op: 'unshare_user', setgroups: 'allow', uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1000, count: 1002 }] }],
+      ops: [{ op: 'unshare_user', setgroups: 'allow', uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 30 }] }],
+    },
+    outcomes: [null, 'EPERM'],
+    creds: { uid: 0, gid: 65534 },
+  },
+  {
     // Found with seed 42 (10,000 cases). gid_map refused: egid (kgid 0) and fsgid (kgid 65533)
     // both show as 65534, yet egid is in no group (in_group_p): the ids "change", and under
     // no_new_privs execve sets euid to the (unmapped) uid.

@@ -319,6 +319,20 @@ describe('user namespaces', () => {
       .toMatchObject({ rule: 'uid_map.outside-unmapped', errno: 'EPERM' });
   });
 
+  test('*_map.outside-unmapped: each line must lie within ONE line of the parent\'s map (map_id_range_down)', () => {
+    // Found by the launcher property test: every id of 0..29 is mapped in the parent, but by two lines.
+    const emu = modern();
+    const t = emu.initTask();
+    const one = [{ inside: 0, outside: 0, count: 1 }];
+    const two = [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1000, count: 1002 }];
+    run(emu, t, { op: 'unshare_user', setgroups: 'allow', uidMap: one, gidMap: two });
+    const spanning = emu.initTask();
+    run(emu, spanning, { op: 'unshare_user', setgroups: 'allow', uidMap: one, gidMap: two });
+    expect(run(emu, spanning, { op: 'unshare_user', setgroups: 'allow', uidMap: one, gidMap: [{ inside: 0, outside: 0, count: 30 }] }).step)
+      .toMatchObject({ rule: 'gid_map.outside-unmapped', errno: 'EPERM' });
+    expect(run(emu, t, { op: 'unshare_user', setgroups: 'allow', uidMap: one, gidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 29 }] }).ok).toBe(true);
+  });
+
   test('userns.max-depth: 33 levels below init nest, the 34th is ENOSPC', () => {
     const emu = modern();
     const t = emu.initTask();
