@@ -108,6 +108,33 @@ function openSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): { strea
   }
 }
 
+/** The most a text input (a spec, a config, inspect JSON) may hold: it is parsed whole. */
+export const MAX_TEXT_INPUT = 64 << 20;
+
+/**
+ * A text input (FILE or '-'), opened as every input is (type checked, never blocking on the
+ * open) and read to its end, refused past MAX_TEXT_INPUT bytes rather than read without bound.
+ */
+export async function readTextInput(file: string, io: Pick<CliIo, 'stdin'>): Promise<string> {
+  const name = file === '-' ? '<stdin>' : file;
+  const { stream, isStdin } = openSource(file, io);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of stream) {
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+      n += b.length;
+      if (n > MAX_TEXT_INPUT) throw new CliFailure(`${name}: more than ${MAX_TEXT_INPUT >> 20} MiB, the most a text input may hold`);
+      chunks.push(b);
+    }
+  } catch (e) {
+    throw readFailure(name, e);
+  } finally {
+    if (!isStdin) stream.destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The whole of a regular file of `size` bytes from its start; null if it grew (read it as a stream). */
 function readWhole(fd: number, size: number): Uint8Array | null {
   const buf = Buffer.alloc(size + 1);

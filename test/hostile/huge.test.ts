@@ -1,6 +1,6 @@
-// Huge and deep valid images: a chain of 100,000 user namespaces and 100,000 tasks (the script
-// scripts/hostile-corpus.js runs 10^6) are shown, drawn and dry-run in bounded memory, the
-// output written as it is made, nothing recursing on the image's depth.
+// Huge and deep valid images: a chain of 100,000 user namespaces and 100,000 tasks are shown,
+// drawn and dry-run in bounded memory, the output written as it is made, nothing recursing on the
+// image's depth; 10^6 tasks (a valid 40 MB image) are inspected as text and JSON under 256 MiB.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -128,6 +128,31 @@ describe(`${TASKS} tasks`, () => {
     expect(v.maxRssKiB).toBeLessThan(RSS_LIMIT_KIB);
   }, 60000);
 });
+
+test('10^6 tasks: inspect and inspect --json under 256 MiB and 30 s each', async () => {
+  const million = path.join(scratch, 'million.img');
+  fs.writeFileSync(million, manyTasksImage(1000000, native().readThreadCreds().caps.bounding));
+  try {
+    for (const [args, file] of [[['inspect', million], 'million.txt'], [['inspect', '--json', million], 'million.json']] as const) {
+      const started = Date.now();
+      const r = await measuredCli(pkg, [...args], { outFile: out(file), timeoutMs: 60000 });
+      const seconds = (Date.now() - started) / 1000;
+      expect([args.join(' '), r.code, r.stderr]).toEqual([args.join(' '), 0, '']);
+      expect(r.maxRssKiB).toBeLessThan(RSS_LIMIT_KIB);
+      expect(seconds).toBeLessThan(30);
+      // The last task is there (read from the end: the outputs are hundreds of MB).
+      const fd = fs.openSync(out(file), 'r');
+      const size = fs.fstatSync(fd).size;
+      const tail = Buffer.alloc(Math.min(size, 1 << 16));
+      fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+      fs.closeSync(fd);
+      expect(tail.toString('utf8')).toMatch(file.endsWith('.txt') ? /task 999999: pid 1000000, ppid 1,/ : /"vpid": 1000000,/);
+      fs.rmSync(out(file));
+    }
+  } finally {
+    fs.rmSync(million, { force: true });
+  }
+}, 180000);
 
 test('the streamed JSON is exactly JSON.stringify of the document', () => {
   const { image, details } = decodeDetailed(fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'example.img')));

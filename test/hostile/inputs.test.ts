@@ -63,6 +63,44 @@ test('an endless FIFO of zeros as the image: validate fails fast, the writer is 
   }
 }, 30000);
 
+describe('/dev/zero as a text input (a spec, a config to merge, inspect JSON), under a 64 MiB heap', () => {
+  const img = () => {
+    const f = path.join(scratch, 'text-input.img');
+    if (!fs.existsSync(f)) fs.copyFileSync(path.join(__dirname, '..', '..', 'examples', 'example.img'), f);
+    return f;
+  };
+  const cases = (): [string, string[]][] => [
+    ['import', ['import', '--from', 'oci', '/dev/zero', '-o', path.join(scratch, 'never.img')]],
+    ['encode', ['encode', '/dev/zero', '-o', path.join(scratch, 'never.img')]],
+    ['export --merge', ['export', '--to', 'oci', img(), '--merge', '/dev/zero']],
+  ];
+  for (const [label, at] of [['import', 0], ['encode', 1], ['export --merge', 2]] as const) {
+    test(`${label}: refused past the text limit, fast, in bounded memory`, async () => {
+      const args = cases()[at][1];
+      const r = await measuredCli(pkg, args, { nodeFlags: SMALL_HEAP, timeoutMs: 20000 });
+      expect([r.code, r.stderr]).toEqual([1, 'cr-creds: /dev/zero: more than 64 MiB, the most a text input may hold\n']);
+      expect(r.ms).toBeLessThan(10000);
+      expect(r.maxRssKiB).toBeLessThan(RSS_LIMIT_KIB);
+      expect(fs.existsSync(path.join(scratch, 'never.img'))).toBe(false);
+    }, 30000);
+  }
+
+  test('a FIFO named as a spec waits for its writer, as cat would, and reads what it writes', async () => {
+    const fifo = path.join(scratch, 'spec.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const spec = JSON.stringify({ ociVersion: '1.0.2', process: { user: { uid: 1000, gid: 1000 }, args: ['true'], cwd: '/' } });
+    const writer = require('child_process').spawn('sh', ['-c', `printf '%s' '${spec}' > ${fifo}`], { stdio: 'ignore' });
+    try {
+      const out = path.join(scratch, 'from-fifo.img');
+      const r = await measuredCli(pkg, ['import', '--from', 'oci', fifo, '-o', out, '--quiet'], { timeoutMs: 20000 });
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(fs.statSync(out).size).toBeGreaterThan(0);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  }, 30000);
+});
+
 test('a directory as the image is refused by its type', async () => {
   const r = await measuredCli(pkg, ['inspect', scratch]);
   expect(r.code).toBe(1);

@@ -1,5 +1,4 @@
 // `cr-creds encode`: the `inspect --json` form back to an image (as crit encode does).
-import * as fs from 'fs';
 import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
 
@@ -19,20 +18,11 @@ export const encodeCommand: Command = {
     const output = values.output as string | undefined;
     if (positionals.length > 1) throw new UsageError('encode takes at most one JSON file');
     if (output === undefined) throw new UsageError('-o IMAGE is required');
-    const { checkImageOutput, writeImageOutput } = await import('../image-files');
+    const { checkImageOutput, readTextInput, writeImageOutput } = await import('../image-files');
     checkImageOutput(io, output);
     const file = positionals[0] ?? '-';
     const name = file === '-' ? '<stdin>' : file;
-    let text: string;
-    try {
-      if (file === '-') {
-        const chunks: Buffer[] = [];
-        for await (const c of io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-        text = Buffer.concat(chunks).toString('utf8');
-      } else text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new CliFailure(`cannot read ${name}: ${(e as Error).message}`);
-    }
+    const text = await readTextInput(file, io);
     let json: unknown;
     try {
       json = JSON.parse(text);

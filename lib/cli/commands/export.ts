@@ -73,11 +73,13 @@ export const exportCommand: Command = {
       throw new CliFailure(`--strict: nothing written: ${out.unexpressed.length} ${out.unexpressed.length === 1 ? 'thing' : 'things'} of task ${out.task} cannot be expressed in ${format}${values.json ? ` (${out.unexpressed.map((n) => n.what).join(', ')})` : ''}`);
     let text = out.text;
     if (merge !== undefined) {
+      const { readTextInput } = await import('../image-files');
+      const configText = await readTextInput(merge, io);
       let config: unknown;
       try {
-        config = JSON.parse(fs.readFileSync(merge, 'utf8'));
+        config = JSON.parse(configText);
       } catch (e) {
-        throw new CliFailure(`cannot read ${merge}: ${(e as Error).message}`);
+        throw new CliFailure(`${merge}: not JSON: ${(e as Error).message}`);
       }
       if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CliFailure(`${merge}: not a JSON object`);
       text = JSON.stringify(interop.mergeOci(config as Record<string, unknown>, out.value as Parameters<Interop['mergeOci']>[1]), null, 2) + '\n';

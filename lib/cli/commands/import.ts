@@ -1,24 +1,8 @@
 // `cr-creds import`: an image from an OCI config, a systemd unit or a Kubernetes object, so a
 // restart starts a program as that runtime would (docs/interop.md).
-import * as fs from 'fs';
 import { parseCommandArgs } from '../args';
 import { CliFailure, UsageError, type Command } from '../command';
 import type { ImportFormat, Imported } from '../../interop';
-
-function readText(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
-  if (file !== '-') {
-    try {
-      return Promise.resolve(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new CliFailure(`cannot read ${file}: ${(e as Error).message}`);
-    }
-  }
-  return (async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-    return Buffer.concat(chunks).toString('utf8');
-  })();
-}
 
 function json(text: string, name: string): unknown {
   try {
@@ -58,7 +42,8 @@ export const importCommand: Command = {
     const { fromK8s, fromOci, fromSystemd, fromYaml } = await import('../../interop');
     const { encode } = await import('../../format/encode');
     const name = positionals[0] === '-' ? '<stdin>' : positionals[0];
-    const text = await readText(positionals[0], io.stdin);
+    const { readTextInput } = await import('../image-files');
+    const text = await readTextInput(positionals[0], io);
     let r: Imported;
     if (format === 'oci') r = fromOci(json(text, name));
     else if (format === 'k8s') r = fromK8s(text.trimStart().startsWith('{') ? json(text, name) : fromYaml(text), { container: container });
