@@ -1,5 +1,6 @@
 // Test helpers: an independent record walker and byte builders, so tests do not check the
 // codec against itself.
+import { Readable } from 'stream';
 import { ImageBuilder } from '../../lib/format';
 import type { ByteOrder, CredLayout, Dialect, Image } from '../../lib/format';
 
@@ -148,3 +149,21 @@ export function expectedPrefix(le: boolean): Uint8Array {
 }
 /** Bytes of that prefix: 16 + 8 + 19 + 8. */
 export const PREFIX_LEN = 51;
+
+/**
+ * `head`, then zeros without end: a reader that tried to buffer a record would never finish.
+ * `pulled()` counts the chunks taken after the head.
+ */
+export function endlessAfter(head: Uint8Array): { stream: Readable; pulled: () => number } {
+  let pulled = 0;
+  const stream = Readable.from(
+    (function* () {
+      yield Buffer.from(head);
+      for (;;) {
+        pulled++;
+        yield Buffer.alloc(65536);
+      }
+    })(),
+  );
+  return { stream, pulled: () => pulled };
+}

@@ -1,25 +1,11 @@
 // bubblewrap as the launcher: --unshare-user with --uid/--gid, --cap-add/--cap-drop, and bwrap
 // nested two levels deep, run by root and by an unprivileged user with supplementary groups the
 // namespace does not map; restarted by root and, where a user launched it, by that user.
-import * as fs from 'fs';
-import { compiledPackage } from '../restart/helpers';
-import { asUser, imageFile, launch, live, requireTool, restartAs, restartHere, roundTrip, type User } from './harness';
+import { asUser, byRoot, byUserRestarter, launch, live, requireTool, roundTrip, type User } from './harness';
 
 const bwrap = requireTool('bwrap');
 const USER: User = { uid: 65534, gid: 65534, groups: [10, 20] };
-const byRoot = { label: 'by root', run: restartHere };
-let pkg: string;
-const byUser = {
-  label: `by uid ${USER.uid} with groups ${USER.groups.join(',')}`,
-  run: (bytes: Uint8Array, mark: string) => restartAs(USER, pkg, imageFile(bytes), mark),
-};
-
-beforeAll(() => {
-  if (process.getuid?.() === 0) pkg = compiledPackage('launchers-bwrap');
-}, 120000);
-afterAll(() => {
-  if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
-});
+const byUser = byUserRestarter(USER, 'launchers-bwrap');
 
 const base = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
 const nested = (outer: string[], inner: string[]) => [bwrap, '--unshare-user', ...outer, ...base, bwrap, '--unshare-user', ...inner, ...base];

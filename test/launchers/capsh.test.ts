@@ -1,11 +1,11 @@
 // capsh (libcap2-bin) as the launcher: dropped bounding caps, a user with kept and ambient
 // capabilities and groups, locked securebits, and an IAB tuple; restarted by root and compared
 // with the original field by field.
-import { launch, live, requireTool, restartHere, roundTrip } from './harness';
+import { launch, live, requireTool, byRoot, roundTrip } from './harness';
 
 const capsh = requireTool('capsh');
 const sh = requireTool('sh');
-const asRoot = [{ label: 'by root', run: restartHere }];
+const asRoot = [byRoot];
 
 const cases: [string, string[]][] = [
   ['--drop (bounding set)', ['--drop=cap_sys_admin,cap_net_raw']],

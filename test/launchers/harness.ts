@@ -10,6 +10,7 @@ import { checkpoint } from '../../lib/checkpoint';
 import { encode } from '../../lib/format';
 import { restart, type RestartHandle } from '../../lib/restart';
 import { withSubidLock } from '../helpers/subids';
+import { compiledPackage } from '../restart/helpers';
 
 /** Every launcher the matrix needs; under CI a missing one fails the test that needs it. */
 export function requireTool(name: string): string {
@@ -289,4 +290,25 @@ async function withLines<T>(lines: string[], fn: () => Promise<T>): Promise<T> {
       fs.writeFileSync(f, kept.join('\n'));
     }
   }
+}
+
+/** The restart done by this (root) process through the API. */
+export const byRoot = { label: 'by root', run: restartHere };
+
+/**
+ * The restart done by `user` through the CLI of a compiled copy of the package (made before the
+ * file's tests, removed after them): registers its beforeAll/afterAll.
+ */
+export function byUserRestarter(user: User, name: string): { label: string; run: (bytes: Uint8Array, mark: string) => Running | Promise<Running> } {
+  let pkg = '';
+  beforeAll(() => {
+    if (process.getuid?.() === 0) pkg = compiledPackage(name);
+  }, 120000);
+  afterAll(() => {
+    if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
+  });
+  return {
+    label: `by uid ${user.uid} with groups ${user.groups.join(',')}`,
+    run: (bytes: Uint8Array, mark: string) => restartAs(user, pkg, imageFile(bytes), mark),
+  };
 }

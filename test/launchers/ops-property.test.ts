@@ -10,7 +10,7 @@ import { unmappedIds, type IdMapExtent } from '../../lib/model';
 import { Emulator } from '../../lib/emulator';
 import { native, type NativeRestartOp } from '../../lib/native/binding';
 import { profileFor, restarterCred } from '../../lib/restart/plan';
-import { live, marker, pidsOf, roundTrip, restartHere, waitFor, type Running } from './harness';
+import { live, marker, pidsOf, roundTrip, byRoot, waitFor, type Running } from './harness';
 
 const probe = native().probe();
 const me = native().readThreadCreds();
@@ -75,7 +75,7 @@ live('launcher-like sequences ending with unmapped groups come back with the sam
   await fc.assert(
     fc.asyncProperty(sequence, async (ops) => {
       fc.pre(playable(ops));
-      await roundTrip(JSON.stringify(ops), (m) => start(ops, m), [{ label: 'by root', run: restartHere }]);
+      await roundTrip(JSON.stringify(ops), (m) => start(ops, m), [byRoot]);
     }),
     { numRuns: 15 },
   );

@@ -8,10 +8,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { makeBusyboxBundle } from '../helpers/runc-bundle';
-import { launch, live, requireTool, restartHere, roundTrip, type Running } from './harness';
+import { launch, live, requireTool, byRoot, roundTrip, type Running } from './harness';
 
 const runc = requireTool('runc');
-const asRoot = [{ label: 'by root', run: restartHere }];
+const asRoot = [byRoot];
 
 type Config = { process: { terminal?: boolean; args: string[]; user: { uid: number; gid: number; additionalGids?: number[] } }; linux: { namespaces: { type: string }[]; uidMappings?: unknown[]; gidMappings?: unknown[] } };
 

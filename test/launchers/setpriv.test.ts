@@ -1,10 +1,10 @@
 // setpriv (util-linux) as the launcher: ids, groups, capabilities, the bounding set, securebits
 // with locks, no_new_privs and ambient capabilities, each restarted by root and compared with
 // the original field by field.
-import { launch, live, requireTool, restartHere, roundTrip } from './harness';
+import { launch, live, requireTool, byRoot, roundTrip } from './harness';
 
 const setpriv = requireTool('setpriv');
-const asRoot = [{ label: 'by root', run: restartHere }];
+const asRoot = [byRoot];
 
 const cases: [string, string[]][] = [
   ['ids and supplementary groups', ['--reuid=1000', '--regid=1000', '--groups=10,20,1000']],

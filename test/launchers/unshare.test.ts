@@ -3,9 +3,7 @@
 // and by an unprivileged user with supplementary groups the new namespace does not map. Each
 // process is restarted by root and, where a user launched it, by that same user (the CLI under
 // setpriv), and compared with the original field by field.
-import * as fs from 'fs';
-import { compiledPackage } from '../restart/helpers';
-import { asUser, imageFile, launch, live, requireTool, restartAs, restartHere, roundTrip, withSubordinateIds, type User } from './harness';
+import { asUser, byRoot, byUserRestarter, launch, live, requireTool, roundTrip, withSubordinateIds, type User } from './harness';
 
 const unshare = requireTool('unshare');
 requireTool('newuidmap');
@@ -13,20 +11,7 @@ requireTool('newgidmap');
 const USER: User = { uid: 65534, gid: 65534, groups: [10, 20] };
 // Ranges of our own, far from the other tests' grants.
 const SUBIDS = ['root:300000:65536', 'nobody:400000:65536'];
-const byRoot = { label: 'by root', run: restartHere };
-
-let pkg: string;
-const byUser = {
-  label: `by uid ${USER.uid} with groups ${USER.groups.join(',')}`,
-  run: (bytes: Uint8Array, mark: string) => restartAs(USER, pkg, imageFile(bytes), mark),
-};
-
-beforeAll(() => {
-  if (process.getuid?.() === 0) pkg = compiledPackage('launchers-unshare');
-}, 120000);
-afterAll(() => {
-  if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
-});
+const byUser = byUserRestarter(USER, 'launchers-unshare');
 
 const rootCases: [string, string[]][] = [
   ['-U -r', ['-U', '-r']],
