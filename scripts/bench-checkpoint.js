@@ -21,6 +21,7 @@
 // same reads process by process, and image size beside writing each task in an image of its own
 // (the dedup ratio).
 //
+// FLOOR=PATH: a floor already built (where there is no cc).
 // BEFORE=DIR: also measures another build of the package (DIR holding its dist/ and build/, an
 // older design, say) in the same run, each beside the floor measured with it, and prints both.
 'use strict';
@@ -48,6 +49,7 @@ const OURS = path.join(__dirname, '..');
 let lib = loadLib(process.env.LIB_ROOT || OURS);
 
 function buildFloor() {
+  if (process.env.FLOOR) return process.env.FLOOR; // built elsewhere (cross-compiled for a QEMU guest)
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-bench-')), 'floor');
   const r = spawnSync('cc', ['-O2', '-o', out, path.join(__dirname, 'bench', 'floor.c')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('cc floor.c: ' + r.stderr);
