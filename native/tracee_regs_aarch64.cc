@@ -12,7 +12,8 @@
 // Its registers as read are the restart: the stub only has to return to them. (A call restarted
 // through restart_syscall, a relative sleep or a futex wait with a timeout, is reissued with its
 // own arguments instead: the kernel sets that up after the stop, only when the pc is left where
-// it was, and the registers no longer tell it apart.)
+// it was, and the registers no longer tell it apart. Exact for nanosleep(&ts, &ts), as sleep()
+// calls it: the kernel has written the time left into the request.)
 #include "tracee_regs.h"
 
 #if defined(__aarch64__)
