@@ -15,8 +15,7 @@
 // one CPU (taskset: this script, its helper, the floor and the target alike). The floor is one
 // synchronous loop; a checkpoint hands the ptrace work to the tracer (a wake-up of a sleeping
 // process, which on a VM whose idle CPUs halt to the host costs 15-45 us across CPUs) and reads
-// /proc meanwhile; then it waits for the tracer on its own CPU (up to 100 us) where another CPU
-// runs the tracer, and on one CPU gives the CPU up and is answered on the event loop.
+// /proc meanwhile; then the event loop waits for the tracer's answer.
 // Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
 // same reads process by process, and image size beside writing each task in an image of its own
 // (the dedup ratio).
