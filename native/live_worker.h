@@ -8,7 +8,6 @@
 
 #include "errors.h"
 #include "failure.h"
-#include "vm_child.h"
 
 namespace crc {
 
@@ -57,10 +56,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override { work_(&failure_); }
-  void OnOK() override {
-    ReapVmChildren();  // a helper of this work, gone by now
-    then_(Env(), deferred_, failure_);
-  }
+  void OnOK() override { then_(Env(), deferred_, failure_); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
