@@ -5,11 +5,9 @@
 // few dozen syscalls and the caller wants the answer at once.
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -191,47 +189,8 @@ Napi::Value RunCredOps(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// setFileCaps(path, { permitted, inheritable, effective, rootid? } | null): security.capability
-// (VFS_CAP_REVISION_2, or 3 with rootid), or removes it. For execve cases of the harness.
-Napi::Value SetFileCaps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString()) throw Napi::TypeError::New(env, "setFileCaps(path, caps|null)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (!info[1].IsObject()) {
-    if (removexattr(path.c_str(), "security.capability") != 0 && errno != ENODATA)
-      throw ErrnoError(env, "removexattr", errno);
-    return env.Undefined();
-  }
-  Napi::Object c = info[1].As<Napi::Object>();
-  auto u64 = [&](const char* k) {
-    bool lossless = false;
-    Napi::Value v = c.Get(k);
-    if (!v.IsBigInt()) throw Napi::TypeError::New(env, std::string("setFileCaps: ") + k + " must be a bigint");
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  };
-  uint64_t p = u64("permitted"), i = u64("inheritable");
-  bool eff = c.Get("effective").ToBoolean();
-  // Little-endian on disk; x86-64 is little-endian (the harness runs only there and on LE arm).
-  struct vfs_ns_cap_data d = {};
-  d.data[0].permitted = uint32_t(p);
-  d.data[1].permitted = uint32_t(p >> 32);
-  d.data[0].inheritable = uint32_t(i);
-  d.data[1].inheritable = uint32_t(i >> 32);
-  size_t len = XATTR_CAPS_SZ_2;
-  uint32_t rev = VFS_CAP_REVISION_2;
-  if (c.Get("rootid").IsNumber()) {
-    rev = VFS_CAP_REVISION_3;
-    len = XATTR_CAPS_SZ_3;
-    d.rootid = uint32_t(c.Get("rootid").As<Napi::Number>().Int64Value());
-  }
-  d.magic_etc = rev | (eff ? VFS_CAP_FLAGS_EFFECTIVE : 0);
-  if (setxattr(path.c_str(), "security.capability", &d, len, 0) != 0) throw ErrnoError(env, "setxattr", errno);
-  return env.Undefined();
-}
-
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("runCredOps", Napi::Function::New(env, RunCredOps, "runCredOps"));
-  exports.Set("setFileCaps", Napi::Function::New(env, SetFileCaps, "setFileCaps"));
 }
 
 }  // namespace

@@ -20,4 +20,12 @@ Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int p
   if (pid > 0) e.Set("pid", Napi::Number::New(env, pid));
   return e;
 }
+
+Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
+  if (f.code.empty()) return ErrnoError(env, f.syscall, f.err, f.pid, f.detail);
+  Napi::Error e = Napi::Error::New(env, f.detail);
+  e.Set("code", Napi::String::New(env, f.code));
+  if (f.pid > 0) e.Set("pid", Napi::Number::New(env, f.pid));
+  return e;
+}
 }  // namespace crc

@@ -6,7 +6,6 @@
 // handling touched.
 #include <errno.h>
 #include <fcntl.h>
-#include <endian.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -14,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -560,46 +558,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// readFileCaps(path) -> { permitted, inheritable, effective, rootid? } | null: the file's
-// security.capability (struct vfs_cap_data, revisions 1-3), for newuidmap / newgidmap installed
-// with file capabilities instead of the set-uid bit.
-Napi::Value ReadFileCaps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "readFileCaps(path)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  union {
-    struct vfs_ns_cap_data d;
-    unsigned char room[64];  // a longer value (a later revision) is refused below, not ERANGE
-  } x = {};
-  ssize_t n = getxattr(path.c_str(), "security.capability", &x, sizeof x);
-  if (n < 0) {
-    if (errno == ENODATA || errno == ENOTSUP) return env.Null();
-    throw ErrnoError(env, "getxattr " + path, errno);
-  }
-  if (n < ssize_t(sizeof x.d.magic_etc)) throw ErrnoError(env, "security.capability of " + path + ": too short", EINVAL);
-  // The fields are little-endian on disk.
-  uint32_t magic = le32toh(x.d.magic_etc);
-  uint32_t rev = magic & VFS_CAP_REVISION_MASK;
-  size_t words = rev == VFS_CAP_REVISION_1 ? VFS_CAP_U32_1 : VFS_CAP_U32_2;
-  size_t need = rev == VFS_CAP_REVISION_1 ? XATTR_CAPS_SZ_1 : rev == VFS_CAP_REVISION_2 ? XATTR_CAPS_SZ_2 : XATTR_CAPS_SZ_3;
-  if ((rev != VFS_CAP_REVISION_1 && rev != VFS_CAP_REVISION_2 && rev != VFS_CAP_REVISION_3) || size_t(n) < need)
-    throw ErrnoError(env, "security.capability of " + path + ": unknown revision", EINVAL);
-  uint64_t prm = 0, inh = 0;
-  for (size_t i = 0; i < words; i++) {
-    prm |= uint64_t(le32toh(x.d.data[i].permitted)) << (32 * i);
-    inh |= uint64_t(le32toh(x.d.data[i].inheritable)) << (32 * i);
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("permitted", Napi::BigInt::New(env, prm));
-  o.Set("inheritable", Napi::BigInt::New(env, inh));
-  o.Set("effective", Napi::Boolean::New(env, (magic & VFS_CAP_FLAGS_EFFECTIVE) != 0));
-  if (rev == VFS_CAP_REVISION_3) o.Set("rootid", Napi::Number::New(env, double(le32toh(x.d.rootid))));
-  return o;
-}
-
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
-  exports.Set("readFileCaps", Napi::Function::New(env, ReadFileCaps, "readFileCaps"));
 }
 
 }  // namespace
