@@ -1,25 +1,15 @@
-// The kernel side of the agreement harness (lib/agreement): a freshly forked child performs a
-// list of CredOps with the restart child's own op code (ApplyOp, spawn_child.cc), going on past
-// refusals, reports each op's errno and its creds at the end (ReadCredState), and may finally
-// execve a reporter program that prints the creds it runs with. Synchronous: the child does a
-// few dozen syscalls and the caller wants the answer at once.
+#include "agreement.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "cred_state.h"
-#include "errors.h"
-#include "registry.h"
 #include "fd_io.h"
-#include "spawn_plan.h"
+#include "unique_fd.h"
 
 namespace crc {
 namespace {
@@ -32,20 +22,28 @@ struct CredHead {
   int32_t securebits, no_new_privs, ngroups, read_err;
 };
 
+// The reporter's command line, laid out before fork.
 struct ExecJob {
   std::string path;
-  std::vector<std::string> argv_s;
-  std::vector<char*> argv;
+  char* argv[2] = {nullptr, nullptr};
   char* envp[1] = {nullptr};
 };
 
+[[noreturn]] void ExecFailed(int out, int32_t err) {
+  char rec[1 + sizeof err] = {'E'};
+  memcpy(rec + 1, &err, sizeof err);
+  WriteAll(out, rec, sizeof rec);
+  _exit(0);
+}
+
 [[noreturn]] void RunAgreementChild(const Plan& plan, CredState* st, const ExecJob* exec, int out) {
-  // As the restart child does first: the ops and the reporter run with the signals a program gets.
-  ResetSignals();  // fails only if sigprocmask does, which it cannot with a valid set
+  // As the restart child does first: the ops and the reporter run with the signals a program
+  // gets. What the child cannot write, the parent sees missing: a short report.
+  if (ResetSignals() < 0) _exit(127);
   for (const OpRec& op : plan.ops) {
     int field = 0;
-    int32_t err = ApplyOp(plan, op, &field);
-    WriteAll(out, &err, sizeof err);
+    int32_t err = -ApplyOp(plan, op, &field);
+    if (WriteAll(out, &err, sizeof err) < 0) _exit(127);
   }
   CredHead h = {};
   int r = ReadCredState(st);
@@ -59,88 +57,54 @@ struct ExecJob {
     h.no_new_privs = st->no_new_privs;
     h.ngroups = st->ngroups;
   }
-  WriteAll(out, &h, sizeof h);
-  if (r == 0) WriteAll(out, st->groups, size_t(h.ngroups) * sizeof(uint32_t));
+  if (WriteAll(out, &h, sizeof h) < 0) _exit(127);
+  if (r == 0 && WriteAll(out, st->groups, size_t(h.ngroups) * sizeof(uint32_t)) < 0) _exit(127);
   if (exec) {
-    if (dup2(out, 1) < 0) {
-      int32_t e = errno;
-      WriteAll(out, "E", 1);
-      WriteAll(out, &e, sizeof e);
-      _exit(0);
-    }
-    execve(exec->path.c_str(), exec->argv.data(), const_cast<char**>(exec->envp));
-    int32_t e = errno;
-    WriteAll(out, "E", 1);
-    WriteAll(out, &e, sizeof e);
+    // The reporter must get fd 1 without close-on-exec; dup2 clears it on the copy.
+    if (dup2(out, 1) < 0) ExecFailed(out, errno);
+    execve(exec->path.c_str(), exec->argv, const_cast<char**>(exec->envp));
+    ExecFailed(out, errno);
   }
   _exit(0);
 }
 
-Napi::Value HeadToJs(Napi::Env env, const CredHead& h, const uint32_t* groups) {
-  Napi::Object o = Napi::Object::New(env);
-  const char* names[8] = {"uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid"};
-  for (int i = 0; i < 8; i++) o.Set(names[i], h.ids[i]);
-  Napi::Array g = Napi::Array::New(env, size_t(h.ngroups));
-  for (int i = 0; i < h.ngroups; i++) g.Set(uint32_t(i), groups[i]);
-  o.Set("groups", g);
-  Napi::Object caps = Napi::Object::New(env);
-  const char* cn[5] = {"inheritable", "permitted", "effective", "bounding", "ambient"};
-  for (int i = 0; i < 5; i++) caps.Set(cn[i], Napi::BigInt::New(env, h.caps[i]));
-  o.Set("caps", caps);
-  o.Set("securebits", h.securebits);
-  o.Set("noNewPrivs", h.no_new_privs != 0);
-  return o;
-}
+}  // namespace
 
-// runCredOps(ops, exec?) -> { errors: (string|null)[], creds, exec?: { error?: string, output?: string } }
-Napi::Value RunCredOps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "runCredOps(ops, exec?)");
-  Napi::Array ops = info[0].As<Napi::Array>();
-  Plan plan;
-  for (uint32_t i = 0; i < ops.Length(); i++) {
-    Napi::Value v = ops.Get(i);
-    if (!v.IsObject()) throw Napi::TypeError::New(env, "runCredOps: ops must be objects");
-    Napi::Object o = v.As<Napi::Object>();
-    std::string name = o.Get("op").ToString().Utf8Value();
-    if (name == "sys_restart" || name == "execve")
-      throw Napi::TypeError::New(env, "runCredOps: op '" + name + "' is not allowed in the list (execve: pass exec)");
-    plan.ops.push_back(ParseOp(&plan, o));
-  }
+bool RunAgreementOps(const Plan& plan, const std::string* exec_path, AgreementRun* run, Failure* f) {
   std::unique_ptr<ExecJob> exec;
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object e = info[1].As<Napi::Object>();
+  if (exec_path) {
     exec.reset(new ExecJob);
-    exec->path = e.Get("path").ToString().Utf8Value();
-    exec->argv_s.push_back(exec->path);
-    for (std::string& s : exec->argv_s) exec->argv.push_back(&s[0]);
-    exec->argv.push_back(nullptr);
+    exec->path = *exec_path;
+    exec->argv[0] = &exec->path[0];
   }
   std::unique_ptr<CredState> st(new CredState);  // before fork: never on the child's stack
-
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) throw ErrnoError(env, "pipe2", errno);
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    f->Errno("pipe2", errno, 0);
+    return false;
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (err != 0) {
+    f->Errno("pthread_sigmask", err, 0);
+    return false;
+  }
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
-  if (pid == 0) {
-    close(p[0]);
-    // The reporter must get fd 1 without close-on-exec; dup2 clears it on the copy.
-    RunAgreementChild(plan, st.get(), exec.get(), p[1]);
-  }
+  if (pid == 0) RunAgreementChild(plan, st.get(), exec.get(), wr.get());
   int fork_err = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(p[1]);
+  err = pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    close(p[0]);
-    throw ErrnoError(env, "clone", fork_err);
+    f->Errno("clone", fork_err, 0);
+    return false;
   }
+  wr.reset();
   std::string buf;
   char chunk[65536];
   int read_err = 0;
   for (;;) {
-    ssize_t n = read(p[0], chunk, sizeof chunk);
+    ssize_t n = read(rd.get(), chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       read_err = errno;
@@ -149,51 +113,62 @@ Napi::Value RunCredOps(const Napi::CallbackInfo& info) {
     if (n == 0) break;
     buf.append(chunk, size_t(n));
   }
-  close(p[0]);
+  rd.reset();
   int status = 0;
   while (waitpid(pid_t(pid), &status, __WALL) < 0 && errno == EINTR) {
   }
-  if (read_err != 0) throw ErrnoError(env, "read agreement pipe", read_err, int(pid));
+  if (err != 0) {
+    f->Errno("pthread_sigmask", err, int(pid));
+    return false;
+  }
+  if (read_err != 0) {
+    f->Errno("read agreement pipe", read_err, int(pid));
+    return false;
+  }
 
   size_t nops = plan.ops.size();
   size_t need = nops * sizeof(int32_t) + sizeof(CredHead);
-  if (buf.size() < need) throw ErrnoError(env, "agreement child: short report", EIO, int(pid));
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Array errs = Napi::Array::New(env, nops);
+  if (buf.size() < need) {
+    f->Errno("agreement child: short report", EIO, int(pid));
+    return false;
+  }
+  run->errors.resize(nops);
   for (size_t i = 0; i < nops; i++) {
     int32_t e;
     memcpy(&e, buf.data() + i * sizeof e, sizeof e);
-    errs.Set(uint32_t(i), e == 0 ? env.Null() : Napi::Value(Napi::String::New(env, ErrnoName(e))));
+    run->errors[i] = e;
   }
-  out.Set("errors", errs);
   CredHead h;
   memcpy(&h, buf.data() + nops * sizeof(int32_t), sizeof h);
-  if (h.read_err != 0) throw ErrnoError(env, "agreement child: read creds", h.read_err, int(pid));
+  if (h.read_err != 0) {
+    f->Errno("agreement child: read creds", h.read_err, int(pid));
+    return false;
+  }
   size_t gbytes = size_t(h.ngroups) * sizeof(uint32_t);
-  if (h.ngroups < 0 || buf.size() < need + gbytes) throw ErrnoError(env, "agreement child: short groups", EIO, int(pid));
-  std::vector<uint32_t> groups(size_t(h.ngroups));
-  if (gbytes) memcpy(groups.data(), buf.data() + need, gbytes);
-  out.Set("creds", HeadToJs(env, h, groups.data()));
+  if (h.ngroups < 0 || h.ngroups > kMaxGroups || buf.size() < need + gbytes) {
+    f->Errno("agreement child: short groups", EIO, int(pid));
+    return false;
+  }
+  CredState* c = st.get();
+  uint32_t* ids[8] = {&c->ruid, &c->euid, &c->suid, &c->fsuid, &c->rgid, &c->egid, &c->sgid, &c->fsgid};
+  for (int i = 0; i < 8; i++) *ids[i] = h.ids[i];
+  uint64_t* caps[5] = {&c->inheritable, &c->permitted, &c->effective, &c->bounding, &c->ambient};
+  for (int i = 0; i < 5; i++) *caps[i] = h.caps[i];
+  c->securebits = h.securebits;
+  c->no_new_privs = h.no_new_privs;
+  c->ngroups = h.ngroups;
+  if (gbytes) memcpy(c->groups, buf.data() + need, gbytes);
+  run->creds = std::move(st);
   if (exec) {
     std::string rest = buf.substr(need + gbytes);
-    Napi::Object x = Napi::Object::New(env);
     if (rest.size() == 1 + sizeof(int32_t) && rest[0] == 'E') {
-      int32_t e;
-      memcpy(&e, rest.data() + 1, sizeof e);
-      x.Set("error", ErrnoName(e));
+      run->exec_failed = true;
+      memcpy(&run->exec_errno, rest.data() + 1, sizeof(int32_t));
     } else {
-      x.Set("output", rest);
+      run->exec_output = std::move(rest);
     }
-    out.Set("exec", x);
   }
-  return out;
+  return true;
 }
 
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("runCredOps", Napi::Function::New(env, RunCredOps, "runCredOps"));
-}
-
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);

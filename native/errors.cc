@@ -3,11 +3,6 @@
 #include <string.h>
 
 namespace crc {
-std::string ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? std::string(name) : "E" + std::to_string(err);
-}
-
 Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int pid,
                        const std::string& detail) {
   std::string msg = syscall + (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + ": " +

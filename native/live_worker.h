@@ -1,4 +1,4 @@
-// Shared by the bindings that work off the JS thread (live_read, userns): an AsyncWorker that
+// Shared by the bindings that work off the JS thread (live_read, userns_js): an AsyncWorker that
 // settles a Promise, the Failure (failure.h) made into a JS error on the JS thread.
 #pragma once
 #include <napi.h>

@@ -19,8 +19,8 @@ namespace {
 std::mutex g_mu;
 std::vector<int> g_running;
 
-[[noreturn]] void RunChild(int (*fn)(void*), void* arg, const void* answer, size_t answer_len,
-                           int out) {
+[[noreturn]] void RunOneShot(int (*fn)(void*), void* arg, const void* answer,
+                             size_t answer_len, int out) {
   int r = fn(arg) & 0xff;
   if (WriteAll(out, answer, answer_len) < 0) _exit(255);
   _exit(r);
@@ -44,7 +44,7 @@ int RunOneShotChild(int (*fn)(void*), void* arg, void* answer, size_t answer_len
     // A raw clone is a fork without atfork handlers. No exit signal: the end is ours to reap
     // (__WALL) and wakes nobody else (a SIGCHLD would wake Node's loop to look at its children).
     pid = syscall(SYS_clone, 0, 0, nullptr, nullptr, 0);
-    if (pid == 0) RunChild(fn, arg, answer, answer_len, wr.get());
+    if (pid == 0) RunOneShot(fn, arg, answer, answer_len, wr.get());
     err = pid < 0 ? errno : 0;
     if (pid > 0) g_running.push_back(int(pid));
   }

@@ -1,5 +1,5 @@
-// Kernel probe: what the running kernel offers for credential checkpoint/restart.
-// Reads only; the experiments (user namespaces, securebits, ptrace) run in throwaway children.
+#include "probe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -7,37 +7,21 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
-#include <string>
 
-#include "errors.h"
-#include "linux_cr.h"
 #include "one_shot_child.h"
-#include "registry.h"
 
 namespace crc {
 namespace {
 
-bool ReadFirstLine(const char* path, std::string* out) {
-  std::ifstream f(path);
-  if (!f) return false;
-  std::getline(f, *out);
-  return true;
-}
-
+// The number in the first line of a /proc/sys file, or `fallback`.
 long ReadLong(const char* path, long fallback) {
-  std::string s;
-  if (!ReadFirstLine(path, &s)) return fallback;
-  try {
-    return std::stol(s);
-  } catch (...) {
-    return fallback;
-  }
+  std::ifstream f(path);
+  long v;
+  return f >> v ? v : fallback;
 }
 
 // /proc/sys/kernel/cap_last_cap where present; else the highest cap PR_CAPBSET_READ accepts.
@@ -168,56 +152,24 @@ int TryPtrace() {
   return err != 0 ? -err : -mask_err;
 }
 
-Napi::Value Probe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  struct utsname u;
-  if (uname(&u) != 0) throw ErrnoError(env, "uname", errno);
+}  // namespace
 
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("sysname", u.sysname);
-  out.Set("release", u.release);
-  out.Set("version", u.version);
-  out.Set("machine", u.machine);
-  out.Set("capLastCap", CapLastCap());
-
-  Napi::Object userns = Napi::Object::New(env);
-  userns.Set("maxUserNamespaces", ReadLong("/proc/sys/user/max_user_namespaces", -1));
-  int err = TryCreateUserNamespace();
-  userns.Set("canCreate", err == 0);
-  if (err != 0) userns.Set("createError", ErrnoName(-err));
-  out.Set("userNamespaces", userns);
-
+bool ProbeKernel(KernelProbe* p, Failure* f) {
+  if (uname(&p->uts) != 0) {
+    f->Errno("uname", errno, 0);
+    return false;
+  }
+  p->cap_last_cap = CapLastCap();
+  p->max_user_namespaces = ReadLong("/proc/sys/user/max_user_namespaces", -1);
+  p->create_userns_err = -TryCreateUserNamespace();
   DepthJob depth{0, 0};
   int dr = RunOneShotChild(ChildNestUserNs, &depth, &depth, sizeof depth);
-  userns.Set("maxDepth", dr < 0 ? 0 : depth.depth);
-  if (dr < 0 || depth.err != 0) userns.Set("maxDepthError", ErrnoName(dr < 0 ? -dr : depth.err));
-
-  Napi::Object secbits = Napi::Object::New(env);
-  long known = KnownSecurebits();
-  secbits.Set("known", known < 0 ? Napi::Value(env.Null()) : Napi::Number::New(env, double(known)));
-  if (known < 0) secbits.Set("error", ErrnoName(int(-known)));
-  out.Set("securebits", secbits);
-
-  Napi::Object pt = Napi::Object::New(env);
-  int perr = TryPtrace();
-  pt.Set("works", perr == 0);
-  if (perr != 0) pt.Set("error", ErrnoName(-perr));
-  out.Set("ptrace", pt);
-
-  LinuxCrSymbols syms = ScanLinuxCrSymbols();
-  Napi::Object cr = Napi::Object::New(env);
-  cr.Set("kallsymsReadable", syms.kallsyms_readable);
-  cr.Set("sysCheckpoint", syms.sys_checkpoint);
-  cr.Set("sysRestart", syms.sys_restart);
-  out.Set("linuxCr", cr);
-  return out;
+  p->max_depth = dr < 0 ? 0 : depth.depth;
+  p->max_depth_err = dr < 0 ? -dr : depth.err;
+  p->known_securebits = KnownSecurebits();
+  p->ptrace_err = -TryPtrace();
+  p->linux_cr = ScanLinuxCrSymbols();
+  return true;
 }
 
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-}
-
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);
