@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -14,13 +15,10 @@
 namespace crc {
 namespace {
 
-// What the child sends back over its pipe: per op an int32 errno, then CredHead and its groups,
-// then, when an exec was asked, either 'E' + int32 errno (execve failed) or the reporter's text.
-struct CredHead {
-  uint32_t ids[8];
-  uint64_t caps[5];
-  int32_t securebits, no_new_privs, ngroups, read_err;
-};
+// What the child sends back over its pipe: per op an int32 errno; an int32 errno of reading its
+// creds, then (when 0) the CredState up to its groups and ngroups of those; then, when an exec
+// was asked, either 'E' + int32 errno (execve failed) or the reporter's text.
+constexpr size_t kCredHead = offsetof(CredState, groups);
 
 // The reporter's command line, laid out before fork.
 struct ExecJob {
@@ -45,20 +43,11 @@ struct ExecJob {
     int32_t err = -ApplyOp(plan, op, &field);
     if (WriteAll(out, &err, sizeof err) < 0) _exit(127);
   }
-  CredHead h = {};
-  int r = ReadCredState(st);
-  h.read_err = r < 0 ? -r : 0;
-  if (r == 0) {
-    uint32_t ids[8] = {st->ruid, st->euid, st->suid, st->fsuid, st->rgid, st->egid, st->sgid, st->fsgid};
-    for (int i = 0; i < 8; i++) h.ids[i] = ids[i];
-    uint64_t caps[5] = {st->inheritable, st->permitted, st->effective, st->bounding, st->ambient};
-    for (int i = 0; i < 5; i++) h.caps[i] = caps[i];
-    h.securebits = st->securebits;
-    h.no_new_privs = st->no_new_privs;
-    h.ngroups = st->ngroups;
-  }
-  if (WriteAll(out, &h, sizeof h) < 0) _exit(127);
-  if (r == 0 && WriteAll(out, st->groups, size_t(h.ngroups) * sizeof(uint32_t)) < 0) _exit(127);
+  int32_t read_err = -ReadCredState(st);
+  if (WriteAll(out, &read_err, sizeof read_err) < 0) _exit(127);
+  if (read_err != 0) _exit(0);
+  if (WriteAll(out, st, kCredHead) < 0) _exit(127);
+  if (WriteAll(out, st->groups, size_t(st->ngroups) * sizeof(uint32_t)) < 0) _exit(127);
   if (exec) {
     // The reporter must get fd 1 without close-on-exec; dup2 clears it on the copy.
     if (dup2(out, 1) < 0) ExecFailed(out, errno);
@@ -102,12 +91,12 @@ bool RunAgreementOps(const Plan& plan, const std::string* exec_path, AgreementRu
   wr.reset();
   std::string buf;
   char chunk[65536];
-  int read_err = 0;
+  int pipe_err = 0;
   for (;;) {
     ssize_t n = read(rd.get(), chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      read_err = errno;
+      pipe_err = errno;
       break;
     }
     if (n == 0) break;
@@ -121,42 +110,37 @@ bool RunAgreementOps(const Plan& plan, const std::string* exec_path, AgreementRu
     f->Errno("pthread_sigmask", err, int(pid));
     return false;
   }
-  if (read_err != 0) {
-    f->Errno("read agreement pipe", read_err, int(pid));
+  if (pipe_err != 0) {
+    f->Errno("read agreement pipe", pipe_err, int(pid));
     return false;
   }
 
   size_t nops = plan.ops.size();
-  size_t need = nops * sizeof(int32_t) + sizeof(CredHead);
+  size_t need = nops * sizeof(int32_t) + sizeof(int32_t);
   if (buf.size() < need) {
     f->Errno("agreement child: short report", EIO, int(pid));
     return false;
   }
   run->errors.resize(nops);
-  for (size_t i = 0; i < nops; i++) {
-    int32_t e;
-    memcpy(&e, buf.data() + i * sizeof e, sizeof e);
-    run->errors[i] = e;
-  }
-  CredHead h;
-  memcpy(&h, buf.data() + nops * sizeof(int32_t), sizeof h);
-  if (h.read_err != 0) {
-    f->Errno("agreement child: read creds", h.read_err, int(pid));
-    return false;
-  }
-  size_t gbytes = size_t(h.ngroups) * sizeof(uint32_t);
-  if (h.ngroups < 0 || h.ngroups > kMaxGroups || buf.size() < need + gbytes) {
-    f->Errno("agreement child: short groups", EIO, int(pid));
+  memcpy(run->errors.data(), buf.data(), nops * sizeof(int32_t));
+  int32_t read_err;
+  memcpy(&read_err, buf.data() + nops * sizeof(int32_t), sizeof read_err);
+  if (read_err != 0) {
+    f->Errno("agreement child: read creds", read_err, int(pid));
     return false;
   }
   CredState* c = st.get();
-  uint32_t* ids[8] = {&c->ruid, &c->euid, &c->suid, &c->fsuid, &c->rgid, &c->egid, &c->sgid, &c->fsgid};
-  for (int i = 0; i < 8; i++) *ids[i] = h.ids[i];
-  uint64_t* caps[5] = {&c->inheritable, &c->permitted, &c->effective, &c->bounding, &c->ambient};
-  for (int i = 0; i < 5; i++) *caps[i] = h.caps[i];
-  c->securebits = h.securebits;
-  c->no_new_privs = h.no_new_privs;
-  c->ngroups = h.ngroups;
+  if (buf.size() < need + kCredHead) {
+    f->Errno("agreement child: short report", EIO, int(pid));
+    return false;
+  }
+  memcpy(c, buf.data() + need, kCredHead);
+  need += kCredHead;
+  size_t gbytes = size_t(c->ngroups) * sizeof(uint32_t);
+  if (c->ngroups < 0 || c->ngroups > kMaxGroups || buf.size() < need + gbytes) {
+    f->Errno("agreement child: short groups", EIO, int(pid));
+    return false;
+  }
   if (gbytes) memcpy(c->groups, buf.data() + need, gbytes);
   run->creds = std::move(st);
   if (exec) {
