@@ -17,9 +17,9 @@
 #include <map>
 #include <mutex>
 
+#include "one_shot_child.h"
 #include "raw_syscall.h"
 #include "unique_fd.h"
-#include "vm_child.h"
 
 namespace crc {
 namespace {
@@ -448,7 +448,7 @@ bool TracerStopIfIdle() {
 }
 
 std::vector<int> HelperPids() {
-  std::vector<int> pids = VmChildPids();
+  std::vector<int> pids = OneShotChildPids();
   std::lock_guard<std::mutex> lock(g_mu);
   ReapRetired();
   if (g_helper) pids.insert(pids.begin(), g_helper->pid);

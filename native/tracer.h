@@ -68,7 +68,7 @@ int TracerNotifyWhenDone(TracerJob* job, int fd);
 bool TracerStopIfIdle();
 
 // Pids of our helpers still to be seen in /proc (the tracer, helpers still exiting, one-shot
-// helpers of vm_child.h): a tree walk leaves them out.
+// children of one_shot_child.h): a tree walk leaves them out.
 std::vector<int> HelperPids();
 
 }  // namespace crc
