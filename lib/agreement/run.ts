@@ -2,11 +2,11 @@
 // calling thread's creds) and the kernel (a forked child of this thread, native/agreement.cc),
 // compared op by op (errno) and on the final creds, execve's result included.
 import { Emulator, kernelId, type EmuTask } from '../emulator';
+import { callerAsRestarter, profileFor } from '../emulator/caller';
 import { idKey } from '../emulator/userns';
 import type { CredOp, ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { native, type NativeAgreementOp, type ThreadCreds } from '../native/binding';
-import { profileFor, restarterCred } from '../restart/plan';
 import { AgreementError } from './errors';
 import { type DiskFile, ReporterFiles, parseReport } from './reporter';
 import type { AgreementCase, CaseResult, CredSnapshot, Disagreement, Outcome } from './types';
@@ -60,7 +60,7 @@ export class AgreementHarness {
   private emulatorTask(): { emu: Emulator; task: EmuTask } {
     const emu = new Emulator(profileFor(this.lastCap));
     const h = this.host;
-    const cred: Cred = { ...restarterCred(h), user: emu.user(h.uid) };
+    const cred: Cred = { ...callerAsRestarter(h), user: emu.user(h.uid) };
     return { emu, task: emu.spawnTask(cred, { noNewPrivs: h.noNewPrivs }) };
   }
 

@@ -9,6 +9,7 @@ import type { Image } from '../format/types';
 import { CAP_SETGID, CAP_SETPCAP, CAP_SETUID, SECBIT, bits, capList, subset, withCaps } from './caps';
 import { type Kernel, NGROUPS_MAX, capsetRule, securebitsRule } from './kernel';
 import type { ObjectTable } from './objects';
+import type { PlanRestarter } from './restore-plan';
 import { type Step, allow, allowLazy, refuse } from './step';
 import { type IdField, type UnmappedIds, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
 import { OVERFLOW_ID, type Subordinate, credKernelId, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
@@ -25,9 +26,8 @@ export interface RestartOutcome {
 
 type Result<T> = { ok: true; v: T } | { ok: false; errno: string };
 
-interface Restarter {
-  cred: Cred;
-  noNewPrivs: boolean;
+/** The task that calls sys_restart. */
+export interface SysRestarter extends PlanRestarter {
   /** newuidmap / newgidmap usable by the restarter, with its subordinate ids (see userns.ts). */
   subordinate?: Subordinate;
 }
@@ -52,7 +52,7 @@ function sameGids(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function runRestart(kernel: Kernel, objects: ObjectTable, image: Image, restarter: Restarter): RestartWork {
+export function sysRestart(kernel: Kernel, objects: ObjectTable, image: Image, restarter: SysRestarter): RestartWork {
   const p = kernel.profile;
   const R = restarter.cred;
   const steps: Step[] = [];

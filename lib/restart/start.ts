@@ -17,12 +17,13 @@ import { decode, encode, type Image } from '../format';
 import { LINUX_CR_SYSCALLS_ENV, LinuxCrSyscallsUnknown, linuxCrEraOf, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { native, type NativeRestartOp, type ThreadCreds } from '../native/binding';
 import { Emulator, predictExec, type Subordinate, type TaskOutcome } from '../emulator';
+import { callerAsRestarter, profileFor } from '../emulator/caller';
 import { firstLevelMaps, nsChain } from './chain';
 import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
 import { resolveOptions, type RestartOptions, type RestartTestHooks } from './options';
 import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
-import { profileFor, restarterCred, restorePlan, type RestorePlan, type Restarter } from './plan';
+import { childPlan, type ChildPlan } from './child-plan';
 
 /** The creds a program runs with after execve. */
 export interface ExecCreds {
@@ -96,7 +97,7 @@ function toImage(image: Image | Uint8Array): { image: Image; bytes: Uint8Array |
 
 interface Prepared {
   report: RestartPlanReport;
-  plan: RestorePlan;
+  plan: ChildPlan;
   bytes: () => Uint8Array;
   target: TaskCreds;
   /** The sys_restart number, on the linux-cr path. */
@@ -118,7 +119,7 @@ function unknownOuterIds(c: Cred): string[] {
   return out;
 }
 
-function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions & RestartTestHooks, restarter: Restarter): Prepared {
+function prepare(input: Image | Uint8Array, command: string, args: readonly string[], opts: RestartOptions & RestartTestHooks, restarter: ThreadCreds): Prepared {
   const decoded = toImage(input);
   const bytes = decoded.bytes;
   let image = decoded.image;
@@ -166,7 +167,7 @@ function prepare(input: Image | Uint8Array, command: string, args: readonly stri
   const maps = levels.length ? firstLevelMaps(levels[0], restarter, idmap) : undefined;
   for (const f of maps?.refused ?? [])
     steps.push({ task, op: 'unshare_user', rule: f.rule, allowed: false, errno: 'EPERM', message: `user namespace 1 (creator uid ${levels[0].creatorUid}): ${f.message}` });
-  const plan = restorePlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient, firstLevelHelpers: firstLevelHelpersOf(maps) });
+  const plan = childPlan(target.cred, target.noNewPrivs, restarter, { capLastCap, extraAmbient, firstLevelHelpers: firstLevelHelpersOf(maps) });
   const played = plan.played;
   for (const s of played.steps) s.task = task;
   // Up to the first refused op (where the child would stop), then every later refused op: each
@@ -243,7 +244,7 @@ function sysRestartNrHere(option: number | undefined): number {
  * (something no call can do, e.g. add back a bounding bit): one refused step per field, naming
  * the field and the ids or bits that differ.
  */
-function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boolean, r: Restarter, task: number): Step[] {
+function planResult(target: TaskCreds, extraAmbient: bigint, got: Cred, nnp: boolean, r: ThreadCreds, task: number): Step[] {
   const want = target.cred;
   const out: Step[] = [];
   const off = (field: string, message: string) =>
@@ -305,9 +306,9 @@ function kernelCapLastCap(): number {
 }
 
 /** The emulator's restart of the whole image, the caller's live creds as the restarter. */
-function emulate(image: Image, r: Restarter, lastCap: number, subordinate?: Subordinate) {
+function emulate(image: Image, r: ThreadCreds, lastCap: number, subordinate?: Subordinate) {
   const emu = new Emulator(profileFor(lastCap));
-  const me = emu.spawnTask({ ...restarterCred(r), user: emu.user(r.uid) }, { noNewPrivs: r.noNewPrivs });
+  const me = emu.spawnTask({ ...callerAsRestarter(r), user: emu.user(r.uid) }, { noNewPrivs: r.noNewPrivs });
   return emu.restart(image, me, { subordinate, judgeOnly: true });
 }
 
