@@ -17,8 +17,8 @@ import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
 import { type Step, allowLazy } from './step';
-import { type IdField, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey } from '../model/unmapped';
-import { idDownTo, idKey, idUpTo, kernelId } from './userns';
+import { type IdField, groupKeys, idKey, idKind, keyKernelId, unmappedIds, unmappedKey } from '../model/unmapped';
+import { idDownTo, idUpTo, kernelId } from '../model/idmap';
 
 export interface PlanRestarter {
   cred: Cred;

@@ -11,8 +11,9 @@ import { type Kernel, NGROUPS_MAX, capsetRule, securebitsRule } from './kernel';
 import type { ObjectTable } from './objects';
 import type { PlanRestarter } from './restore-plan';
 import { type Step, allow, allowLazy, refuse } from './step';
-import { type IdField, type UnmappedIds, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
-import { OVERFLOW_ID, type Subordinate, credKernelId, helperMapRule, helperWriterRule, idDownTo, idUpTo, kernelId, nsCapable, nsLevel, parentNs } from './userns';
+import { type IdField, type UnmappedIds, credKernelId, groupKeys, idKind, keyKernelId, OVERFLOW_ID, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
+import { type Subordinate, helperMapRule, helperWriterRule, nsCapable, nsLevel } from './userns';
+import { idDownTo, idUpTo, kernelId, parentNs } from '../model/idmap';
 
 export type TaskOutcome =
   | { ok: true; cred: Cred; ecred: Cred; noNewPrivs: boolean }
