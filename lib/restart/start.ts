@@ -23,7 +23,7 @@ import { firstLevelMaps, nsChain } from './chain';
 import { CarryCapsRefused, RestartDenied, RestartStepError, RestartUnsupported, stepErrorFrom, type Step } from './errors';
 import { RestartHandle } from './handle';
 import { resolveOptions, type RestartOptions, type RestartTestHooks } from './options';
-import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers, type IdmapHelperPaths } from './idmap-helpers';
+import { firstLevelHelpersOf, idmapHelpersFor, subordinateOf, withIdmapHelpers } from './idmap-helpers';
 import { childPlan, type ChildPlan } from './child-plan';
 
 /** The creds a program runs with after execve. */
