@@ -38,6 +38,15 @@ export function authority(cx: RestoreContext, target: UserNamespace): Cred {
   return n;
 }
 
+/** One cred being judged: the refusals it meets (the first one's errno fails it). */
+interface CredJudgement {
+  cx: RestoreContext;
+  /** The cred's user namespace, as restored. */
+  ns: UserNamespace;
+  op: () => string;
+  deny(s: Step): void;
+}
+
 export function restoreCred(cx: RestoreContext, c: Cred): Result<Cred> {
   const { p, R, objects, push, holds, hashNs, hashCred, Rkuids, Rkgids } = cx;
   const known = hashCred.get(c);
@@ -62,7 +71,7 @@ export function restoreCred(cx: RestoreContext, c: Cred): Result<Cred> {
   // every reason is listed, each against the restarter as it was.
   if (!u.ok) first = u.errno;
   const ns = nsR.v;
-  const A = authority(cx, ns);
+  const j: CredJudgement = { cx, ns, op, deny };
   // Ids the image records unmapped in the cred's namespace: kernel ids of the image's root,
   // which is the restarter's namespace (lib/model/unmapped.ts), here as the emulator's.
   const CU = unmappedIds(c);
@@ -74,8 +83,59 @@ export function restoreCred(cx: RestoreContext, c: Cred): Result<Cred> {
   const asKey = (k: number) => (k < 0 ? unmappedKey(rootKid(keyKernelId(k), 'gid')) : k);
   const setuidOk = p.idMaps ? nsCapable(R, ns, CAP_SETUID) : hasCap(R.caps.effective, CAP_SETUID);
   const setgidOk = p.idMaps ? nsCapable(R, ns, CAP_SETGID) : hasCap(R.caps.effective, CAP_SETGID);
-  // groups
-  const gids = g.v.gids;
+  checkGroups(j, g.v.gids, imageKeys, asKey, groupAt, setgidOk);
+  // user
+  let user = u.ok ? u.v : objects.user(c.user.uid, ns);
+  // setresuid
+  const uids = [c.uid, c.euid, c.suid];
+  checkIds(j, 'uid', uids, (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid], Rkuids, setuidOk, CAP_SETUID);
+  if (p.bugs.setUserDropsImageUser && c.uid !== R.uid) {
+    const swapped = objects.user(c.uid, R.user.ns);
+    if (swapped !== user) {
+      push(allow(op(), 'seed.set-user-drops-image-user',
+        `setresuid: the real uid changes, so set_user() swaps the image's USER for uid ${c.uid} of the restarter's namespace`));
+      user = swapped;
+    }
+  }
+  // setfsuid
+  const fsuid = checkFs(j, 'uid', c.fsuid, c.euid, uids, fieldKid('fsuid'), (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid, R.fsuid], R.fsuid, setuidOk, CAP_SETUID);
+  // setresgid
+  const gs = [c.gid, c.egid, c.sgid];
+  checkIds(j, 'gid', gs, (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid], Rkgids, setgidOk, CAP_SETGID);
+  const fsgid = checkFs(j, 'gid', c.fsgid, c.egid, gs, fieldKid('fsgid'), (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid, R.fsgid], R.fsgid, setgidOk, CAP_SETGID);
+  const { caps, securebits: sb } = restoreCaps(j, c, authority(cx, ns));
+  let r: Result<Cred>;
+  if (first) r = { ok: false, errno: first };
+  else {
+    const obj: Cred = {
+      uid: c.uid, euid: c.euid, suid: c.suid, fsuid,
+      gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid,
+      groups: g.v, user,
+      caps,
+      securebits: sb,
+      ...(c.secRef !== undefined ? { secRef: c.secRef } : {}),
+    };
+    if (CU) {
+      const u: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
+      for (const f of Object.keys(CU) as (keyof UnmappedIds)[]) {
+        if (f === 'groups') u.groups = imageKeys.map(asKey);
+        else u[f] = rootKid(CU[f]!, idKind(f));
+      }
+      withUnmapped(obj, u);
+    }
+    objects.getCred(obj);
+    holds.push(() => objects.putCred(obj));
+    push(allowLazy('cred.restore', () => [op(), `${op()}: restored with permitted {${capList(caps.permitted)}}`]));
+    r = { ok: true, v: obj };
+  }
+  hashCred.set(c, r);
+  return r;
+}
+
+/** setgroups: the image's groups, unless the task inherits them as they are. */
+function checkGroups(j: CredJudgement, gids: readonly number[], imageKeys: readonly number[], asKey: (k: number) => number,
+  groupAt: (k: number, at: UserNamespace) => number, setgidOk: boolean): void {
+  const { cx: { p, R }, ns, op, deny } = j;
   if (!p.idMaps) {
     if (!setgidOk) {
       const foreign = gids.filter((x) => x !== R.egid && !R.groups.gids.includes(x));
@@ -116,26 +176,70 @@ export function restoreCred(cx: RestoreContext, c: Cred): Result<Cred> {
       }
     }
   }
-  // user
-  let user = u.ok ? u.v : objects.user(c.user.uid, ns);
-  // setresuid
-  const uids = [c.uid, c.euid, c.suid];
-  checkIds('uid', uids, (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid], Rkuids, setuidOk, CAP_SETUID);
-  if (p.bugs.setUserDropsImageUser && c.uid !== R.uid) {
-    const swapped = objects.user(c.uid, R.user.ns);
-    if (swapped !== user) {
-      push(allow(op(), 'seed.set-user-drops-image-user',
-        `setresuid: the real uid changes, so set_user() swaps the image's USER for uid ${c.uid} of the restarter's namespace`));
-      user = swapped;
+}
+
+function checkIds(j: CredJudgement, kind: 'uid' | 'gid', want: number[], wantK: number[], have: number[], haveK: number[], priv: boolean, cap: number): void {
+  const { cx: { p }, deny } = j;
+  const call = `setres${kind}(${want.join(',')})`;
+  for (const [i, x] of want.entries()) {
+    if (p.idMaps) {
+      const k = wantK[i];
+      if (k < 0) {
+        deny(refuse(call, `setres${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${x} has no mapping in the namespace`));
+        return;
+      }
+      if (!priv && !haveK.includes(k)) {
+        deny(refuse(call, `setres${kind}.cap-set${kind}`, 'EPERM',
+          `${call} refused: the caller (${kind} ${have[0]}) lacks ${capName(cap)} and ${x} is none of its ${kind}s ${have.join('/')}`));
+        return;
+      }
+    } else if (!priv && !have.includes(x)) {
+      deny(refuse(call, `setres${kind}.cap-set${kind}`, 'EPERM',
+        `${call} refused: the caller (${kind} ${have[0]}) lacks ${capName(cap)} and ${x} is none of its ${kind}s ${have.join('/')}`));
+      return;
     }
   }
-  // setfsuid
-  const fsuid = checkFs('uid', c.fsuid, c.euid, uids, fieldKid('fsuid'), (['uid', 'euid', 'suid'] as const).map(fieldKid), [R.uid, R.euid, R.suid, R.fsuid], R.fsuid, setuidOk, CAP_SETUID);
-  // setresgid
-  const gs = [c.gid, c.egid, c.sgid];
-  checkIds('gid', gs, (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid], Rkgids, setgidOk, CAP_SETGID);
-  const fsgid = checkFs('gid', c.fsgid, c.egid, gs, fieldKid('fsgid'), (['gid', 'egid', 'sgid'] as const).map(fieldKid), [R.gid, R.egid, R.sgid, R.fsgid], R.fsgid, setgidOk, CAP_SETGID);
-  // capabilities (restore_capabilities: capset, bounding set, securebits)
+}
+
+/** cred_setfsuid/gid as the seed calls it; returns the fs id the cred ends with. */
+function checkFs(j: CredJudgement, kind: 'uid' | 'gid', f: number, e: number, newIds: number[], fK: number, newIdsK: number[], have: number[], oldFs: number,
+  priv: boolean, cap: number): number {
+  const { cx: { p, R, push }, ns, deny } = j;
+  const call = `setfs${kind}(${f})`;
+  if (!p.idMaps) {
+    const allowed = have.includes(f) || priv;
+    if (allowed && f !== oldFs) return f;
+    if (f === oldFs) {
+      if (p.bugs.fsidQuirk) {
+        if (e !== f) {
+          push(allow(call, 'seed.fsid-quirk',
+            `${call}: the helper refuses (fs${kind} is already ${f} in the restarter) and the seed ignores it, so fs${kind} comes back as the e${kind} ${e}`));
+        }
+        return e;
+      }
+      return f;
+    }
+    deny(refuse(call, `setfs${kind}.cap-set${kind}`, 'EPERM',
+      `${call} refused: the restarter lacks ${capName(cap)} and ${f} is none of its ${kind}s ${have.join('/')}`));
+    return e;
+  }
+  // Today's restorer calls setfs*id after setres*id, so the id must be one of the new ids;
+  // unless the restarter's own r/e/s ids are kept (same namespace): then the restorer
+  // skips setres*id (which would reset the fs id to the e id) and the fs id may stay.
+  const k = fK;
+  const newK = newIdsK;
+  const kept = ns === R.user.ns && newIds.every((x, i) => x === have[i]);
+  if (k < 0) deny(refuse(call, `setfs${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${f} has no mapping in the namespace`));
+  else if (!priv && !newK.includes(k) && !(kept && f === oldFs)) {
+    deny(refuse(call, `setfs${kind}.sequential`, 'EPERM',
+      `${call} refused: without ${capName(cap)} the fs${kind} can only be one of the new ${kind}s ${newIds.join('/')}`));
+  }
+  return f;
+}
+
+/** restore_capabilities: capset, the bounding set, securebits, ambient; checked against `A`. */
+function restoreCaps(j: CredJudgement, c: Cred, A: Cred): { caps: Cred['caps']; securebits: number } {
+  const { cx: { p, push }, op, deny } = j;
   const { inheritable: I, permitted: P, effective: E } = c.caps;
   const cr = capsetRule(A, I, P, E);
   if (cr) deny(refuse(op(), cr.rule, 'EPERM', `capabilities refused: ${cr.why}`));
@@ -174,87 +278,5 @@ export function restoreCred(cx: RestoreContext, c: Cred): Result<Cred> {
   } else if (c.caps.ambient !== 0n) {
     push(allow(op(), 'seed.no-ambient', `ambient {${capList(c.caps.ambient)}} not restored: this kernel has no ambient capabilities`));
   }
-  let r: Result<Cred>;
-  if (first) r = { ok: false, errno: first };
-  else {
-    const obj: Cred = {
-      uid: c.uid, euid: c.euid, suid: c.suid, fsuid,
-      gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid,
-      groups: g.v, user,
-      caps: { inheritable: I, permitted: P, effective: E, bounding: bset, ambient },
-      securebits: sb,
-      ...(c.secRef !== undefined ? { secRef: c.secRef } : {}),
-    };
-    if (CU) {
-      const u: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
-      for (const f of Object.keys(CU) as (keyof UnmappedIds)[]) {
-        if (f === 'groups') u.groups = imageKeys.map(asKey);
-        else u[f] = rootKid(CU[f]!, idKind(f));
-      }
-      withUnmapped(obj, u);
-    }
-    objects.getCred(obj);
-    holds.push(() => objects.putCred(obj));
-    push(allowLazy('cred.restore', () => [op(), `${op()}: restored with permitted {${capList(P)}}`]));
-    r = { ok: true, v: obj };
-  }
-  hashCred.set(c, r);
-  return r;
-
-  function checkIds(kind: 'uid' | 'gid', want: number[], wantK: number[], have: number[], haveK: number[], priv: boolean, cap: number): void {
-    const call = `setres${kind}(${want.join(',')})`;
-    for (const [i, x] of want.entries()) {
-      if (p.idMaps) {
-        const k = wantK[i];
-        if (k < 0) {
-          deny(refuse(call, `setres${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${x} has no mapping in the namespace`));
-          return;
-        }
-        if (!priv && !haveK.includes(k)) {
-          deny(refuse(call, `setres${kind}.cap-set${kind}`, 'EPERM',
-            `${call} refused: the caller (${kind} ${have[0]}) lacks ${capName(cap)} and ${x} is none of its ${kind}s ${have.join('/')}`));
-          return;
-        }
-      } else if (!priv && !have.includes(x)) {
-        deny(refuse(call, `setres${kind}.cap-set${kind}`, 'EPERM',
-          `${call} refused: the caller (${kind} ${have[0]}) lacks ${capName(cap)} and ${x} is none of its ${kind}s ${have.join('/')}`));
-        return;
-      }
-    }
-  }
-
-  /** cred_setfsuid/gid as the seed calls it; returns the fs id the cred ends with. */
-  function checkFs(kind: 'uid' | 'gid', f: number, e: number, newIds: number[], fK: number, newIdsK: number[], have: number[], oldFs: number,
-    priv: boolean, cap: number): number {
-    const call = `setfs${kind}(${f})`;
-    if (!p.idMaps) {
-      const allowed = have.includes(f) || priv;
-      if (allowed && f !== oldFs) return f;
-      if (f === oldFs) {
-        if (p.bugs.fsidQuirk) {
-          if (e !== f) {
-            push(allow(call, 'seed.fsid-quirk',
-              `${call}: the helper refuses (fs${kind} is already ${f} in the restarter) and the seed ignores it, so fs${kind} comes back as the e${kind} ${e}`));
-          }
-          return e;
-        }
-        return f;
-      }
-      deny(refuse(call, `setfs${kind}.cap-set${kind}`, 'EPERM',
-        `${call} refused: the restarter lacks ${capName(cap)} and ${f} is none of its ${kind}s ${have.join('/')}`));
-      return e;
-    }
-    // Today's restorer calls setfs*id after setres*id, so the id must be one of the new ids;
-    // unless the restarter's own r/e/s ids are kept (same namespace): then the restorer
-    // skips setres*id (which would reset the fs id to the e id) and the fs id may stay.
-    const k = fK;
-    const newK = newIdsK;
-    const kept = ns === R.user.ns && newIds.every((x, i) => x === have[i]);
-    if (k < 0) deny(refuse(call, `setfs${kind}.unmapped`, 'EINVAL', `${call} refused: ${kind} ${f} has no mapping in the namespace`));
-    else if (!priv && !newK.includes(k) && !(kept && f === oldFs)) {
-      deny(refuse(call, `setfs${kind}.sequential`, 'EPERM',
-        `${call} refused: without ${capName(cap)} the fs${kind} can only be one of the new ${kind}s ${newIds.join('/')}`));
-    }
-    return f;
-  }
+  return { caps: { inheritable: I, permitted: P, effective: E, bounding: bset, ambient }, securebits: sb };
 }
