@@ -1,4 +1,4 @@
-// Kernel agreement (issue 7): the emulator and the real kernel run the same random credential
+// Kernel agreement: the emulator and the real kernel run the same random credential
 // op sequences; every errno and every final cred must agree. See docs/agreement.md.
 export { AgreementHarness, diffCreds, snapshot, UNMAPPED_KERNEL_ID } from './run';
 export { agreementCase, credOp, startOps, ID_POOL, CAP_POOL, type GenOptions } from './generate';

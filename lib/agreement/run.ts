@@ -2,11 +2,11 @@
 // calling thread's creds) and the kernel (a forked child of this thread, native/agreement.cc),
 // compared op by op (errno) and on the final creds, execve's result included.
 import { Emulator, kernelId, type EmuTask } from '../emulator';
-import { idKey } from '../emulator/userns';
+import { callerAsRestarter, profileFor } from '../emulator/caller';
+import { idKey } from '../model/unmapped';
 import type { CredOp, ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { native, type NativeAgreementOp, type ThreadCreds } from '../native/binding';
-import { profileFor, restarterCred } from '../restart/plan';
 import { AgreementError } from './errors';
 import { type DiskFile, ReporterFiles, parseReport } from './reporter';
 import type { AgreementCase, CaseResult, CredSnapshot, Disagreement, Outcome } from './types';
@@ -34,7 +34,7 @@ export function diffCreds(k: CredSnapshot, e: CredSnapshot): Disagreement[] {
   // The model keeps groups as the task sees them, strictly ascending; the kernel keeps them in
   // kernel-gid order, which in a namespace with a shifted map is not the order the task sees,
   // and two kernel gids that both show as 65534 are one shown group in the model (it keeps both
-  // kernel gids apart, emulator/userns.ts unmappedIds). Compared as sets.
+  // kernel gids apart, lib/model/unmapped.ts unmappedIds). Compared as sets.
   const kg = [...new Set(k.groups)].sort((a, b) => a - b);
   if (kg.join(',') !== e.groups.join(',')) out.push({ index: -1, what: 'groups', kernel: k.groups, emulator: e.groups });
   for (const f of ['inheritable', 'permitted', 'effective', 'bounding', 'ambient'] as const) {
@@ -60,7 +60,7 @@ export class AgreementHarness {
   private emulatorTask(): { emu: Emulator; task: EmuTask } {
     const emu = new Emulator(profileFor(this.lastCap));
     const h = this.host;
-    const cred: Cred = { ...restarterCred(h), user: emu.user(h.uid) };
+    const cred: Cred = { ...callerAsRestarter(h), user: emu.user(h.uid) };
     return { emu, task: emu.spawnTask(cred, { noNewPrivs: h.noNewPrivs }) };
   }
 

@@ -22,7 +22,6 @@ export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type 
 export { buildImage, liveHeader } from './image';
 export { processTree } from './tree';
 export { stopTracer } from './tracer';
-export { translateDown, mapDown, OVERFLOW_ID } from './idmap';
 export type { CheckpointTarget, ChildLike, PidfdTarget } from './target';
 
 export interface CheckpointOptions {

@@ -3,10 +3,10 @@
 // kernel keeps them. Nothing here builds the image (see image.ts).
 import type { Capabilities } from '../model/types';
 import { ID_FIELDS, OVERFLOW_ID, type UnmappedIds, idKind, unmappedKey } from '../model/unmapped';
+import { mapThrough } from '../model/idmap';
 import { native, type LiveTasksFlat, type UserNsLevel } from '../native/binding';
 import * as fs from 'fs';
 import { ProcessGoneError, fromNative } from './errors';
-import { mapThrough, translateDown } from './idmap';
 import { tracerUsed } from './tracer';
 
 /**
@@ -193,10 +193,13 @@ function intoTaskView(p: LiveProcess, chain: UserNsLevel[]): void {
       const unmapped: { -readonly [K in keyof UnmappedIds]: UnmappedIds[K] } = {};
       for (const f of ID_FIELDS) {
         const v = mapThrough(maps[idKind(f)], t[f]);
-        if (v === undefined) unmapped[f] = t[f];
-        t[f] = v ?? OVERFLOW_ID;
+        if (v < 0) unmapped[f] = t[f];
+        t[f] = v < 0 ? OVERFLOW_ID : v;
       }
-      const keys = t.groups.map((k) => mapThrough(maps.gid, k) ?? unmappedKey(k));
+      const keys = t.groups.map((k) => {
+        const v = mapThrough(maps.gid, k);
+        return v < 0 ? unmappedKey(k) : v;
+      });
       if (keys.some((k) => k < 0)) unmapped.groups = keys;
       t.groups = keys.map((k) => (k < 0 ? OVERFLOW_ID : k));
       if (Object.keys(unmapped).length) t.unmapped = unmapped;

@@ -163,7 +163,7 @@ export function decodeEntries<N extends MessageName>(
  * Reads a whole image file within MAX_FILE_BYTES. Absent file: 'missing-file'. A link, FIFO or
  * device is refused before any blocking open and before a byte of it is read (lib/files).
  */
-export async function readImageBytes(file: string): Promise<Uint8Array> {
+export async function readCriuFileBytes(file: string): Promise<Uint8Array> {
   const { fd, size } = openedNoFollow(file);
   try {
     if (size > MAX_FILE_BYTES)
@@ -213,14 +213,14 @@ function openedNoFollow(file: string): { fd: number; size: number } {
  * which may throw) as soon as it is framed: a bad entry stops the read before later ones cost
  * anything.
  */
-export async function readImage<K extends KindName>(
+export async function readCriuFile<K extends KindName>(
   file: string,
   kind: K,
   check?: (entry: MessageShapes[(typeof KINDS)[K]['message']], index: number) => void,
 ): Promise<MessageShapes[(typeof KINDS)[K]['message']][]> {
   const k = KINDS[kind];
   type M = MessageShapes[(typeof KINDS)[K]['message']];
-  const framed = frameEntries(await readImageBytes(file), file, k);
+  const framed = frameEntries(await readCriuFileBytes(file), file, k);
   const out: M[] = [];
   let i = 0;
   for (const e of framed.entries) {

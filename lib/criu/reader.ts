@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { MAX_ID_EXTENTS, NGROUPS_MAX, PID_MAX_LIMIT } from '../format/constants';
 import { CriuImageError } from './errors';
-import { readImage } from './framing';
+import { readCriuFile } from './framing';
 import { treeDepths } from '../model/tree';
 import type { CriuDump, CriuTask, CriuUserns } from './dump';
 import type { CredsEntry, PstreeEntry, TaskKobjIdsEntry, UsernsEntry } from './schema';
@@ -12,11 +12,11 @@ export async function readCriuDir(dir: string): Promise<CriuDump> {
   const file = (name: string): string => path.join(dir, name);
 
   const invFile = file('inventory.img');
-  const inventory = exactlyOne(await readImage(invFile, 'inventory'), invFile, 'inventory_entry');
+  const inventory = exactlyOne(await readCriuFile(invFile, 'inventory'), invFile, 'inventory_entry');
 
   const treeFile = file('pstree.img');
   const tree = new TreeCheck(treeFile);
-  const pstree = await readImage(treeFile, 'pstree', (p, i) => tree.entry(p, i));
+  const pstree = await readCriuFile(treeFile, 'pstree', (p, i) => tree.entry(p, i));
   if (pstree.length === 0)
     throw new CriuImageError('missing-entry', treeFile, 8, 'no pstree_entry: the dump has no task');
   tree.links(pstree);
@@ -27,7 +27,7 @@ export async function readCriuDir(dir: string): Promise<CriuDump> {
     const threads = p.threads && p.threads.length > 0 ? p.threads : [p.pid];
     for (const tid of threads) {
       const coreFile = file(`core-${tid}.img`);
-      const core = exactlyOne(await readImage(coreFile, 'core'), coreFile, 'core_entry');
+      const core = exactlyOne(await readCriuFile(coreFile, 'core'), coreFile, 'core_entry');
       const creds = core.thread_core?.creds ?? (await readLegacyCreds(file(`creds-${tid}.img`), coreFile));
       checkCreds(creds, coreFile);
       const taskIds = ids ?? core.ids;
@@ -54,7 +54,7 @@ export async function readCriuDir(dir: string): Promise<CriuDump> {
     const nsFile = file(`userns-${id}.img`);
     let entries: UsernsEntry[];
     try {
-      entries = await readImage(nsFile, 'userns');
+      entries = await readCriuFile(nsFile, 'userns');
     } catch (e) {
       // Without root_ids (images before CRIU 1.x) the host's namespace is not known: absent is fine.
       if (hostNs === undefined && e instanceof CriuImageError && e.rule === 'missing-file') continue;
@@ -79,7 +79,7 @@ function exactlyOne<T>(entries: T[], file: string, what: string): T {
 /** ids-PID.img is absent in images older than CRIU 1.3 (ids lived in CoreEntry.ids). */
 async function readIds(file: string): Promise<TaskKobjIdsEntry | undefined> {
   try {
-    return exactlyOne(await readImage(file, 'ids'), file, 'task_kobj_ids_entry');
+    return exactlyOne(await readCriuFile(file, 'ids'), file, 'task_kobj_ids_entry');
   } catch (e) {
     if (e instanceof CriuImageError && e.rule === 'missing-file') return undefined;
     throw e;
@@ -89,7 +89,7 @@ async function readIds(file: string): Promise<TaskKobjIdsEntry | undefined> {
 /** Before per-thread creds (CRIU < 2.x) the creds sat in creds-PID.img. */
 async function readLegacyCreds(file: string, coreFile: string): Promise<CredsEntry> {
   try {
-    return exactlyOne(await readImage(file, 'creds'), file, 'creds_entry');
+    return exactlyOne(await readCriuFile(file, 'creds'), file, 'creds_entry');
   } catch (e) {
     if (e instanceof CriuImageError && e.rule === 'missing-file')
       throw new CriuImageError(

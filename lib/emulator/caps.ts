@@ -2,7 +2,7 @@
 import { CAP, capNames } from '../model/capabilities';
 import type { Capabilities, Cred } from '../model/types';
 import { SECBIT } from '../model/types';
-import { unmappedIds, withUnmapped } from './userns';
+import { unmappedIds, withUnmapped } from '../model/unmapped';
 
 export const CAP_SETGID = CAP.SETGID;
 export const CAP_SETUID = CAP.SETUID;
@@ -34,7 +34,7 @@ export function withCaps(c: Cred, caps: Capabilities): Cred {
 
 /**
  * A copy of a cred with its fields always in one order (one hidden class: the hot path), and the
- * kernel ids of its unmapped ids (userns.ts unmappedIds): a rule that changes an id field of the
+ * kernel ids of its unmapped ids (lib/model/unmapped.ts unmappedIds): a rule that changes an id field of the
  * copy must set the copy's entry again (moveUnmapped).
  */
 export function clone(c: Cred): Cred {

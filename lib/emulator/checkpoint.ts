@@ -5,9 +5,9 @@
 import type { Cred, GroupInfo, TaskCreds, User, UserNamespace } from '../model/types';
 import { ImageBuilder, encode } from '../format';
 import type { CredLayout, Image, ImageHeader } from '../format/types';
-import { type UnmappedIds, keyKernelId, nsPath, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
+import { type UnmappedIds, keyKernelId, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
+import { idDownTo, nsPath } from '../model/idmap';
 import { EmulatorError } from './errors';
-import { idDownTo } from './userns';
 import type { KernelProfile } from './profile';
 
 export interface CheckpointTask {

@@ -10,7 +10,7 @@ import { EmulatorError, RestartDenied } from './errors';
 import { Kernel } from './kernel';
 import { type LiveObjects, ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
-import { type RestartOutcome, type TaskOutcome, runRestart } from './restart';
+import { type RestartOutcome, type TaskOutcome, sysRestart } from './sys-restart';
 import type { Step } from './step';
 import type { Subordinate } from './userns';
 
@@ -154,7 +154,7 @@ export class Emulator {
    */
   restart(image: Image, restarter: EmuTask, opts: RestartOptions = {}): EmuRestartOutcome {
     const r = this.live(restarter);
-    const work = runRestart(this.kernel, this.objects, image, { cred: r.ecred, noNewPrivs: r.noNewPrivs, subordinate: opts.subordinate });
+    const work = sysRestart(this.kernel, this.objects, image, { cred: r.ecred, noNewPrivs: r.noNewPrivs, subordinate: opts.subordinate });
     const restored: EmuTask[] = [];
     if (work.outcome.ok && !opts.judgeOnly) {
       for (const t of work.outcome.tasks as Extract<TaskOutcome, { ok: true }>[]) {

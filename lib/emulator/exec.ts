@@ -4,7 +4,8 @@ import type { ExecFile } from '../model/ops';
 import type { Cred } from '../model/types';
 import { SECBIT, subset } from './caps';
 import type { KernelProfile } from './profile';
-import { type IdField, idKey, kernelId, moveUnmapped, parentNs, unmappedIds, withUnmapped } from './userns';
+import { type IdField, idKey, moveUnmapped, unmappedIds, withUnmapped } from '../model/unmapped';
+import { kernelId, parentNs } from '../model/idmap';
 
 export class ExecDenied extends Error {
   override name = 'ExecDenied';
@@ -47,7 +48,7 @@ export function computeExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | un
   let euid = old.euid;
   let egid = old.egid;
   // Where the new euid / egid come from: the old cred's field (an unmapped id stays its kernel
-  // id, userns.ts unmappedIds), or null for the file's owner (mapped).
+  // id, lib/model/unmapped.ts unmappedIds), or null for the file's owner (mapped).
   let euidFrom: IdField | null = 'euid';
   let egidFrom: IdField | null = 'egid';
   // bprm_fill_uid: set-id bits, ignored under no_new_privs and for ids with no mapping.

@@ -8,13 +8,15 @@ import { type KernelProfile, type ProfileName, resolveProfile } from './profile'
 export { kernelProfile, MODERN_DEFAULT_LAST_CAP, type KernelProfile, type ProfileName, type SeedBugs } from './profile';
 export { Emulator, type EmuTask, type EmuRestartOutcome, type RestartOptions as EmuRestartOptions } from './emulator';
 export type { Step } from './step';
-export type { TaskOutcome, RestartOutcome } from './restart';
+export type { TaskOutcome, RestartOutcome } from './sys-restart';
 export { RestartDenied, EmulatorError } from './errors';
 export { ExecDenied } from './exec';
-export { restorePlan, playRestorePlan, type PlanRestarter, type PlanOptions as RestorePlanOptions, type PlayedPlan, type RestoreOp } from './plan';
+export { restorePlan, playRestorePlan, type PlanRestarter, type PlanOptions as RestorePlanOptions, type PlayedPlan, type RestoreOp } from './restore-plan';
 export type { LiveObjects } from './objects';
 export type { CheckpointOptions } from './checkpoint';
-export { OVERFLOW_ID, nsCapable, nsLevel, kernelId, helperMapRule, rangeCovered, type IdRange, type Subordinate } from './userns';
+export { nsCapable, nsLevel, helperMapRule, rangeCovered, type IdRange, type Subordinate } from './userns';
+export { kernelId } from '../model/idmap';
+export { OVERFLOW_ID } from '../model/unmapped';
 
 /** The creds a program really runs with after execve (throws ExecDenied when execve fails). */
 export function predictExec(cred: Cred, noNewPrivs: boolean, file: ExecFile | undefined, profile: KernelProfile | ProfileName): Cred {

@@ -24,23 +24,9 @@ import { ExecDenied, computeExec } from './exec';
 import type { ObjectTable } from './objects';
 import type { KernelProfile } from './profile';
 import { type Step, allow, allowLazy, refuse } from './step';
-import {
-  INVALID_ID,
-  type IdField,
-  OVERFLOW_ID,
-  type UnmappedIds,
-  credKernelId,
-  idKey,
-  kernelId,
-  mapDown,
-  moveUnmapped,
-  nsCapable,
-  nsLevel,
-  parentNs,
-  unmappedIds,
-  unmappedKey,
-  withUnmapped,
-} from './userns';
+import { INVALID_ID, kernelId, mapDown, parentNs } from '../model/idmap';
+import { type IdField, type UnmappedIds, credKernelId, idKey, moveUnmapped, OVERFLOW_ID, unmappedIds, unmappedKey, withUnmapped } from '../model/unmapped';
+import { nsCapable, nsLevel } from './userns';
 
 export interface OpOutcome {
   ok: boolean;
@@ -408,7 +394,7 @@ export class Kernel {
     const ns: UserNamespace = Object.freeze({ creator, setgroups, ...(uidMap ? { uidMap } : {}), ...(gidMap ? { gidMap } : {}) });
     const full = fullCapSet(this.profile.lastCap);
     // The task keeps its kernel ids; those the new maps do not cover show as 65534 and are
-    // recorded as kernel ids (userns.ts unmappedIds), as are those it could not see already.
+    // recorded as kernel ids (lib/model/unmapped.ts unmappedIds), as are those it could not see already.
     const u = unmappedIds(c);
     const hidden: UnmappedIds = {};
     const down = (f: IdField): number => {

@@ -2,7 +2,7 @@
 // does; creds, users, namespaces and group lists are counted the way the kernel counts them
 // (a cred pins its user and group list, a user its namespace, a namespace its creator).
 import type { Cred, GroupInfo, User, UserNamespace } from '../model/types';
-import { parentNs } from './userns';
+import { parentNs } from '../model/idmap';
 
 export interface LiveObjects {
   creds: number;

@@ -1,16 +1,10 @@
-// User namespaces as the kernel sees them: parent links, levels, id maps and ns_capable().
-// Model objects (lib/model/types.ts) carry the state; levels are cached here by identity.
+// User namespaces as the kernel sees them: levels and ns_capable(), the set-id map helpers' rules.
+// Model objects (lib/model/types.ts) carry the state, and the id maps are walked by the model's
+// lib/model/idmap.ts; levels are cached here by identity.
 import { hasCap } from '../model/capabilities';
+import { parentNs } from '../model/idmap';
+import { idKey } from '../model/unmapped';
 import type { Cred, IdMapExtent, UserNamespace } from '../model/types';
-import { type IdField, OVERFLOW_ID, idKey, unmappedIds } from '../model/unmapped';
-
-export { OVERFLOW_ID };
-/** (uid_t)-1: never a valid id. */
-export const INVALID_ID = 0xffffffff;
-
-export function parentNs(ns: UserNamespace): UserNamespace | null {
-  return ns.creator ? ns.creator.ns : null;
-}
 
 const levels = new WeakMap<UserNamespace, number>();
 
@@ -41,73 +35,6 @@ export function isAncestorOrSelf(anc: UserNamespace, ns: UserNamespace): boolean
   let cur: UserNamespace | null = ns;
   while (cur && nsLevel(cur) > la) cur = parentNs(cur);
   return cur === anc;
-}
-
-/** inside -> outside through one map; -1 when unmapped. */
-export function mapUp(map: readonly IdMapExtent[] | undefined, id: number): number {
-  if (!map) return -1;
-  for (const e of map) if (id >= e.inside && id - e.inside < e.count) return e.outside + (id - e.inside);
-  return -1;
-}
-
-/** outside -> inside through one map; -1 when unmapped. */
-export function mapDown(map: readonly IdMapExtent[] | undefined, id: number): number {
-  if (!map) return -1;
-  for (const e of map) if (id >= e.outside && id - e.outside < e.count) return e.inside + (id - e.outside);
-  return -1;
-}
-
-function validRaw(id: number): boolean {
-  return Number.isInteger(id) && id >= 0 && id < INVALID_ID;
-}
-
-/**
- * The id in `top` (an ancestor or `ns` itself) that `id` of `ns` is, following the maps upward;
- * -1 when some level has no mapping for it. kind selects uid_map or gid_map.
- */
-export function idUpTo(ns: UserNamespace, id: number, top: UserNamespace, kind: 'uid' | 'gid'): number {
-  if (!validRaw(id)) return -1;
-  let cur = ns;
-  let v = id;
-  while (cur !== top) {
-    const parent = parentNs(cur);
-    if (!parent) return -1;
-    v = mapUp(kind === 'uid' ? cur.uidMap : cur.gidMap, v);
-    if (v < 0) return -1;
-    cur = parent;
-  }
-  return v;
-}
-
-/** The id of the outermost namespace (the kernel id, kuid/kgid); -1 when unmapped. */
-export function kernelId(ns: UserNamespace, id: number, kind: 'uid' | 'gid'): number {
-  if (!validRaw(id)) return -1;
-  let cur = ns;
-  let v = id;
-  for (;;) {
-    const parent = parentNs(cur);
-    if (!parent) return v;
-    v = mapUp(kind === 'uid' ? cur.uidMap : cur.gidMap, v);
-    if (v < 0) return -1;
-    cur = parent;
-  }
-}
-
-/** `id` of `anc` as seen from its descendant `ns`; -1 when unmapped on the way down. */
-export function idDownTo(anc: UserNamespace, id: number, ns: UserNamespace, kind: 'uid' | 'gid'): number {
-  const path: UserNamespace[] = [];
-  let cur: UserNamespace | null = ns;
-  while (cur && cur !== anc) {
-    path.push(cur);
-    cur = parentNs(cur);
-  }
-  if (cur !== anc) return -1;
-  let v = id;
-  for (let i = path.length - 1; i >= 0; i--) {
-    v = mapDown(kind === 'uid' ? path[i].uidMap : path[i].gidMap, v);
-    if (v < 0) return -1;
-  }
-  return v;
 }
 
 /**
@@ -200,15 +127,4 @@ export function helperWriterRule(creatorKuid: number, writerKuid: number, writer
   if (writerGid !== writerEgid)
     return `newuidmap and newgidmap map only a process whose egid is their real gid: the caller's egid ${writerEgid} is not its real gid ${writerGid}`;
   return null;
-}
-
-// --- ids with no mapping in the task's namespace --------------------------------------------
-// The side-table of kernel ids behind unmapped ids is the model's (lib/model/unmapped.ts): the
-// image codec and restart share it. The rules compare idKey()s rather than fields.
-export { type IdField, type UnmappedIds, unmappedIds, withUnmapped, moveUnmapped, unmappedKey, idKey } from '../model/unmapped';
-
-/** The kernel id behind cred[f]; -1 when it has none (an unmapped id of a cred built elsewhere). */
-export function credKernelId(c: Cred, f: IdField): number {
-  const k = unmappedIds(c)?.[f];
-  return k !== undefined ? k : kernelId(c.user.ns, c[f], f.endsWith('uid') ? 'uid' : 'gid');
 }

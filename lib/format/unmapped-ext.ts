@@ -20,13 +20,11 @@ import {
   type UnmappedIds,
   idKind,
   keyKernelId,
-  nearestView,
-  nsPath,
-  toKernelId,
   unmappedIds,
   unmappedKey,
   withUnmapped,
 } from '../model/unmapped';
+import { nearestView, nsPath, toKernelId } from '../model/idmap';
 import { NGROUPS_MAX, RecordType } from './constants';
 
 export const UNMAPPED_EXT_BASE = 24;

@@ -2,6 +2,7 @@
 import type { Image } from '../format/types';
 import { sameCred } from '../model/creds';
 import { securebitNames } from '../model/capabilities';
+import { mapUp } from '../model/idmap';
 import type { Cred, IdMapExtent, TaskCreds, UserNamespace } from '../model/types';
 import { InteropError, type InteropNote, type TaskChoice } from './types';
 
@@ -72,7 +73,7 @@ export function describeMap(map: UserNamespace['uidMap']): string {
 }
 
 function mapped(map: readonly IdMapExtent[] | undefined, id: number): boolean {
-  return map !== undefined && map.some((e) => id >= e.inside && id - e.inside < e.count);
+  return mapUp(map, id) >= 0;
 }
 
 /** Ids and groups that the namespace's maps leave unmapped: the kernel would refuse them. */

@@ -5,7 +5,8 @@
 // emulator's initial namespace, or an image's root namespace (the checkpointing reader's, which is
 // the restarter's). The emulator's rules, the image codec (extension record UNMAPPED_EXT), live
 // checkpoint, restart and inspect all read and write this one table.
-import type { Cred, IdMapExtent, UserNamespace } from './types';
+import { kernelId, toKernelId } from './idmap';
+import type { Cred } from './types';
 
 /** The id a task sees for an id with no mapping in its namespace (/proc/sys/kernel/overflowuid). */
 export const OVERFLOW_ID = 65534;
@@ -59,6 +60,12 @@ export function idKey(c: Cred, f: IdField): number {
   return k === undefined ? c[f] : unmappedKey(k);
 }
 
+/** The kernel id behind cred[f]; -1 when it has none (an unmapped id of a cred built elsewhere). */
+export function credKernelId(c: Cred, f: IdField): number {
+  const k = unmappedIds(c)?.[f];
+  return k !== undefined ? k : kernelId(c.user.ns, c[f], idKind(f));
+}
+
 /** The keys of the cred's supplementary groups (see UnmappedIds.groups). */
 export function groupKeys(c: Cred): readonly number[] {
   return unmappedIds(c)?.groups ?? c.groups.gids;
@@ -77,58 +84,6 @@ export function moveUnmapped(u: UnmappedIds | undefined, moves: Partial<Record<I
     else delete out[f];
   }
   return out;
-}
-
-// --- walking the maps (the codec and inspect need them without the emulator) ------------------
-
-function parentOf(ns: UserNamespace): UserNamespace | null {
-  return ns.creator ? ns.creator.ns : null;
-}
-
-function up(map: readonly IdMapExtent[] | undefined, id: number): number {
-  if (!map) return -1;
-  for (const e of map) if (id >= e.inside && id - e.inside < e.count) return e.outside + (id - e.inside);
-  return -1;
-}
-
-function down(map: readonly IdMapExtent[] | undefined, id: number): number {
-  if (!map) return -1;
-  for (const e of map) if (id >= e.outside && id - e.outside < e.count) return e.inside + (id - e.outside);
-  return -1;
-}
-
-/** Namespaces from the outermost down to `ns`, outermost first. */
-export function nsPath(ns: UserNamespace): UserNamespace[] {
-  const out: UserNamespace[] = [];
-  for (let cur: UserNamespace | null = ns; cur; cur = parentOf(cur)) out.push(cur);
-  return out.reverse();
-}
-
-/** `id` of `ns` as a kernel id (the outermost namespace's); -1 when some level does not map it. */
-export function toKernelId(ns: UserNamespace, id: number, kind: 'uid' | 'gid'): number {
-  let v = id;
-  for (let cur: UserNamespace | null = ns; cur && cur.creator; cur = parentOf(cur)) {
-    v = up(kind === 'uid' ? cur.uidMap : cur.gidMap, v);
-    if (v < 0) return -1;
-  }
-  return v;
-}
-
-/**
- * Where a kernel id is visible on the way down to `ns`: the deepest namespace of `ns`'s chain
- * (outermost first, `ns` itself included) that maps it, and the id it shows there.
- */
-export function nearestView(ns: UserNamespace, kid: number, kind: 'uid' | 'gid'): { ns: UserNamespace; level: number; id: number } {
-  const path = nsPath(ns);
-  let v = kid;
-  let at = 0;
-  for (let i = 1; i < path.length; i++) {
-    const next = down(kind === 'uid' ? path[i].uidMap : path[i].gidMap, v);
-    if (next < 0) break;
-    v = next;
-    at = i;
-  }
-  return { ns: path[at], level: at, id: v };
 }
 
 /**

@@ -49,7 +49,7 @@ export interface ThreadCreds {
   noNewPrivs: boolean;
 }
 
-// --- live checkpoint (issue 4) ---
+// --- live checkpoint ---
 
 /** One /proc/PID/status (or task/TID/status), parsed strictly; ids as the reader sees them. */
 export interface ProcStatus {
@@ -156,9 +156,9 @@ export interface LiveCheckpointBinding {
   linuxCrCheckpoint(pid: number, fd: number, flags: number, nr: number): number;
   linuxCrAvailable(): boolean;
 }
-// --- end live checkpoint (issue 4) ---
+// --- end live checkpoint ---
 
-// --- restart (issue 5) ---
+// --- restart ---
 
 /** A CredOp the restart child performs (lib/model/ops.ts, minus execve), plus the linux-cr path. */
 export type NativeRestartOp =
@@ -257,9 +257,9 @@ export interface RestartBinding {
   /** The file capabilities of `path` (newuidmap / newgidmap without the set-uid bit). */
   readFileCaps(path: string): FileCaps | null;
 }
-// --- end restart (issue 5) ---
+// --- end restart ---
 
-// --- agreement (issue 7) ---
+// --- agreement ---
 
 /** A CredOp the agreement child performs (lib/model/ops.ts, minus execve: that is `exec`). */
 export type NativeAgreementOp = Exclude<import('../model/ops').CredOp, { op: 'execve' }>;
@@ -279,7 +279,7 @@ export interface AgreementBinding {
   /** Writes security.capability (v2; v3 with rootid, a kernel uid), or removes it (null). */
   setFileCaps(path: string, caps: { permitted: bigint; inheritable: bigint; effective: boolean; rootid?: number } | null): void;
 }
-// --- end agreement (issue 7) ---
+// --- end agreement ---
 
 export interface NativeBinding extends LiveCheckpointBinding, RestartBinding, AgreementBinding {
   // --- pidfds the caller holds (native/pidfd.cc) ---

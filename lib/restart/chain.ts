@@ -72,7 +72,7 @@ const CAP_SETGID = 6n;
  * its map writer in the restarter's namespace writes), following user_namespaces(7) and, where
  * the restarter lacks CAP_SETUID / CAP_SETGID, newuidmap / newgidmap's own rules (shadow 4.13:
  * each outer range inside the restarter's subordinate ids or its own id; newgidmap writes "deny"
- * to setgroups when no line came from /etc/subgid). The emulator (lib/emulator/restart.ts) plays
+ * to setgroups when no line came from /etc/subgid). The emulator (lib/emulator/sys-restart.ts) plays
  * the same rules (helperMapRule, helperWriterRule in lib/emulator/userns.ts).
  */
 export function firstLevelMaps(level: ChainLevel, r: MapWriterCreds, helpers: MapHelpers | undefined): FirstLevelMaps {

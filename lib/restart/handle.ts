@@ -4,10 +4,10 @@
 // program has exited, without waiting for anyone to read its pipes. Exit is reported by the
 // addon's pidfd watch.
 import { EventEmitter } from 'events';
-import * as net from 'net';
 import { constants } from 'os';
-import type { Readable, Stream, Writable } from 'stream';
+import type { Readable, Writable } from 'stream';
 import type { NativeChild, NativeStdio } from '../native/binding';
+import { stdioPlan, wireStreams, type StdioStream, type WiredStreams } from './child-streams';
 import { killOnExit } from './cleanup';
 import { RestartAborted, RestartExitError, type RestartResult } from './errors';
 import { signalNumber, type ResolvedSpawnOptions } from './options';
@@ -23,16 +23,6 @@ export function signalName(n: number | null): NodeJS.Signals | null {
 
 /** Starts the program (the addon's spawn); throws what the addon throws, already typed. */
 export type Starter = (stdio: NativeStdio[], onExit: (code: number | null, signal: number | null) => void) => NativeChild;
-
-type StdioStream = Readable | Writable | net.Socket;
-
-/** A stream the child can take as is: one with an fd of its own (a file, a tty, a socket). */
-function streamFd(s: Stream): number | null {
-  const x = s as unknown as { fd?: unknown; _handle?: { fd?: unknown } };
-  if (typeof x.fd === 'number' && x.fd >= 0) return x.fd;
-  if (typeof x._handle?.fd === 'number' && x._handle.fd >= 0) return x._handle.fd;
-  return null;
-}
 
 interface Collected {
   chunks: Buffer[];
@@ -94,77 +84,55 @@ export class RestartHandle extends EventEmitter implements PromiseLike<RestartRe
     // unobserved one must not end the process.
     this.promise.catch(() => undefined);
 
-    const notStarted = (e: unknown) => {
-      // As child_process: reported asynchronously, 'error' then 'close'; nothing was started.
-      setImmediate(() => {
-        this.emitError(e);
-        this.emit('close', null, null);
-        fail(e);
-      });
-    };
     if (opts.signal?.aborted) {
-      notStarted(new RestartAborted('restart aborted before the program started: nothing was started', { cause: opts.signal.reason }));
+      this.notStarted(new RestartAborted('restart aborted before the program started: nothing was started', { cause: opts.signal.reason }), fail);
       this.pid = undefined;
       return;
     }
-
-    // Streams without an fd of their own are joined through a pipe of ours.
-    const joined: (Stream | null)[] = opts.stdio.map(() => null);
-    const nativeStdio: NativeStdio[] = opts.stdio.map((e, i) => {
-      if (e === null || e === undefined) return i < 3 ? 'pipe' : 'ignore';
-      if (typeof e === 'string' || typeof e === 'number') return e;
-      const fd = streamFd(e);
-      if (fd !== null) return fd;
-      joined[i] = e;
-      return 'pipe';
-    });
-
+    const plan = stdioPlan(opts.stdio);
     let exit: { code: number | null; signal: number | null } | null = null;
     let onExit: () => void = () => undefined;
     let child: NativeChild;
     try {
-      child = start(nativeStdio, (code, signal) => {
+      child = start(plan.native, (code, signal) => {
         exit = { code, signal };
         onExit();
       });
     } catch (e) {
-      notStarted(e);
+      this.notStarted(e, fail);
       this.pid = undefined;
       return;
     }
     this.child = child;
     this.pid = child.pid;
 
-    const sockets: net.Socket[] = [];
-    let stdinSocket: net.Socket | null = null;
-    child.stdio.forEach((fd, i) => {
-      if (fd === null) return;
-      const s =
-        i === 0 ? new net.Socket({ fd, readable: false, writable: true })
-        : i < 3 ? new net.Socket({ fd, readable: true, writable: false })
-        : new net.Socket({ fd, readable: true, writable: true });
-      // The program may exit without reading its input: not an error of ours to throw.
-      if (i === 0) {
-        s.on('error', () => undefined);
-        stdinSocket = s;
-      }
-      sockets.push(s);
-      const j = joined[i];
-      if (j) {
-        if (i === 0) (j as Readable).pipe(s);
-        else s.pipe(j as Writable);
-      } else this.stdio[i] = s;
-    });
-    (this as { stdin: Writable | null }).stdin = (this.stdio[0] as Writable | null) ?? null;
-    (this as { stdout: Readable | null }).stdout = (this.stdio[1] as Readable | null) ?? null;
-    (this as { stderr: Readable | null }).stderr = (this.stdio[2] as Readable | null) ?? null;
-
+    const wired = wireStreams(child.stdio, plan.joined, this.stdio.length);
+    this.stdio = wired.stdio;
+    this.stdin = (this.stdio[0] as Writable | null) ?? null;
+    this.stdout = (this.stdio[1] as Readable | null) ?? null;
+    this.stderr = (this.stdio[2] as Readable | null) ?? null;
     const collected: (Collected | null)[] = [1, 2].map((i) => {
-      const s = child.stdio[i] === null || joined[i] ? null : (this.stdio[i] as Readable);
+      const s = child.stdio[i] === null || plan.joined[i] ? null : (this.stdio[i] as Readable);
       return opts.buffer && s ? this.collect(s) : null;
     });
     if (opts.input !== undefined) this.stdin?.end(opts.input);
+    this.armLimits();
+    onExit = () => this.exited(exit!, wired, collected, settle, fail);
+    process.nextTick(() => this.emit('spawn'));
+  }
 
+  /** As child_process: reported asynchronously, 'error' then 'close'; nothing was started. */
+  private notStarted(e: unknown, fail: (e: unknown) => void): void {
+    setImmediate(() => {
+      this.emitError(e);
+      this.emit('close', null, null);
+      fail(e);
+    });
+  }
+
+  /** timeout, signal and cleanup: each kills the program; each is undone at exit. */
+  private armLimits(): void {
+    const opts = this.opts;
     if (opts.timeout !== undefined) {
       const t = setTimeout(() => {
         this.timedOut = true;
@@ -184,29 +152,28 @@ export class RestartHandle extends EventEmitter implements PromiseLike<RestartRe
       this.release.push(() => signal.removeEventListener('abort', onAbort));
     }
     if (opts.cleanup) this.release.push(killOnExit(() => this.kill(opts.killSignal)));
+  }
 
-    const closed = Promise.all(sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())))));
-    onExit = () => {
-      const { code, signal: sig } = exit!;
-      this.exitCode = code;
-      this.signalCode = signalName(sig);
-      for (const r of this.release.splice(0)) r();
-      // As ChildProcess: our write end is closed, output nobody reads is drained away (so the
-      // pipes close and no fd is held), and 'close' follows 'exit' once every pipe has closed.
-      (stdinSocket as net.Socket | null)?.destroy();
-      for (const s of sockets) if (s.readable && s.listenerCount('data') === 0 && s.listenerCount('readable') === 0) s.resume();
-      this.emit('exit', this.exitCode, this.signalCode);
-      void closed.then(() => this.emit('close', this.exitCode, this.signalCode));
-      const finish = () => {
-        const r = this.result(collected);
-        if (this.canceled) fail(this.canceled);
-        else if (opts.reject && r.failed) fail(new RestartExitError(r));
-        else settle(r);
-      };
-      if (collected.some((c) => c)) void Promise.all(collected.map((c) => c?.done)).then(finish);
-      else finish();
+  /** The program exited: 'exit', then 'close' once every pipe has closed; the promise settles once the output is collected. */
+  private exited(exit: { code: number | null; signal: number | null }, wired: WiredStreams, collected: (Collected | null)[],
+    settle: (r: RestartResult) => void, fail: (e: unknown) => void): void {
+    this.exitCode = exit.code;
+    this.signalCode = signalName(exit.signal);
+    for (const r of this.release.splice(0)) r();
+    // As ChildProcess: our write end is closed, output nobody reads is drained away (so the
+    // pipes close and no fd is held), and 'close' follows 'exit' once every pipe has closed.
+    wired.stdin?.destroy();
+    for (const s of wired.sockets) if (s.readable && s.listenerCount('data') === 0 && s.listenerCount('readable') === 0) s.resume();
+    this.emit('exit', this.exitCode, this.signalCode);
+    void wired.closed.then(() => this.emit('close', this.exitCode, this.signalCode));
+    const finish = () => {
+      const r = this.result(collected);
+      if (this.canceled) fail(this.canceled);
+      else if (this.opts.reject && r.failed) fail(new RestartExitError(r));
+      else settle(r);
     };
-    process.nextTick(() => this.emit('spawn'));
+    if (collected.some((c) => c)) void Promise.all(collected.map((c) => c?.done)).then(finish);
+    else finish();
   }
 
   private collect(s: Readable): Collected {

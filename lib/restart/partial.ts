@@ -5,7 +5,7 @@
 // cut is listed with the reason, in the plan report, on the handle, and by the CLI on stderr.
 import { capNames, fullCapSet, type Cred, type TaskCreds } from '../model';
 import { unmappedIds, withUnmapped } from '../model/unmapped';
-import type { Restarter } from './plan';
+import type { ThreadCreds } from '../native/binding';
 
 /** One field of the image a partial restart leaves out. */
 export interface Unrestored {
@@ -29,7 +29,7 @@ const REASONS: Record<string, string> = {
  * back unchanged). Only the task's own level is cut: a task in a user namespace below the
  * caller's gets a full bounding set from the unshare.
  */
-export function partialTarget(task: TaskCreds, r: Restarter, capLastCap: number): { task: TaskCreds; unrestored: Unrestored[] } {
+export function partialTarget(task: TaskCreds, r: ThreadCreds, capLastCap: number): { task: TaskCreds; unrestored: Unrestored[] } {
   const unrestored: Unrestored[] = [];
   let cred = task.cred;
   if (!cred.user.ns.creator) {

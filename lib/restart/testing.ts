@@ -4,7 +4,7 @@
 import type { Image } from '../format';
 import type { RestartHandle } from './handle';
 import type { RestartOptions, RestartTestHooks } from './options';
-import { restartWith, type RestartPlanReport } from './restart';
+import { restartWith, type RestartPlanReport } from './start';
 
 export type { RestartTestHooks };
 

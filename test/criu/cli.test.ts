@@ -110,7 +110,7 @@ test('--strict: refuses with exit 1 and writes nothing when anything would be lo
   const dir = copyDump('plain-root');
   const pid = dumpPid('plain-root');
   const coreFile = path.join(dir, `core-${pid}.img`);
-  const [core] = await criu.readImage(coreFile, 'core');
+  const [core] = await criu.readCriuFile(coreFile, 'core');
   core.thread_core!.creds!.lsm_profile = 'unconfined';
   fs.writeFileSync(coreFile, criu.encodeImage('core', [core]));
   const img = `${tmpPath('img')}.img`;

@@ -48,7 +48,7 @@ export function copyDump(name: string): string {
 export async function copyDumpInUserns(name: string, nsId: number): Promise<string> {
   const dir = copyDump(name);
   const ids = path.join(dir, `ids-${dumpPid(name)}.img`);
-  const [entry] = await criu.readImage(ids, 'ids');
+  const [entry] = await criu.readCriuFile(ids, 'ids');
   fs.writeFileSync(ids, criu.encodeImage('ids', [{ ...entry, user_ns_id: nsId }]));
   return dir;
 }

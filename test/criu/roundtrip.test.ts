@@ -288,7 +288,7 @@ describe('CRIU -> image losses', () => {
 describe('protobuf details', () => {
   test('uint64 fields are exact bigints, not doubles or Long objects (crit prints them as integers)', async () => {
     const pid = dumpPid('nnp');
-    const [core] = await criu.readImage(path.join(fixture('nnp'), `core-${pid}.img`), 'core');
+    const [core] = await criu.readCriuFile(path.join(fixture('nnp'), `core-${pid}.img`), 'core');
     expect(typeof core.thread_core!.futex_rla).toBe('bigint');
     // The same value a raw varint read gives.
     const raw = Reader.create(Buffer.from(fieldBytes5(path.join(fixture('nnp'), `core-${pid}.img`))));

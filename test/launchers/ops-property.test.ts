@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import type { CredOp } from '../../lib/model';
 import { unmappedIds, type IdMapExtent } from '../../lib/model';
 import { Emulator } from '../../lib/emulator';
+import { callerAsRestarter, profileFor } from '../../lib/emulator/caller';
 import { native, type NativeRestartOp } from '../../lib/native/binding';
-import { profileFor, restarterCred } from '../../lib/restart/plan';
 import { live, marker, pidsOf, roundTrip, byRoot, waitFor, type Running } from './harness';
 
 const probe = native().probe();
@@ -47,7 +47,7 @@ const sequence = fc.tuple(before, fc.array(level, { minLength: 1, maxLength: 2 }
 /** The emulator's verdict: every op allowed, and a group unmapped at the end. */
 function playable(ops: CredOp[]): boolean {
   const emu = new Emulator(profileFor(probe.capLastCap));
-  const t = emu.spawnTask({ ...restarterCred(me), user: emu.user(me.uid) }, { noNewPrivs: me.noNewPrivs });
+  const t = emu.spawnTask({ ...callerAsRestarter(me), user: emu.user(me.uid) }, { noNewPrivs: me.noNewPrivs });
   if (!emu.applyAll(t, ops).ok) return false;
   return (unmappedIds(t.cred)?.groups ?? []).some((k) => k < 0);
 }

@@ -22,7 +22,7 @@ describe('kernel probe (addon)', () => {
   });
 });
 
-describe('kernel probe: live-checkpoint fields (issue 4)', () => {
+describe('kernel probe: live-checkpoint fields', () => {
   const p = native().probe();
 
   test('securebits: the seed six and the later ones this kernel knows, nothing past them', () => {

@@ -58,6 +58,16 @@ function packStaged(work: string, withPrebuild: boolean): string {
   // What a user reads, and nothing of the development tools or test hooks.
   for (const f of ['LICENSE', 'man/cr-creds.1', 'docs/api.md', 'docs/restart.md']) expect(files).toContain(f);
   expect(files.filter((f) => /^dist\/agreement\/|^dist\/format\/mutate\.|\/testing\.(js|d\.ts)$|\.map$/.test(f))).toEqual([]);
+  // ... and no shipped module loads one of them (or anything else left out): every relative
+  // require of a shipped file names a shipped file.
+  const unshipped: string[] = [];
+  for (const f of files.filter((x) => x.startsWith('dist/') && x.endsWith('.js'))) {
+    for (const m of fs.readFileSync(path.join(stage, f), 'utf8').matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
+      const to = path.posix.join(path.posix.dirname(f), m[1]);
+      if (![`${to}.js`, `${to}/index.js`, to].some((c) => files.includes(c))) unshipped.push(`${f} -> ${m[1]}`);
+    }
+  }
+  expect(unshipped).toEqual([]);
   // README's links into docs/ resolve inside the package.
   for (const m of fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)) expect(files).toContain(m[1]);
   expect(files.some((f) => f.startsWith('prebuilds/'))).toBe(withPrebuild);

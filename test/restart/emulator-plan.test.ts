@@ -1,10 +1,10 @@
-// The one restore plan (lib/emulator/plan.ts) on the real kernel: the ops restart() gives its
+// The one restore plan (lib/emulator/restore-plan.ts) on the real kernel: the ops restart() gives its
 // child are the ops the emulator played, and the child, running them, reads back exactly the
 // emulator's prediction, which is the image's cred. Flat images and nested user-namespace chains.
 import { CAP, SECBIT, capBit, fullCapSet, type Cred } from '../../lib/model';
 import { ImageBuilder, type Image } from '../../lib/format';
 import { native, type NativeExpect, type NativeRestartOp, type ThreadCreds } from '../../lib/native/binding';
-import { restart, restorePlan } from '../../lib/restart';
+import { restart, childPlan } from '../../lib/restart';
 
 const me = native().readThreadCreds();
 const lastCap = native().probe().capLastCap;
@@ -79,7 +79,7 @@ function onKernel(ops: readonly NativeRestartOp[], expect: NativeExpect): string
 describe('the restore plan on the real kernel', () => {
   rootTest.each(images())('%s: the emulator allows every op and predicts the image cred; the kernel agrees', (name, image) => {
     const t = image.tasks[0];
-    const p = restorePlan(t.cred, t.noNewPrivs, me, { capLastCap: lastCap });
+    const p = childPlan(t.cred, t.noNewPrivs, me, { capLastCap: lastCap });
     expect(p.played.steps.filter((s) => !s.allowed)).toEqual([]);
     expect(p.played.refused).toBe(-1);
     expect(p.expect).toEqual(imageExpect(t.cred, t.noNewPrivs));
@@ -89,7 +89,7 @@ describe('the restore plan on the real kernel', () => {
   rootTest.each(images())('%s: restart() gives its child exactly the ops the emulator played', (name, image) => {
     const t = image.tasks[0];
     const report = restart(image, '/bin/true', [], { dryRun: true });
-    const p = restorePlan(t.cred, t.noNewPrivs, me, { capLastCap: lastCap });
+    const p = childPlan(t.cred, t.noNewPrivs, me, { capLastCap: lastCap });
     expect(report.ops).toEqual(p.ops);
     expect(report.ops).toEqual(p.played.ops);
     expect(imageExpect(report.restored, report.restoredNoNewPrivs)).toEqual(p.expect);
@@ -103,7 +103,7 @@ describe('the restore plan on the real kernel', () => {
     const t = image.tasks[0];
     const eff = me.caps.effective & ~capBit(CAP.SETPCAP);
     const weaker: ThreadCreds = { ...me, caps: { ...me.caps, effective: eff } };
-    const p = restorePlan(t.cred, t.noNewPrivs, weaker, { capLastCap: lastCap });
+    const p = childPlan(t.cred, t.noNewPrivs, weaker, { capLastCap: lastCap });
     expect(p.played.refused).toBe(-1);
     const owner = p.ops.findIndex((o) => o.op === 'setresuid');
     expect(p.ops.slice(owner, owner + 3).map((o) => o.op)).toEqual(['setresuid', 'capset', 'unshare_user']);

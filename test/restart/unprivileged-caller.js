@@ -3,7 +3,7 @@
 // then ask the real kernel directly (the plan's ops, bypassing the judgement) whether it agrees.
 'use strict';
 const { load, scenarios, imageOf, tryRestart, run } = require('./caller-common');
-const { restorePlan, callerCreds } = load('dist/restart');
+const { childPlan, callerCreds } = load('dist/restart');
 const { native } = load('dist/native/binding');
 const { Emulator, kernelProfile, predictExec } = load('dist/emulator');
 
@@ -13,7 +13,7 @@ function kernelSays(image) {
   const t = image.tasks[0];
   let plan;
   try {
-    plan = restorePlan(t.cred, t.noNewPrivs, me, { capLastCap: native().probe().capLastCap });
+    plan = childPlan(t.cred, t.noNewPrivs, me, { capLastCap: native().probe().capLastCap });
   } catch (e) {
     return { ok: false, planError: e.message };
   }

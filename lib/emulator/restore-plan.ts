@@ -1,6 +1,6 @@
 // The restore plan: the ordered CredOps that turn a restarter into a target task's real cred on a
 // real kernel, one syscall at a time. There is one builder, this one: restart() runs these very
-// ops in its forked child (lib/restart/plan.ts only adapts the caller's creds and the read-back),
+// ops in its forked child (lib/restart/child-plan.ts only adapts the caller's creds and the read-back),
 // and the emulator plays each op as it is emitted, so its verdict on each op and the creds after
 // the last one are its judgement and prediction of exactly what the child executes.
 //
@@ -17,8 +17,8 @@ import { Kernel } from './kernel';
 import { ObjectTable } from './objects';
 import { type KernelProfile, type ProfileName, resolveProfile } from './profile';
 import { type Step, allowLazy } from './step';
-import { type IdField, groupKeys, idKind, keyKernelId, unmappedIds, unmappedKey } from '../model/unmapped';
-import { idDownTo, idKey, idUpTo, kernelId } from './userns';
+import { type IdField, groupKeys, idKey, idKind, keyKernelId, unmappedIds, unmappedKey } from '../model/unmapped';
+import { idDownTo, idUpTo, kernelId } from '../model/idmap';
 
 export interface PlanRestarter {
   cred: Cred;
