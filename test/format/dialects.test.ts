@@ -24,11 +24,9 @@ function failure(f: () => unknown): ImageFormatError {
   throw new Error('no error');
 }
 
-const name11 = (s: string) => {
-  const b = new Uint8Array(11);
-  b.set(Buffer.from(s, 'latin1'));
-  return b;
-};
+const name11 = (s: string) => s.padEnd(11, '\0');
+const bytes = (...b: number[]) => Buffer.from(b).toString('latin1');
+const zeros = (n: number) => '\0'.repeat(n);
 
 describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   const N = NUM[dialect];
@@ -36,11 +34,11 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   describe('detection, with and without the optional prefix', () => {
     const prefixes: [string, ImagePrefix][] = [
       ['none (as cr-creds wrote before)', {}],
-      ['HEADER_ARCH only', { headerArch: Uint8Array.from([1, 0, 0, 0, 0, 2, 0, 0]) }],
-      ['CONTAINER alone', { container: { body: new Uint8Array(0) } }],
-      ['CONTAINER and the LSM name', { container: { body: new Uint8Array(0), lsmName: name11('selinux') } }],
-      ['CONTAINER and LSM_INFO', { container: { body: new Uint8Array(0), lsmInfo: Uint8Array.from([1, 2, 3, 4]) } }],
-      ['all of it', { headerArch: new Uint8Array(8), container: { body: new Uint8Array(0), lsmName: name11('smack'), lsmInfo: new Uint8Array(16) } }],
+      ['HEADER_ARCH only', { headerArch: bytes(1, 0, 0, 0, 0, 2, 0, 0) }],
+      ['CONTAINER alone', { container: { body: '' } }],
+      ['CONTAINER and the LSM name', { container: { body: '', lsmName: name11('selinux') } }],
+      ['CONTAINER and LSM_INFO', { container: { body: '', lsmInfo: bytes(1, 2, 3, 4) } }],
+      ['all of it', { headerArch: zeros(8), container: { body: '', lsmName: name11('smack'), lsmInfo: zeros(16) } }],
     ];
     test.each(prefixes)('%s', async (_, prefix) => {
       for (const order of ['little', 'big'] as const) {
@@ -165,7 +163,7 @@ test('the same bytes read as v21 or v23 by TREE alone (what follows the prefix)'
 });
 
 describe('a v23 kernel image: PIDS and its PID objects before TREE', () => {
-  const prefixes: ImagePrefix[] = [{}, { headerArch: new Uint8Array(8), container: { body: new Uint8Array(0), lsmName: name11('selinux'), lsmInfo: new Uint8Array(8) } }];
+  const prefixes: ImagePrefix[] = [{}, { headerArch: zeros(8), container: { body: '', lsmName: name11('selinux'), lsmInfo: zeros(8) } }];
 
   test.each([4, 8] as const)('read as v23 (PID object fixed part %i bytes), both byte orders, with and without the prefix; the stream reader agrees', async (entry) => {
     for (const order of ['little', 'big'] as const)
