@@ -548,9 +548,11 @@ export class ImageAssembler {
     this.table = d;
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
-    this.refused = BODY_REFUSED[d.name];
-    this.objOfRec = OBJ_OF_RECORD[d.name];
-    this.pendObj = PENDING_OBJECT[d.name];
+    // Named loads, not by d.name: once both dialects were read, a load by key turns generic.
+    const v21 = d === V21;
+    this.refused = v21 ? BODY_REFUSED.v21 : BODY_REFUSED.v23;
+    this.objOfRec = v21 ? OBJ_OF_RECORD.v21 : OBJ_OF_RECORD.v23;
+    this.pendObj = v21 ? PENDING_OBJECT.v21 : PENDING_OBJECT.v23;
   }
 
   private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
@@ -617,10 +619,10 @@ export class ImageAssembler {
       (this.security ??= []).push(value as SecurityObject);
     } else {
       const o = d.obj;
-      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, len);
-      else if (recordObj === o.USER) value = this.readUser(view, at, offset, len);
-      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, len);
-      else value = this.readCred(view, at, offset, len);
+      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, type, len);
+      else if (recordObj === o.USER) value = this.readUser(view, at, offset, type, len);
+      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, type, len);
+      else value = this.readCred(view, at, offset, type, len);
     }
     this.objType[ref] = objtype;
     this.objValue[ref] = value;
@@ -638,8 +640,7 @@ export class ImageAssembler {
     return this.objValue[ref] as T;
   }
 
-  private readGroupinfo(view: DataView, at: number, offset: number, len: number): GroupInfo {
-    const type = this.table.record.GROUPINFO;
+  private readGroupinfo(view: DataView, at: number, offset: number, type: number, len: number): GroupInfo {
     if (len < RecordSize.GROUPINFO_BASE) throw this.err('record-len', offset, type, `len ${len} is below the 16-byte GROUPINFO struct`);
     const le = this.le;
     const n = view.getUint32(at + 8, le);
@@ -656,16 +657,14 @@ export class ImageAssembler {
     return { gids };
   }
 
-  private readUser(view: DataView, at: number, offset: number, len: number): User {
-    const type = this.table.record.USER;
+  private readUser(view: DataView, at: number, offset: number, type: number, len: number): User {
     this.fixedLen(offset, type, len, RecordSize.USER);
     const uid = view.getUint32(at + 8, this.le);
     const ns = this.fetch<UserNamespace>(view.getInt32(at + 12, this.le), this.table.obj.USER_NS, offset, type, 'userns_ref');
     return { uid, ns };
   }
 
-  private readUserns(view: DataView, at: number, offset: number, len: number): UserNamespace {
-    const type = this.table.record.USER_NS;
+  private readUserns(view: DataView, at: number, offset: number, type: number, len: number): UserNamespace {
     this.fixedLen(offset, type, len, RecordSize.USER_NS);
     const ref = view.getInt32(at + 8, this.le);
     if (ref === 0) return { creator: null };
@@ -686,8 +685,7 @@ export class ImageAssembler {
     return c;
   }
 
-  private readCred(view: DataView, at: number, offset: number, len: number): Cred {
-    const type = this.table.record.CRED;
+  private readCred(view: DataView, at: number, offset: number, type: number, len: number): Cred {
     if (len !== RecordSize.CRED_88 && len !== RecordSize.CRED_96)
       throw this.err('record-len', offset, type, `len ${len}, a CRED is 88 or 96 bytes`);
     if (this.credLayout === undefined) this.credLayout = len as CredLayout;

@@ -3,7 +3,7 @@
 // object types, between and around the creds records.
 import fc from 'fast-check';
 import { Readable } from 'stream';
-import { ImageFormatError, decode, encode, readImage, validate, type Dialect, type ImagePrefix } from '../../lib/format';
+import { ImageEncodeError, ImageFormatError, decode, encode, readImage, validate, type Dialect, type ImagePrefix } from '../../lib/format';
 import { arbImage } from './arbitraries';
 import { BOTH_DIALECTS, NUM, PREFIX_LEN, concat, endlessAfter, extendedImage, goldenImage, record, splice, walk } from './helpers';
 import { FOREIGN_KINDS, ForeignRecords, bodyBoundaries, rng, withForeignRecords, withV23KernelPids } from './real-kernel';
@@ -154,6 +154,21 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
       endless.stream.destroy();
     });
   });
+});
+
+test('prefix bodies are byte strings: every byte value reads and writes back, decode after decode; other chars are refused', () => {
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
+  const prefix: ImagePrefix = { headerArch: all.slice(0, 8), container: { body: all.slice(250), lsmName: name11('apparmor'), lsmInfo: all } };
+  const bytes = encode({ ...goldenImage('big', 88, 'v21'), prefix });
+  const a = decode(bytes);
+  expect(a.prefix).toEqual(prefix);
+  expect(encode(a)).toEqual(bytes);
+  // Bodies kept from the last decode are handed out only for the same bytes.
+  const other = encode({ ...goldenImage('big', 88, 'v21'), prefix: { headerArch: all.slice(1, 9), container: { body: all.slice(251), lsmInfo: all.slice(1) } } });
+  expect(decode(other).prefix).toEqual({ headerArch: all.slice(1, 9), container: { body: all.slice(251), lsmInfo: all.slice(1) } });
+  expect(decode(bytes).prefix).toEqual(prefix);
+  for (const bad of [{ headerArch: '\u0100' }, { container: { body: '', lsmName: 'caf\u00e9\u20ac' } }, { headerArch: new Uint8Array(8) as unknown as string }])
+    expect(() => encode({ ...goldenImage(), prefix: bad })).toThrow(ImageEncodeError);
 });
 
 test('the same bytes read as v21 or v23 by TREE alone (what follows the prefix)', () => {
