@@ -160,6 +160,36 @@ function bodyOf(view: DataView, at: number, len: number): Uint8Array {
 }
 
 /**
+ * A prefix record's body as a byte string (one char per byte). The prefix repeats from image to
+ * image, so each part keeps the last string it made and hands it out again while the bytes say
+ * the same (strings are immutable: sharing them is safe); a body over PREFIX_KEEP bytes is made
+ * afresh, so nothing large outlives its decode.
+ */
+const enum PrefixPart {
+  HeaderArch,
+  Container,
+  LsmName,
+  LsmInfo,
+}
+const PREFIX_LAST: string[] = ['', '', '', ''];
+const PREFIX_KEEP = 64;
+
+function prefixBody(part: PrefixPart, view: DataView, at: number, len: number): string {
+  const n = len - 8;
+  const from = at + 8;
+  const last = PREFIX_LAST[part];
+  if (last.length === n) {
+    let k = 0;
+    while (k < n && last.charCodeAt(k) === view.getUint8(from + k)) k++;
+    if (k === n) return last;
+  }
+  if (n > PREFIX_KEEP) return Buffer.from(view.buffer, view.byteOffset + from, n).toString('latin1');
+  let text = '';
+  for (let k = 0; k < n; k++) text += String.fromCharCode(view.getUint8(from + k));
+  return (PREFIX_LAST[part] = text);
+}
+
+/**
  * uts strings (latin1, one char per byte up to the first NUL, so any bytes decode and encode
  * back unchanged) repeat from image to image: the ones met are kept in a fixed table, one per
  * slot chosen by a hash of the bytes and checked char by char, so a decode usually allocates
@@ -450,24 +480,24 @@ export class ImageAssembler {
       case 2: // HEADER_ARCH
         if (p.headerArch !== undefined || this.container !== Container.None)
           throw this.err('record-order', offset, type, 'HEADER_ARCH comes once, before CONTAINER');
-        p.headerArch = bodyOf(view, at, len);
+        p.headerArch = prefixBody(PrefixPart.HeaderArch, view, at, len);
         return;
       case 3: // CONTAINER
         if (this.container !== Container.None) throw this.err('record-order', offset, type, 'CONTAINER comes once, before TREE');
-        p.container = { body: bodyOf(view, at, len) };
+        p.container = { body: prefixBody(PrefixPart.Container, view, at, len) };
         this.container = Container.Open;
         return;
       case 4: // BUFFER
         if (this.container !== Container.Open)
           throw this.err('record-order', offset, type, 'a TREE record must follow the uts buffers (a BUFFER here must be the LSM name right after CONTAINER)');
         if (len > MAX_LSM_NAME_BUFFER) throw this.err('record-len', offset, type, `len ${len}, an LSM-name BUFFER is at most ${MAX_LSM_NAME_BUFFER} bytes`);
-        (p.container as NonNullable<ImagePrefix['container']>).lsmName = bodyOf(view, at, len);
+        (p.container as NonNullable<ImagePrefix['container']>).lsmName = prefixBody(PrefixPart.LsmName, view, at, len);
         this.container = Container.Named;
         return;
       case 7: // LSM_INFO
         if (this.container !== Container.Open && this.container !== Container.Named)
           throw this.err('record-order', offset, type, 'LSM_INFO comes once, after CONTAINER');
-        (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = bodyOf(view, at, len);
+        (p.container as NonNullable<ImagePrefix['container']>).lsmInfo = prefixBody(PrefixPart.LsmInfo, view, at, len);
         this.container = Container.Closed;
         return;
       case 101: // v21 TREE (16 bytes) or v23 PIDS (24 bytes)
@@ -518,9 +548,11 @@ export class ImageAssembler {
     this.table = d;
     this.tTaskCreds = d.record.TASK_CREDS;
     this.oCred = d.obj.CRED;
-    this.refused = BODY_REFUSED[d.name];
-    this.objOfRec = OBJ_OF_RECORD[d.name];
-    this.pendObj = PENDING_OBJECT[d.name];
+    // Named loads, not by d.name: once both dialects were read, a load by key turns generic.
+    const v21 = d === V21;
+    this.refused = v21 ? BODY_REFUSED.v21 : BODY_REFUSED.v23;
+    this.objOfRec = v21 ? OBJ_OF_RECORD.v21 : OBJ_OF_RECORD.v23;
+    this.pendObj = v21 ? PENDING_OBJECT.v21 : PENDING_OBJECT.v23;
   }
 
   private readTree(view: DataView, at: number, offset: number, type: number, len: number, d: DialectTable): void {
@@ -587,10 +619,10 @@ export class ImageAssembler {
       (this.security ??= []).push(value as SecurityObject);
     } else {
       const o = d.obj;
-      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, len);
-      else if (recordObj === o.USER) value = this.readUser(view, at, offset, len);
-      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, len);
-      else value = this.readCred(view, at, offset, len);
+      if (recordObj === o.GROUPINFO) value = this.readGroupinfo(view, at, offset, type, len);
+      else if (recordObj === o.USER) value = this.readUser(view, at, offset, type, len);
+      else if (recordObj === o.USER_NS) value = this.readUserns(view, at, offset, type, len);
+      else value = this.readCred(view, at, offset, type, len);
     }
     this.objType[ref] = objtype;
     this.objValue[ref] = value;
@@ -608,8 +640,7 @@ export class ImageAssembler {
     return this.objValue[ref] as T;
   }
 
-  private readGroupinfo(view: DataView, at: number, offset: number, len: number): GroupInfo {
-    const type = this.table.record.GROUPINFO;
+  private readGroupinfo(view: DataView, at: number, offset: number, type: number, len: number): GroupInfo {
     if (len < RecordSize.GROUPINFO_BASE) throw this.err('record-len', offset, type, `len ${len} is below the 16-byte GROUPINFO struct`);
     const le = this.le;
     const n = view.getUint32(at + 8, le);
@@ -626,16 +657,14 @@ export class ImageAssembler {
     return { gids };
   }
 
-  private readUser(view: DataView, at: number, offset: number, len: number): User {
-    const type = this.table.record.USER;
+  private readUser(view: DataView, at: number, offset: number, type: number, len: number): User {
     this.fixedLen(offset, type, len, RecordSize.USER);
     const uid = view.getUint32(at + 8, this.le);
     const ns = this.fetch<UserNamespace>(view.getInt32(at + 12, this.le), this.table.obj.USER_NS, offset, type, 'userns_ref');
     return { uid, ns };
   }
 
-  private readUserns(view: DataView, at: number, offset: number, len: number): UserNamespace {
-    const type = this.table.record.USER_NS;
+  private readUserns(view: DataView, at: number, offset: number, type: number, len: number): UserNamespace {
     this.fixedLen(offset, type, len, RecordSize.USER_NS);
     const ref = view.getInt32(at + 8, this.le);
     if (ref === 0) return { creator: null };
@@ -656,8 +685,7 @@ export class ImageAssembler {
     return c;
   }
 
-  private readCred(view: DataView, at: number, offset: number, len: number): Cred {
-    const type = this.table.record.CRED;
+  private readCred(view: DataView, at: number, offset: number, type: number, len: number): Cred {
     if (len !== RecordSize.CRED_88 && len !== RecordSize.CRED_96)
       throw this.err('record-len', offset, type, `len ${len}, a CRED is 88 or 96 bytes`);
     if (this.credLayout === undefined) this.credLayout = len as CredLayout;

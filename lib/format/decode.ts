@@ -19,7 +19,8 @@ const TAIL: number = RecordType.TAIL;
  * still finds a damaged frame, a missing tail or trailing bytes further on.
  */
 function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]): Image | undefined {
-  const n = bytes.byteLength;
+  // length, not byteLength: the engine inlines the one, and calls out for the other.
+  const n = bytes.length;
   if (n < HEAD_PROBE_LEN) throw truncated(0, n, HEAD_PROBE_LEN);
   const view = new DataView(bytes.buffer, bytes.byteOffset, n);
   const le = headByteOrder(view, 0);

@@ -166,20 +166,24 @@ class Encoder {
     }
   }
 
-  /** A record whose body is given verbatim. */
-  private verbatim(type: number, body: Uint8Array): void {
-    const at = this.out.record(type, RecordSize.HDR + body.byteLength);
-    this.out.buf.set(body, at + 8);
+  /** A prefix record whose body is given verbatim, as a byte string (see ImagePrefix). */
+  private verbatim(type: number, body: string): void {
+    const at = this.out.record(type, RecordSize.HDR + body.length);
+    this.out.buf.set(Buffer.from(body, 'latin1'), at + 8);
   }
 
   /** What a real kernel writes between the uts BUFFERs and TREE (each part only if present). */
   private prefix(p: ImagePrefix): void {
-    for (const [name, body] of [['headerArch', p.headerArch], ['container body', p.container?.body], ['lsmInfo', p.container?.lsmInfo]] as const)
-      if (body !== undefined && body.byteLength > MAX_RECORD_LEN - RecordSize.HDR) throw invalid(`prefix ${name}: ${body.byteLength} bytes exceed a record's limit`);
-    if (p.container?.lsmName !== undefined && p.container.lsmName.byteLength > MAX_LSM_NAME_LEN)
-      throw invalid(`prefix lsmName: ${p.container.lsmName.byteLength} bytes exceed ${MAX_LSM_NAME_LEN}`);
-    if (p.headerArch !== undefined) this.verbatim(RecordType.HEADER_ARCH, p.headerArch);
     const c = p.container;
+    const parts = [['headerArch', p.headerArch, MAX_RECORD_LEN - RecordSize.HDR], ['container body', c?.body, MAX_RECORD_LEN - RecordSize.HDR], ['lsmName', c?.lsmName, MAX_LSM_NAME_LEN], ['lsmInfo', c?.lsmInfo, MAX_RECORD_LEN - RecordSize.HDR]] as const;
+    for (const [name, body, max] of parts) {
+      if (body === undefined) continue;
+      // Bytes as a string of chars 0-255: anything else would not write back as it reads.
+      if (typeof body !== 'string' || /[^\u0000-\u00ff]/.test(body)) throw invalid(`prefix ${name} is not a byte string (one char 0-255 per byte)`);
+      if (body.length > max) throw invalid(`prefix ${name}: ${body.length} bytes exceed ${name === 'lsmName' ? max : "a record's limit"}`);
+    }
+    if (c !== undefined && typeof c.body !== 'string') throw invalid('prefix container body is missing');
+    if (p.headerArch !== undefined) this.verbatim(RecordType.HEADER_ARCH, p.headerArch);
     if (c === undefined) return;
     this.verbatim(RecordType.CONTAINER, c.body);
     if (c.lsmName !== undefined) this.verbatim(RecordType.BUFFER, c.lsmName);

@@ -34,36 +34,37 @@ export interface X86HeaderArch {
   xstateSize: number;
 }
 
-export function x86HeaderArchBody(a: X86HeaderArch, le: boolean): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, a.hasFxsr, le);
-  v.setUint16(2, a.hasXsave, le);
-  v.setUint16(4, a.xstateSize, le);
-  return b;
+/** u16 `v` as two byte-string chars in the given byte order. */
+function u16Chars(v: number, le: boolean): string {
+  const lo = String.fromCharCode(v & 0xff);
+  const hi = String.fromCharCode((v >>> 8) & 0xff);
+  return le ? lo + hi : hi + lo;
+}
+
+/** The x86 HEADER_ARCH body (a byte string, see ImagePrefix). */
+export function x86HeaderArchBody(a: X86HeaderArch, le: boolean): string {
+  return u16Chars(a.hasFxsr, le) + u16Chars(a.hasXsave, le) + u16Chars(a.xstateSize, le) + '\0\0';
 }
 
 /** The fields of an x86 HEADER_ARCH body, or null when it is not the 8-byte x86 layout. */
-export function readX86HeaderArch(body: Uint8Array, le: boolean): X86HeaderArch | null {
-  if (body.byteLength !== 8) return null;
-  const v = new DataView(body.buffer, body.byteOffset, 8);
-  return { hasFxsr: v.getUint16(0, le), hasXsave: v.getUint16(2, le), xstateSize: v.getUint16(4, le) };
+export function readX86HeaderArch(body: string, le: boolean): X86HeaderArch | null {
+  if (body.length !== 8) return null;
+  const u16 = (i: number) => (le ? body.charCodeAt(i) | (body.charCodeAt(i + 1) << 8) : (body.charCodeAt(i) << 8) | body.charCodeAt(i + 1));
+  return { hasFxsr: u16(0), hasXsave: u16(2), xstateSize: u16(4) };
 }
 
 /** The name the series' kernels report when no LSM is loaded (security_ops->name). */
 export const DEFAULT_LSM_NAME = 'default';
 
-/** The LSM-name BUFFER body: the name, NUL-padded to CHECKPOINT_LSM_NAME_MAX + 1 bytes. */
-export function lsmNameBody(name: string): Uint8Array {
-  const b = new Uint8Array(LSM_NAME_LEN);
-  b.set(Buffer.from(name, 'latin1').subarray(0, LSM_NAME_LEN - 1));
-  return b;
+/** The LSM-name BUFFER body: the name's bytes (latin1), NUL-padded to CHECKPOINT_LSM_NAME_MAX + 1. */
+export function lsmNameBody(name: string): string {
+  return Buffer.from(name, 'latin1').subarray(0, LSM_NAME_LEN - 1).toString('latin1').padEnd(LSM_NAME_LEN, '\0');
 }
 
-/** The LSM name a BUFFER body holds (latin1 up to the first NUL). */
-export function lsmNameOf(body: Uint8Array): string {
-  const nul = body.indexOf(0);
-  return Buffer.from(body.subarray(0, nul < 0 ? body.length : nul)).toString('latin1');
+/** The LSM name a BUFFER body holds (up to the first NUL). */
+export function lsmNameOf(body: string): string {
+  const nul = body.indexOf('\0');
+  return nul < 0 ? body : body.slice(0, nul);
 }
 
 /**
@@ -75,7 +76,7 @@ export function lsmNameOf(body: Uint8Array): string {
 export function defaultPrefix(header: Pick<ImageHeader, 'arch' | 'byteOrder'>): ImagePrefix {
   const le = header.byteOrder !== 'big';
   const prefix: ImagePrefix = {
-    container: { body: new Uint8Array(0), lsmName: lsmNameBody(DEFAULT_LSM_NAME), lsmInfo: new Uint8Array(0) },
+    container: { body: '', lsmName: lsmNameBody(DEFAULT_LSM_NAME), lsmInfo: '' },
   };
   if (header.arch === Arch.X86_64 || header.arch === Arch.X86_32)
     prefix.headerArch = x86HeaderArchBody({ hasFxsr: 1, hasXsave: 0, xstateSize: 512 }, le);

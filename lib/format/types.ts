@@ -46,18 +46,20 @@ export interface SecurityObject {
 /**
  * The records a real kernel writes between the uts BUFFERs and TREE, each kept verbatim (the
  * bytes after its 8-byte header) so that an image reads and writes back byte for byte. A part
- * that is absent was not in the image (and is not written).
+ * that is absent was not in the image (and is not written). Bodies are byte strings: one char
+ * per byte (latin1, '\u0000'-'\u00ff'; `length` is the byte count), immutable, so images decoded
+ * from alike bytes share them.
  */
 export interface ImagePrefix {
-  /** HEADER_ARCH's body; on x86 16 bytes: u16 has_fxsr, has_xsave, xstate_size, pad. */
-  headerArch?: Uint8Array;
+  /** HEADER_ARCH's body; on x86 8 bytes: u16 has_fxsr, has_xsave, xstate_size, pad. */
+  headerArch?: string;
   container?: {
     /** CONTAINER's body (empty in the series). */
-    body: Uint8Array;
+    body: string;
     /** The LSM-name BUFFER's body: the name NUL-padded to 11 bytes; absent: no such BUFFER. */
-    lsmName?: Uint8Array;
+    lsmName?: string;
     /** LSM_INFO's body; absent: no LSM_INFO record. */
-    lsmInfo?: Uint8Array;
+    lsmInfo?: string;
   };
 }
 

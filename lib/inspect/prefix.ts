@@ -22,9 +22,10 @@ export interface PrefixJson {
   } | null;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** A prefix body (a byte string, see ImagePrefix) as hex. */
+const hex = (b: string) => Buffer.from(b, 'latin1').toString('hex');
 
-function x86Of(image: Image, body: Uint8Array | undefined): PrefixJson['x86'] {
+function x86Of(image: Image, body: string | undefined): PrefixJson['x86'] {
   const a = image.header.arch;
   if (body === undefined || (a !== Arch.X86_64 && a !== Arch.X86_32)) return null;
   return readX86HeaderArch(body, image.header.byteOrder !== 'big');

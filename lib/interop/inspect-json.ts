@@ -129,12 +129,12 @@ function headerOf(r: Reader): { header: ImageHeader; credLayout: CredLayout } {
   };
 }
 
-/** Hex bytes at a path; null (or absent) is null. */
-function hexOrNull(r: Reader): Uint8Array | null {
+/** Hex bytes at a path as a byte string (as ImagePrefix holds them); null (or absent) is null. */
+function hexOrNull(r: Reader): string | null {
   if (r.isNull) return null;
   const hex = r.string();
   if (!/^([0-9a-fA-F]{2})*$/.test(hex)) r.fail('expected hex bytes');
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  return Buffer.from(hex, 'hex').toString('latin1');
 }
 
 /** The real-kernel prefix the JSON states; absent: the one encode writes by default. */
@@ -143,18 +143,18 @@ function prefixOf(r: Reader): ImagePrefix | undefined {
   r.object();
   const prefix: ImagePrefix = {};
   const arch = hexOrNull(r.at('headerArch'));
-  if (arch) prefix.headerArch = arch;
+  if (arch !== null) prefix.headerArch = arch;
   const c = r.at('container');
   if (!c.isNull) {
     c.object();
     const bodyAt: Reader = c.at('body');
     const body = hexOrNull(bodyAt);
-    if (!body) return bodyAt.fail('missing: CONTAINER cannot be written without its body');
+    if (body === null) return bodyAt.fail('missing: CONTAINER cannot be written without its body');
     const container: NonNullable<ImagePrefix['container']> = { body };
     const lsmName = hexOrNull(c.at('lsmName'));
-    if (lsmName) container.lsmName = lsmName;
+    if (lsmName !== null) container.lsmName = lsmName;
     const lsmInfo = hexOrNull(c.at('lsmInfo'));
-    if (lsmInfo) container.lsmInfo = lsmInfo;
+    if (lsmInfo !== null) container.lsmInfo = lsmInfo;
     prefix.container = container;
   }
   return prefix;

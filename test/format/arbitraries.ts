@@ -7,6 +7,9 @@ import { defaultHeader, defaultPrefix, type Image } from '../../lib/format';
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const s32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
 const cap64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+/** A prefix body: a byte string (one char 0-255 per byte). */
+const byteString = (maxLength: number) => fc.uint8Array({ maxLength }).map((b) => Buffer.from(b).toString('latin1'));
+
 const extent = fc.record({ inside: u32, outside: u32, count: u32 });
 const extents = fc.array(extent, { maxLength: 4 });
 
@@ -18,12 +21,12 @@ export const arbImage = (opts: { ext?: boolean } = {}): fc.Arbitrary<Image> =>
       prefix: fc.oneof(
         fc.constant('default' as const),
         fc.record({
-          headerArch: fc.option(fc.uint8Array({ maxLength: 24 }), { nil: undefined }),
+          headerArch: fc.option(byteString(24), { nil: undefined }),
           container: fc.option(
             fc.record({
-              body: fc.uint8Array({ maxLength: 8 }),
-              lsmName: fc.option(fc.uint8Array({ maxLength: 16 }), { nil: undefined }),
-              lsmInfo: fc.option(fc.uint8Array({ maxLength: 24 }), { nil: undefined }),
+              body: byteString(8),
+              lsmName: fc.option(byteString(16), { nil: undefined }),
+              lsmInfo: fc.option(byteString(24), { nil: undefined }),
             }),
             { nil: undefined },
           ),

@@ -3,7 +3,7 @@
 // object types, between and around the creds records.
 import fc from 'fast-check';
 import { Readable } from 'stream';
-import { ImageFormatError, decode, encode, readImage, validate, type Dialect, type ImagePrefix } from '../../lib/format';
+import { ImageEncodeError, ImageFormatError, decode, encode, readImage, validate, type Dialect, type ImagePrefix } from '../../lib/format';
 import { arbImage } from './arbitraries';
 import { BOTH_DIALECTS, NUM, PREFIX_LEN, concat, endlessAfter, extendedImage, goldenImage, record, splice, walk } from './helpers';
 import { FOREIGN_KINDS, ForeignRecords, bodyBoundaries, rng, withForeignRecords, withV23KernelPids } from './real-kernel';
@@ -24,11 +24,9 @@ function failure(f: () => unknown): ImageFormatError {
   throw new Error('no error');
 }
 
-const name11 = (s: string) => {
-  const b = new Uint8Array(11);
-  b.set(Buffer.from(s, 'latin1'));
-  return b;
-};
+const name11 = (s: string) => s.padEnd(11, '\0');
+const bytes = (...b: number[]) => Buffer.from(b).toString('latin1');
+const zeros = (n: number) => '\0'.repeat(n);
 
 describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   const N = NUM[dialect];
@@ -36,11 +34,11 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   describe('detection, with and without the optional prefix', () => {
     const prefixes: [string, ImagePrefix][] = [
       ['none (as cr-creds wrote before)', {}],
-      ['HEADER_ARCH only', { headerArch: Uint8Array.from([1, 0, 0, 0, 0, 2, 0, 0]) }],
-      ['CONTAINER alone', { container: { body: new Uint8Array(0) } }],
-      ['CONTAINER and the LSM name', { container: { body: new Uint8Array(0), lsmName: name11('selinux') } }],
-      ['CONTAINER and LSM_INFO', { container: { body: new Uint8Array(0), lsmInfo: Uint8Array.from([1, 2, 3, 4]) } }],
-      ['all of it', { headerArch: new Uint8Array(8), container: { body: new Uint8Array(0), lsmName: name11('smack'), lsmInfo: new Uint8Array(16) } }],
+      ['HEADER_ARCH only', { headerArch: bytes(1, 0, 0, 0, 0, 2, 0, 0) }],
+      ['CONTAINER alone', { container: { body: '' } }],
+      ['CONTAINER and the LSM name', { container: { body: '', lsmName: name11('selinux') } }],
+      ['CONTAINER and LSM_INFO', { container: { body: '', lsmInfo: bytes(1, 2, 3, 4) } }],
+      ['all of it', { headerArch: zeros(8), container: { body: '', lsmName: name11('smack'), lsmInfo: zeros(16) } }],
     ];
     test.each(prefixes)('%s', async (_, prefix) => {
       for (const order of ['little', 'big'] as const) {
@@ -158,6 +156,21 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
   });
 });
 
+test('prefix bodies are byte strings: every byte value reads and writes back, decode after decode; other chars are refused', () => {
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
+  const prefix: ImagePrefix = { headerArch: all.slice(0, 8), container: { body: all.slice(250), lsmName: name11('apparmor'), lsmInfo: all } };
+  const bytes = encode({ ...goldenImage('big', 88, 'v21'), prefix });
+  const a = decode(bytes);
+  expect(a.prefix).toEqual(prefix);
+  expect(encode(a)).toEqual(bytes);
+  // Bodies kept from the last decode are handed out only for the same bytes.
+  const other = encode({ ...goldenImage('big', 88, 'v21'), prefix: { headerArch: all.slice(1, 9), container: { body: all.slice(251), lsmInfo: all.slice(1) } } });
+  expect(decode(other).prefix).toEqual({ headerArch: all.slice(1, 9), container: { body: all.slice(251), lsmInfo: all.slice(1) } });
+  expect(decode(bytes).prefix).toEqual(prefix);
+  for (const bad of [{ headerArch: '\u0100' }, { container: { body: '', lsmName: 'caf\u00e9\u20ac' } }, { headerArch: new Uint8Array(8) as unknown as string }])
+    expect(() => encode({ ...goldenImage(), prefix: bad })).toThrow(ImageEncodeError);
+});
+
 test('the same bytes read as v21 or v23 by TREE alone (what follows the prefix)', () => {
   const img = goldenImage('little', 88, 'v21');
   const as: Record<Dialect, Uint8Array> = { v21: encode(img), v23: encode(img, { dialect: 'v23' }) };
@@ -165,7 +178,7 @@ test('the same bytes read as v21 or v23 by TREE alone (what follows the prefix)'
 });
 
 describe('a v23 kernel image: PIDS and its PID objects before TREE', () => {
-  const prefixes: ImagePrefix[] = [{}, { headerArch: new Uint8Array(8), container: { body: new Uint8Array(0), lsmName: name11('selinux'), lsmInfo: new Uint8Array(8) } }];
+  const prefixes: ImagePrefix[] = [{}, { headerArch: zeros(8), container: { body: '', lsmName: name11('selinux'), lsmInfo: zeros(8) } }];
 
   test.each([4, 8] as const)('read as v23 (PID object fixed part %i bytes), both byte orders, with and without the prefix; the stream reader agrees', async (entry) => {
     for (const order of ['little', 'big'] as const)
