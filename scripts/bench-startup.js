@@ -9,7 +9,7 @@
 // The machine's load average is printed before and after.
 // Goal: at most 1.3x for all three.
 //
-//   npx tsc -p tsconfig.build.json && node scripts/bench-startup.js
+//   npm run build:ts && node scripts/bench-startup.js      (tsc, then the commands' bundles)
 //   ROUNDS=60 nice -n -5 node scripts/bench-startup.js     (more rounds; ahead of other work)
 'use strict';
 const { spawn, spawnSync } = require('child_process');
@@ -25,7 +25,7 @@ const CLI = process.env.CR_CREDS_CLI || path.join(__dirname, '..', 'dist', 'cli'
 const BASE = process.env.CR_CREDS_CLI_BASE;
 for (const f of [CLI, BASE].filter(Boolean)) {
   if (!fs.existsSync(f)) {
-    console.error(`bench-startup: no ${f}: build first: npx tsc -p tsconfig.build.json`);
+    console.error(`bench-startup: no ${f}: build first: npm run build:ts`);
     process.exit(2);
   }
 }
@@ -87,6 +87,10 @@ try {
   const floorMin = Math.min(...floor);
   const floorCpu = cpu['node -e 0'] / ROUNDS;
   console.log(`node ${process.version}, ${os.cpus().length} CPUs, load average ${loadBefore} before, ${load()} after; ${ROUNDS} rounds interleaved`);
+  // Without bundles (a plain tsc build) each command loads module by module.
+  for (const [label, f] of [['', CLI], ['base: ', BASE]].filter(([, f]) => f)) {
+    if (!fs.existsSync(path.join(path.dirname(f), 'bundles'))) console.log(`  ${label}${f}: no command bundles (npm run build:ts makes them)`);
+  }
   console.log(`  ${''.padEnd(30)} ${'wall median'.padStart(11)}  ${'ratio'.padStart(5)} ${'(quartiles)'.padEnd(11)}  ${'fastest'.padStart(9)}  ${'ratio'.padStart(5)}  ${'CPU mean'.padStart(9)}  ratio`);
   for (const [k, xs] of Object.entries(wall)) {
     const perRound = xs.map((x, i) => x / floor[i]);
