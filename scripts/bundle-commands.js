@@ -7,8 +7,9 @@
 // Each module keeps its identity: it is registered in require.cache under its own filename, so
 // a module that is already loaded (by the CLI's entry) is used as it is, and one loaded later
 // by path (a library error class, say) is the bundle's. A bundle runs only while every source
-// it was made from is unchanged (size and mtime, checked on load); after a plain `tsc` it stands
-// aside and the command loads module by module (lib/cli/commands/by-name.ts).
+// it was made from is as it was (its size, and not modified after the bundle was written: npm
+// pack gives every file one mtime, so equal times pass); after a plain `tsc` it stands aside
+// and the command loads module by module (lib/cli/commands/by-name.ts).
 //
 //   npx tsc -p tsconfig.build.json && node scripts/bundle-commands.js [DIST]
 'use strict';
@@ -37,8 +38,7 @@ function closure(entry) {
     if (modules.has(rel)) continue;
     const file = path.join(dist, rel);
     const source = fs.readFileSync(file, 'utf8');
-    const st = fs.statSync(file);
-    modules.set(rel, { source, size: st.size, mtimeMs: st.mtimeMs });
+    modules.set(rel, { source, size: fs.statSync(file).size });
     for (const m of source.matchAll(/\brequire\((["'])(\.{1,2}\/[^"']*)\1\)/g)) {
       const target = resolveRelative(rel, m[2]);
       if (target !== null) todo.push(target);
@@ -56,11 +56,12 @@ const Module = require('module');
 
 const dist = path.join(__dirname, '..', '..');
 
-/** Whether every source is as it was when this bundle was made. */
+/** Whether every source is as it was when this bundle was made: its size, no later change. */
 function fresh() {
+  const made = fs.statSync(__filename).mtimeMs;
   for (const rel in defs) {
     const st = fs.statSync(path.join(dist, rel), { throwIfNoEntry: false });
-    if (st === undefined || st.size !== defs[rel][0] || st.mtimeMs !== defs[rel][1]) return false;
+    if (st === undefined || st.size !== defs[rel][0] || st.mtimeMs > made) return false;
   }
   return true;
 }
@@ -85,7 +86,7 @@ function load(rel, parent) {
     return outside(request);
   };
   try {
-    defs[rel][2].call(mod.exports, mod.exports, req, mod, filename, dirname);
+    defs[rel][1].call(mod.exports, mod.exports, req, mod, filename, dirname);
   } catch (e) {
     delete require.cache[filename];
     throw e;
@@ -102,7 +103,7 @@ function bundle(name) {
   out += 'const defs = {\n';
   for (const [rel, m] of modules) {
     const body = m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-    out += `${JSON.stringify(rel)}: [${m.size}, ${m.mtimeMs}, function (exports, require, module, __filename, __dirname) {\n${body}}],\n`;
+    out += `${JSON.stringify(rel)}: [${m.size}, function (exports, require, module, __filename, __dirname) {\n${body}}],\n`;
   }
   out += '};\n';
   out += LOADER;
