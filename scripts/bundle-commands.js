@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// After tsc: one file per CLI command, dist/cli/bundles/NAME.js, holding every compiled module
-// the command's module reaches by a relative require (at load or on first use). Starting a
-// command then resolves, stats and reads one file instead of some thirty, which is most of what
-// a command's own start-up costs beside `node -e 0` (scripts/bench-startup.js).
+// After tsc: one file per CLI command, dist/cli/bundles/NAME.js, holding the source of every
+// compiled module the command's module reaches by a relative require (at load or on first use).
+// Starting a command then resolves, stats and reads one file instead of some thirty, which is
+// most of what a command's own start-up costs beside `node -e 0` (scripts/bench-startup.js).
+// The sources are kept as strings and compiled when first required (as node compiles a module
+// file, under its own filename, so stack traces name the module and line): a module a run does
+// not need (restart's engine under `restart --help`) costs no parsing.
 //
 // Each module keeps its identity: it is registered in require.cache under its own filename, so
 // a module that is already loaded (by the CLI's entry) is used as it is, and one loaded later
@@ -47,12 +50,13 @@ function closure(entry) {
   return modules;
 }
 
-// The loader every bundle starts with. `load` runs a module of the bundle once, registered in
+// The loader every bundle ends with. `load` runs a module of the bundle once, registered in
 // require.cache first (so a cycle sees its partial exports, as with node's own loader).
 const LOADER = `
 const fs = require('fs');
 const path = require('path');
 const Module = require('module');
+const vm = require('vm');
 
 const dist = path.join(__dirname, '..', '..');
 
@@ -86,7 +90,10 @@ function load(rel, parent) {
     return outside(request);
   };
   try {
-    defs[rel][1].call(mod.exports, mod.exports, req, mod, filename, dirname);
+    // Compiled when first required, as node compiles a module file: the same wrapper parameters,
+    // its own filename in stack traces.
+    const fn = vm.compileFunction(defs[rel][1], ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+    fn.call(mod.exports, mod.exports, req, mod, filename, dirname);
   } catch (e) {
     delete require.cache[filename];
     throw e;
@@ -103,7 +110,7 @@ function bundle(name) {
   out += 'const defs = {\n';
   for (const [rel, m] of modules) {
     const body = m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-    out += `${JSON.stringify(rel)}: [${m.size}, function (exports, require, module, __filename, __dirname) {\n${body}}],\n`;
+    out += `${JSON.stringify(rel)}: [${m.size}, ${JSON.stringify(body)}],\n`;
   }
   out += '};\n';
   out += LOADER;
