@@ -1,240 +1,158 @@
-// The kernel side of the agreement harness (lib/agreement): a freshly forked child performs a
-// list of CredOps with the restart child's own op code (ApplyOp, spawn_child.cc), going on past
-// refusals, reports each op's errno and its creds at the end (ReadCredState), and may finally
-// execve a reporter program that prints the creds it runs with. Synchronous: the child does a
-// few dozen syscalls and the caller wants the answer at once.
+#include "agreement.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "cred_state.h"
-#include "errors.h"
-#include "registry.h"
 #include "fd_io.h"
-#include "spawn_plan.h"
+#include "unique_fd.h"
 
 namespace crc {
 namespace {
 
-// What the child sends back over its pipe: per op an int32 errno, then CredHead and its groups,
-// then, when an exec was asked, either 'E' + int32 errno (execve failed) or the reporter's text.
-struct CredHead {
-  uint32_t ids[8];
-  uint64_t caps[5];
-  int32_t securebits, no_new_privs, ngroups, read_err;
-};
+// What the child sends back over its pipe: per op an int32 errno; an int32 errno of reading its
+// creds, then (when 0) the CredState up to its groups and ngroups of those; then, when an exec
+// was asked, either 'E' + int32 errno (execve failed) or the reporter's text.
+constexpr size_t kCredHead = offsetof(CredState, groups);
 
+// The reporter's command line, laid out before fork.
 struct ExecJob {
   std::string path;
-  std::vector<std::string> argv_s;
-  std::vector<char*> argv;
+  char* argv[2] = {nullptr, nullptr};
   char* envp[1] = {nullptr};
 };
 
+[[noreturn]] void ExecFailed(int out, int32_t err) {
+  char rec[1 + sizeof err] = {'E'};
+  memcpy(rec + 1, &err, sizeof err);
+  WriteAll(out, rec, sizeof rec);
+  _exit(0);
+}
+
 [[noreturn]] void RunAgreementChild(const Plan& plan, CredState* st, const ExecJob* exec, int out) {
-  // As the restart child does first: the ops and the reporter run with the signals a program gets.
-  ResetSignals();  // fails only if sigprocmask does, which it cannot with a valid set
+  // As the restart child does first: the ops and the reporter run with the signals a program
+  // gets. What the child cannot write, the parent sees missing: a short report.
+  if (ResetSignals() < 0) _exit(127);
   for (const OpRec& op : plan.ops) {
     int field = 0;
-    int32_t err = ApplyOp(plan, op, &field);
-    WriteAll(out, &err, sizeof err);
+    int32_t err = -ApplyOp(plan, op, &field);
+    if (WriteAll(out, &err, sizeof err) < 0) _exit(127);
   }
-  CredHead h = {};
-  int r = ReadCredState(st);
-  h.read_err = r < 0 ? -r : 0;
-  if (r == 0) {
-    uint32_t ids[8] = {st->ruid, st->euid, st->suid, st->fsuid, st->rgid, st->egid, st->sgid, st->fsgid};
-    for (int i = 0; i < 8; i++) h.ids[i] = ids[i];
-    uint64_t caps[5] = {st->inheritable, st->permitted, st->effective, st->bounding, st->ambient};
-    for (int i = 0; i < 5; i++) h.caps[i] = caps[i];
-    h.securebits = st->securebits;
-    h.no_new_privs = st->no_new_privs;
-    h.ngroups = st->ngroups;
-  }
-  WriteAll(out, &h, sizeof h);
-  if (r == 0) WriteAll(out, st->groups, size_t(h.ngroups) * sizeof(uint32_t));
+  int32_t read_err = -ReadCredState(st);
+  if (WriteAll(out, &read_err, sizeof read_err) < 0) _exit(127);
+  if (read_err != 0) _exit(0);
+  if (WriteAll(out, st, kCredHead) < 0) _exit(127);
+  if (WriteAll(out, st->groups, size_t(st->ngroups) * sizeof(uint32_t)) < 0) _exit(127);
   if (exec) {
-    if (dup2(out, 1) < 0) {
-      int32_t e = errno;
-      WriteAll(out, "E", 1);
-      WriteAll(out, &e, sizeof e);
-      _exit(0);
-    }
-    execve(exec->path.c_str(), exec->argv.data(), const_cast<char**>(exec->envp));
-    int32_t e = errno;
-    WriteAll(out, "E", 1);
-    WriteAll(out, &e, sizeof e);
+    // The reporter must get fd 1 without close-on-exec; dup2 clears it on the copy.
+    if (dup2(out, 1) < 0) ExecFailed(out, errno);
+    execve(exec->path.c_str(), exec->argv, const_cast<char**>(exec->envp));
+    ExecFailed(out, errno);
   }
   _exit(0);
 }
 
-Napi::Value HeadToJs(Napi::Env env, const CredHead& h, const uint32_t* groups) {
-  Napi::Object o = Napi::Object::New(env);
-  const char* names[8] = {"uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid"};
-  for (int i = 0; i < 8; i++) o.Set(names[i], h.ids[i]);
-  Napi::Array g = Napi::Array::New(env, size_t(h.ngroups));
-  for (int i = 0; i < h.ngroups; i++) g.Set(uint32_t(i), groups[i]);
-  o.Set("groups", g);
-  Napi::Object caps = Napi::Object::New(env);
-  const char* cn[5] = {"inheritable", "permitted", "effective", "bounding", "ambient"};
-  for (int i = 0; i < 5; i++) caps.Set(cn[i], Napi::BigInt::New(env, h.caps[i]));
-  o.Set("caps", caps);
-  o.Set("securebits", h.securebits);
-  o.Set("noNewPrivs", h.no_new_privs != 0);
-  return o;
-}
+}  // namespace
 
-// runCredOps(ops, exec?) -> { errors: (string|null)[], creds, exec?: { error?: string, output?: string } }
-Napi::Value RunCredOps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "runCredOps(ops, exec?)");
-  Napi::Array ops = info[0].As<Napi::Array>();
-  Plan plan;
-  for (uint32_t i = 0; i < ops.Length(); i++) {
-    Napi::Value v = ops.Get(i);
-    if (!v.IsObject()) throw Napi::TypeError::New(env, "runCredOps: ops must be objects");
-    Napi::Object o = v.As<Napi::Object>();
-    std::string name = o.Get("op").ToString().Utf8Value();
-    if (name == "sys_restart" || name == "execve")
-      throw Napi::TypeError::New(env, "runCredOps: op '" + name + "' is not allowed in the list (execve: pass exec)");
-    plan.ops.push_back(ParseOp(&plan, o));
-  }
+bool RunAgreementOps(const Plan& plan, const std::string* exec_path, AgreementRun* run, Failure* f) {
   std::unique_ptr<ExecJob> exec;
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object e = info[1].As<Napi::Object>();
+  if (exec_path) {
     exec.reset(new ExecJob);
-    exec->path = e.Get("path").ToString().Utf8Value();
-    exec->argv_s.push_back(exec->path);
-    for (std::string& s : exec->argv_s) exec->argv.push_back(&s[0]);
-    exec->argv.push_back(nullptr);
+    exec->path = *exec_path;
+    exec->argv[0] = &exec->path[0];
   }
   std::unique_ptr<CredState> st(new CredState);  // before fork: never on the child's stack
-
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) throw ErrnoError(env, "pipe2", errno);
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    f->Errno("pipe2", errno, 0);
+    return false;
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (err != 0) {
+    f->Errno("pthread_sigmask", err, 0);
+    return false;
+  }
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
-  if (pid == 0) {
-    close(p[0]);
-    // The reporter must get fd 1 without close-on-exec; dup2 clears it on the copy.
-    RunAgreementChild(plan, st.get(), exec.get(), p[1]);
-  }
+  if (pid == 0) RunAgreementChild(plan, st.get(), exec.get(), wr.get());
   int fork_err = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(p[1]);
+  err = pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    close(p[0]);
-    throw ErrnoError(env, "clone", fork_err);
+    f->Errno("clone", fork_err, 0);
+    return false;
   }
+  wr.reset();
   std::string buf;
   char chunk[65536];
-  int read_err = 0;
+  int pipe_err = 0;
   for (;;) {
-    ssize_t n = read(p[0], chunk, sizeof chunk);
+    ssize_t n = read(rd.get(), chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      read_err = errno;
+      pipe_err = errno;
       break;
     }
     if (n == 0) break;
     buf.append(chunk, size_t(n));
   }
-  close(p[0]);
+  rd.reset();
   int status = 0;
   while (waitpid(pid_t(pid), &status, __WALL) < 0 && errno == EINTR) {
   }
-  if (read_err != 0) throw ErrnoError(env, "read agreement pipe", read_err, int(pid));
+  if (err != 0) {
+    f->Errno("pthread_sigmask", err, int(pid));
+    return false;
+  }
+  if (pipe_err != 0) {
+    f->Errno("read agreement pipe", pipe_err, int(pid));
+    return false;
+  }
 
   size_t nops = plan.ops.size();
-  size_t need = nops * sizeof(int32_t) + sizeof(CredHead);
-  if (buf.size() < need) throw ErrnoError(env, "agreement child: short report", EIO, int(pid));
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Array errs = Napi::Array::New(env, nops);
-  for (size_t i = 0; i < nops; i++) {
-    int32_t e;
-    memcpy(&e, buf.data() + i * sizeof e, sizeof e);
-    errs.Set(uint32_t(i), e == 0 ? env.Null() : Napi::Value(Napi::String::New(env, ErrnoName(e))));
+  size_t need = nops * sizeof(int32_t) + sizeof(int32_t);
+  if (buf.size() < need) {
+    f->Errno("agreement child: short report", EIO, int(pid));
+    return false;
   }
-  out.Set("errors", errs);
-  CredHead h;
-  memcpy(&h, buf.data() + nops * sizeof(int32_t), sizeof h);
-  if (h.read_err != 0) throw ErrnoError(env, "agreement child: read creds", h.read_err, int(pid));
-  size_t gbytes = size_t(h.ngroups) * sizeof(uint32_t);
-  if (h.ngroups < 0 || buf.size() < need + gbytes) throw ErrnoError(env, "agreement child: short groups", EIO, int(pid));
-  std::vector<uint32_t> groups(size_t(h.ngroups));
-  if (gbytes) memcpy(groups.data(), buf.data() + need, gbytes);
-  out.Set("creds", HeadToJs(env, h, groups.data()));
+  run->errors.resize(nops);
+  memcpy(run->errors.data(), buf.data(), nops * sizeof(int32_t));
+  int32_t read_err;
+  memcpy(&read_err, buf.data() + nops * sizeof(int32_t), sizeof read_err);
+  if (read_err != 0) {
+    f->Errno("agreement child: read creds", read_err, int(pid));
+    return false;
+  }
+  CredState* c = st.get();
+  if (buf.size() < need + kCredHead) {
+    f->Errno("agreement child: short report", EIO, int(pid));
+    return false;
+  }
+  memcpy(c, buf.data() + need, kCredHead);
+  need += kCredHead;
+  size_t gbytes = size_t(c->ngroups) * sizeof(uint32_t);
+  if (c->ngroups < 0 || c->ngroups > kMaxGroups || buf.size() < need + gbytes) {
+    f->Errno("agreement child: short groups", EIO, int(pid));
+    return false;
+  }
+  if (gbytes) memcpy(c->groups, buf.data() + need, gbytes);
+  run->creds = std::move(st);
   if (exec) {
     std::string rest = buf.substr(need + gbytes);
-    Napi::Object x = Napi::Object::New(env);
     if (rest.size() == 1 + sizeof(int32_t) && rest[0] == 'E') {
-      int32_t e;
-      memcpy(&e, rest.data() + 1, sizeof e);
-      x.Set("error", ErrnoName(e));
+      run->exec_failed = true;
+      memcpy(&run->exec_errno, rest.data() + 1, sizeof(int32_t));
     } else {
-      x.Set("output", rest);
+      run->exec_output = std::move(rest);
     }
-    out.Set("exec", x);
   }
-  return out;
+  return true;
 }
 
-// setFileCaps(path, { permitted, inheritable, effective, rootid? } | null): security.capability
-// (VFS_CAP_REVISION_2, or 3 with rootid), or removes it. For execve cases of the harness.
-Napi::Value SetFileCaps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString()) throw Napi::TypeError::New(env, "setFileCaps(path, caps|null)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (!info[1].IsObject()) {
-    if (removexattr(path.c_str(), "security.capability") != 0 && errno != ENODATA)
-      throw ErrnoError(env, "removexattr", errno);
-    return env.Undefined();
-  }
-  Napi::Object c = info[1].As<Napi::Object>();
-  auto u64 = [&](const char* k) {
-    bool lossless = false;
-    Napi::Value v = c.Get(k);
-    if (!v.IsBigInt()) throw Napi::TypeError::New(env, std::string("setFileCaps: ") + k + " must be a bigint");
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  };
-  uint64_t p = u64("permitted"), i = u64("inheritable");
-  bool eff = c.Get("effective").ToBoolean();
-  // Little-endian on disk; x86-64 is little-endian (the harness runs only there and on LE arm).
-  struct vfs_ns_cap_data d = {};
-  d.data[0].permitted = uint32_t(p);
-  d.data[1].permitted = uint32_t(p >> 32);
-  d.data[0].inheritable = uint32_t(i);
-  d.data[1].inheritable = uint32_t(i >> 32);
-  size_t len = XATTR_CAPS_SZ_2;
-  uint32_t rev = VFS_CAP_REVISION_2;
-  if (c.Get("rootid").IsNumber()) {
-    rev = VFS_CAP_REVISION_3;
-    len = XATTR_CAPS_SZ_3;
-    d.rootid = uint32_t(c.Get("rootid").As<Napi::Number>().Int64Value());
-  }
-  d.magic_etc = rev | (eff ? VFS_CAP_FLAGS_EFFECTIVE : 0);
-  if (setxattr(path.c_str(), "security.capability", &d, len, 0) != 0) throw ErrnoError(env, "setxattr", errno);
-  return env.Undefined();
-}
-
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("runCredOps", Napi::Function::New(env, RunCredOps, "runCredOps"));
-  exports.Set("setFileCaps", Napi::Function::New(env, SetFileCaps, "setFileCaps"));
-}
-
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);

@@ -6,11 +6,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <memory>
-
-#include "errors.h"
-#include "registry.h"
-
 namespace crc {
 
 int ReadCredState(CredState* s) {
@@ -19,6 +14,7 @@ int ReadCredState(CredState* s) {
   if (syscall(SYS_getresuid, &s->ruid, &s->euid, &s->suid) != 0) return -errno;
   if (syscall(SYS_getresgid, &s->rgid, &s->egid, &s->sgid) != 0) return -errno;
   // setfs[ug]id(-1) changes nothing (invalid id) and returns the current value.
+  // It cannot fail: its answer is the id, never -1.
   s->fsuid = static_cast<uint32_t>(syscall(SYS_setfsuid, -1));
   s->fsgid = static_cast<uint32_t>(syscall(SYS_setfsgid, -1));
 
@@ -40,54 +36,16 @@ int ReadCredState(CredState* s) {
     if (r < 0) break;  // EINVAL past cap_last_cap
     if (r == 1) s->bounding |= uint64_t(1) << cap;
     int a = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+    if (a < 0 && errno != EINVAL) return -errno;  // EINVAL: a kernel without ambient caps
     if (a == 1) s->ambient |= uint64_t(1) << cap;
   }
   int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   if (sb < 0) return -errno;
   s->securebits = sb;
   int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
-  s->no_new_privs = nnp < 0 ? 0 : nnp;
+  if (nnp < 0) return -errno;
+  s->no_new_privs = nnp;
   return 0;
 }
 
-Napi::Object CredStateToJs(Napi::Env env, const CredState& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("uid", s.ruid);
-  o.Set("euid", s.euid);
-  o.Set("suid", s.suid);
-  o.Set("fsuid", s.fsuid);
-  o.Set("gid", s.rgid);
-  o.Set("egid", s.egid);
-  o.Set("sgid", s.sgid);
-  o.Set("fsgid", s.fsgid);
-  Napi::Array groups = Napi::Array::New(env, s.ngroups);
-  for (int i = 0; i < s.ngroups; i++) groups.Set(uint32_t(i), s.groups[i]);
-  o.Set("groups", groups);
-  Napi::Object caps = Napi::Object::New(env);
-  caps.Set("inheritable", Napi::BigInt::New(env, s.inheritable));
-  caps.Set("permitted", Napi::BigInt::New(env, s.permitted));
-  caps.Set("effective", Napi::BigInt::New(env, s.effective));
-  caps.Set("bounding", Napi::BigInt::New(env, s.bounding));
-  caps.Set("ambient", Napi::BigInt::New(env, s.ambient));
-  o.Set("caps", caps);
-  o.Set("securebits", s.securebits);
-  o.Set("noNewPrivs", s.no_new_privs != 0);
-  return o;
-}
-
-namespace {
-// The calling (main JS) thread's creds.
-Napi::Value ReadThreadCreds(const Napi::CallbackInfo& info) {
-  std::unique_ptr<CredState> s(new CredState);  // not make_unique: no need to zero 256 KiB
-  int r = ReadCredState(s.get());
-  if (r < 0) throw ErrnoError(info.Env(), "read creds", -r);
-  return CredStateToJs(info.Env(), *s);
-}
-
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("readThreadCreds", Napi::Function::New(env, ReadThreadCreds, "readThreadCreds"));
-}
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);

@@ -1,7 +1,6 @@
 // The calling thread's credentials, read with raw syscalls only (no allocation, no locks), so
 // the same code serves the addon's main thread and a forked child before execve.
 #pragma once
-#include <napi.h>
 #include <stdint.h>
 
 namespace crc {
@@ -21,9 +20,5 @@ struct CredState {
 // Fills *s for the calling thread. Returns 0, or -errno (s is then partly filled).
 // Async-signal-safe.
 int ReadCredState(CredState* s);
-
-// {uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups: number[],
-//  caps: {inheritable, permitted, effective, bounding, ambient: bigint}, securebits, noNewPrivs}
-Napi::Object CredStateToJs(Napi::Env env, const CredState& s);
 
 }  // namespace crc

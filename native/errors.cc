@@ -3,11 +3,6 @@
 #include <string.h>
 
 namespace crc {
-std::string ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? std::string(name) : "E" + std::to_string(err);
-}
-
 Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int pid,
                        const std::string& detail) {
   std::string msg = syscall + (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + ": " +
@@ -18,6 +13,14 @@ Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, int err, int p
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
   if (pid > 0) e.Set("pid", Napi::Number::New(env, pid));
+  return e;
+}
+
+Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
+  if (f.code.empty()) return ErrnoError(env, f.syscall, f.err, f.pid, f.detail);
+  Napi::Error e = Napi::Error::New(env, f.detail);
+  e.Set("code", Napi::String::New(env, f.code));
+  if (f.pid > 0) e.Set("pid", Napi::Number::New(env, f.pid));
   return e;
 }
 }  // namespace crc

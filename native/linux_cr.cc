@@ -3,15 +3,11 @@
 #include "linux_cr.h"
 
 #include <errno.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <mutex>
 #include <string>
-
-#include "errors.h"
-#include "registry.h"
 
 namespace crc {
 
@@ -37,61 +33,32 @@ LinuxCrSymbols ScanLinuxCrSymbols() {
   return s;
 }
 
-namespace {
-
-// The scan reads all of /proc/kallsyms (tens of ms); the answer cannot change while we run.
-const LinuxCrSymbols& CachedSymbols() {
+// It reads all of /proc/kallsyms (tens of ms).
+const LinuxCrSymbols& CachedLinuxCrSymbols() {
   static std::once_flag once;
   static LinuxCrSymbols syms;
   std::call_once(once, [] { syms = ScanLinuxCrSymbols(); });
   return syms;
 }
 
-Napi::Error NoLinuxCr(Napi::Env env, const std::string& why) {
-  Napi::Error e = Napi::Error::New(env, "the running kernel has no linux-cr sys_checkpoint: " + why);
-  e.Set("code", Napi::String::New(env, "ERR_NO_LINUX_CR"));
-  return e;
-}
-
-// linuxCrCheckpoint(pid, fd, flags, nr): the kernel's own checkpoint of pid's tree into fd,
-// through syscall nr. The gate comes first: without sys_checkpoint nothing is issued, whatever nr.
-Napi::Value LinuxCrCheckpoint(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
-    throw Napi::TypeError::New(env, "linuxCrCheckpoint(pid, fd, flags, nr): numbers expected");
-  const LinuxCrSymbols& s = CachedSymbols();
-  if (!s.kallsyms_readable) throw NoLinuxCr(env, "/proc/kallsyms is unreadable");
-  if (!s.sys_checkpoint) throw NoLinuxCr(env, "sys_checkpoint is not in /proc/kallsyms");
-  if (info.Length() < 4 || !info[3].IsNumber() || info[3].As<Napi::Number>().Int64Value() <= 0)
-    throw NoLinuxCr(env, "no sys_checkpoint syscall number was given");
-  long nr = long(info[3].As<Napi::Number>().Int64Value());
-  int pid = info[0].As<Napi::Number>().Int32Value();
-  long r = syscall(nr, pid, info[1].As<Napi::Number>().Int32Value(),
-                   static_cast<unsigned long>(info[2].As<Napi::Number>().Int64Value()), -1);
-  if (r < 0) throw ErrnoError(env, "checkpoint", errno, pid);
-  return Napi::Number::New(env, double(r));
-}
-
-}  // namespace
-
 bool KernelHasSysRestart() {
-  const LinuxCrSymbols& s = CachedSymbols();
+  const LinuxCrSymbols& s = CachedLinuxCrSymbols();
   return s.kallsyms_readable && s.sys_restart;
 }
 
-namespace {
-
-Napi::Value LinuxCrAvailable(const Napi::CallbackInfo& info) {
-  const LinuxCrSymbols& s = CachedSymbols();
-  return Napi::Boolean::New(info.Env(), s.sys_checkpoint && s.sys_restart);
+bool LinuxCrCheckpoint(int pid, int fd, unsigned long flags, long nr, long* result, Failure* f) {
+  const std::string why = "the running kernel has no linux-cr sys_checkpoint: ";
+  const LinuxCrSymbols& s = CachedLinuxCrSymbols();
+  if (!s.kallsyms_readable) f->Coded("ERR_NO_LINUX_CR", why + "/proc/kallsyms is unreadable", 0);
+  else if (!s.sys_checkpoint) f->Coded("ERR_NO_LINUX_CR", why + "sys_checkpoint is not in /proc/kallsyms", 0);
+  else if (nr <= 0) f->Coded("ERR_NO_LINUX_CR", why + "no sys_checkpoint syscall number was given", 0);
+  if (f->set) return false;
+  *result = syscall(nr, pid, fd, flags, -1);
+  if (*result < 0) {
+    f->Errno("checkpoint", errno, pid);
+    return false;
+  }
+  return true;
 }
 
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("linuxCrCheckpoint", Napi::Function::New(env, LinuxCrCheckpoint, "linuxCrCheckpoint"));
-  exports.Set("linuxCrAvailable", Napi::Function::New(env, LinuxCrAvailable, "linuxCrAvailable"));
-}
-
-}  // namespace
 }  // namespace crc
-
-CRC_REGISTER_EXPORTS(crc::Export);

@@ -4,6 +4,8 @@
 // 301/302, 304/305, 313/314; on today's kernels all of them belong to other syscalls): they are
 // chosen in JS (lib/native/linux-cr-syscalls.ts) and passed in.
 #pragma once
+#include "failure.h"
+
 
 namespace crc {
 
@@ -16,7 +18,14 @@ struct LinuxCrSymbols {
 // Scans /proc/kallsyms (once per call).
 LinuxCrSymbols ScanLinuxCrSymbols();
 
+// The scan of /proc/kallsyms, made once: the answer cannot change while we run.
+const LinuxCrSymbols& CachedLinuxCrSymbols();
+
 // The cached scan: true only when /proc/kallsyms shows sys_restart.
 bool KernelHasSysRestart();
+
+// The kernel's own checkpoint of pid's tree into fd, through syscall nr: the gate comes first,
+// and without sys_checkpoint nothing is issued, whatever nr (Failure code ERR_NO_LINUX_CR).
+bool LinuxCrCheckpoint(int pid, int fd, unsigned long flags, long nr, long* result, Failure* f);
 
 }  // namespace crc

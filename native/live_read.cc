@@ -203,7 +203,7 @@ struct LiveRead {
 void PostEarly(LiveRead* r) {
   if (r->o.threads || r->o.unknown == Unknown::kSkip) return;
   r->batch = SecurebitsBatch::Post(SecurebitsRequests(r->pids, r->pids.size(), r->o, nullptr),
-                                   r->o.unknown == Unknown::kMark, r->notify_fd);
+                                   r->o.unknown == Unknown::kMark);
 }
 
 // /proc for each process, stopping at the first that fails; then the late post, if any.
@@ -213,7 +213,7 @@ void ReadProcPart(LiveRead* r) {
     if (!ReadLiveProc(r->pids[r->nread], r->o, &r->tasks[r->nread], &r->proc_failure)) break;
   if (!r->batch && r->o.unknown != Unknown::kSkip)
     r->batch = SecurebitsBatch::Post(SecurebitsRequests(r->pids, r->nread, r->o, &r->tasks),
-                                     r->o.unknown == Unknown::kMark, r->notify_fd);
+                                     r->o.unknown == Unknown::kMark);
 }
 
 // Once /proc is read and the tracer is done: the securebits into the tasks. The failure
@@ -367,9 +367,6 @@ Napi::Value TasksToJs(Napi::Env env, const std::vector<LiveTask>& tasks, bool fl
 
 // Processes read on the calling thread rather than on the pool (leaders only; see below).
 constexpr size_t kInlinePids = 4;
-// How long such a call may wait on its CPU for the tracer before it leaves the wait to the
-// event loop: the most it holds the loop beyond its own /proc reads.
-constexpr long kSpinUs = 100;
 
 // readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
 // readLiveTasksFlat (the same, flat).
@@ -414,6 +411,8 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   // The work keeps its failures in r (Join reports them): the Failure handed here is never set.
   PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
     try {
+      // The tracer told to write our notifier only now, when the loop is to wait for it.
+      if (r->batch && !r->batch->Ended()) r->batch->NotifyWhenDone(r->notify_fd);
       WhenTracerDone(
           env, [r] { return !r->batch || r->batch->Ended(); },
           [r, flat, deferred](Napi::Env env) {
@@ -428,10 +427,10 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   // A few processes' /proc files are read here, on the calling thread, as libuv reads
   // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
   if (!o.threads && r->pids.size() <= kInlinePids) {
+    // Then the call returns and the loop waits for the tracer: never waited for here, neither
+    // spinning (the scheduler often puts the tracer, woken by our request, on this very CPU)
+    // nor asleep (measured: dearer than the loop's turn, the notice included).
     ReadProcPart(r.get());
-    // The tracer is then most often a few tens of microseconds from done (median 35 us here,
-    // 99th percentile 70-115): waiting for it on this CPU saves this thread's sleep and wake.
-    if (r->batch) r->batch->Ended(kSpinUs);
     auto deferred = Napi::Promise::Deferred::New(env);
     then(env, deferred, Failure());
     return deferred.Promise();

@@ -1,5 +1,5 @@
-// Shared by the live-checkpoint sources (live_read, securebits_ptrace, userns): a Failure
-// (failure.h) turned into a JS error on the JS thread, and an AsyncWorker that settles a Promise.
+// Shared by the bindings that work off the JS thread (live_read, userns_js): an AsyncWorker that
+// settles a Promise, the Failure (failure.h) made into a JS error on the JS thread.
 #pragma once
 #include <napi.h>
 
@@ -8,17 +8,8 @@
 
 #include "errors.h"
 #include "failure.h"
-#include "vm_child.h"
 
 namespace crc {
-
-inline Napi::Error FailureToJs(Napi::Env env, const Failure& f) {
-  if (f.code.empty()) return ErrnoError(env, f.syscall, f.err, f.pid, f.detail);
-  Napi::Error e = Napi::Error::New(env, f.detail);
-  e.Set("code", Napi::String::New(env, f.code));
-  if (f.pid > 0) e.Set("pid", Napi::Number::New(env, f.pid));
-  return e;
-}
 
 // Settles a Promise with result(env), or rejects it with the failure (or what result threw).
 inline void SettlePromise(Napi::Env env, const Napi::Promise::Deferred& deferred, const Failure& f,
@@ -57,10 +48,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override { work_(&failure_); }
-  void OnOK() override {
-    ReapVmChildren();  // a helper of this work, gone by now
-    then_(Env(), deferred_, failure_);
-  }
+  void OnOK() override { then_(Env(), deferred_, failure_); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:

@@ -1,43 +1,27 @@
-// Kernel probe: what the running kernel offers for credential checkpoint/restart.
-// Reads only; the experiments (user namespaces, securebits, ptrace) run in throwaway children.
+#include "probe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/utsname.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
-#include <string>
 
-#include "errors.h"
-#include "linux_cr.h"
-#include "registry.h"
-#include "live_worker.h"
-#include "vm_child.h"
+#include "one_shot_child.h"
 
 namespace crc {
 namespace {
 
-bool ReadFirstLine(const char* path, std::string* out) {
-  std::ifstream f(path);
-  if (!f) return false;
-  std::getline(f, *out);
-  return true;
-}
-
+// The number in the first line of a /proc/sys file, or `fallback`.
 long ReadLong(const char* path, long fallback) {
-  std::string s;
-  if (!ReadFirstLine(path, &s)) return fallback;
-  try {
-    return std::stol(s);
-  } catch (...) {
-    return fallback;
-  }
+  std::ifstream f(path);
+  long v;
+  return f >> v ? v : fallback;
 }
 
 // /proc/sys/kernel/cap_last_cap where present; else the highest cap PR_CAPBSET_READ accepts.
@@ -49,20 +33,12 @@ int CapLastCap() {
   return cap;
 }
 
-// Forks a child that tries unshare(CLONE_NEWUSER); the child does nothing else before _exit,
-// which keeps it safe in a multi-threaded parent. Returns 0 or the errno the child saw.
+int ChildUnshareUser(void*) { return unshare(CLONE_NEWUSER) == 0 ? 0 : (errno & 0xff); }
+
+// Whether a user namespace can be created here, in a throwaway child. 0 or -errno.
 int TryCreateUserNamespace() {
-  pid_t pid = fork();
-  if (pid < 0) return errno;
-  if (pid == 0) {
-    _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : (errno & 0xff));
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return errno;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return EIO;
+  int r = RunOneShotChild(ChildUnshareUser, nullptr, nullptr, 0);
+  return r <= 0 ? r : -r;
 }
 
 // Which securebits this kernel knows: each bit is added to the current word in a throwaway
@@ -83,13 +59,14 @@ int ChildSetSecurebit(void* arg) {
 
 long KnownSecurebits() {
   SecbitJob job{-1};
-  int r = RunInVmChild(ChildSetSecurebit, &job);
+  int r = RunOneShotChild(ChildSetSecurebit, &job, nullptr, 0);
   if (r != 0) return r < 0 ? r : -r;
   long cur = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-  long mask = cur < 0 ? 0 : cur;  // bits already set are known
+  if (cur < 0) return -errno;
+  long mask = cur;  // bits already set are known
   for (int bit = 0; bit < 32; bit++) {
     job.bit = bit;
-    r = RunInVmChild(ChildSetSecurebit, &job);
+    r = RunOneShotChild(ChildSetSecurebit, &job, nullptr, 0);
     if (r < 0) return r;
     if (r == 0) mask |= 1L << bit;
   }
@@ -103,12 +80,14 @@ struct DepthJob {
   int err;
 };
 
+// A /proc map file takes its whole content in one write(). 0 or -errno.
 int WriteSmall(const char* path, const char* text, int len) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int r = write(fd, text, len) == len ? 0 : -1;
-  close(fd);
-  return r;
+  if (fd < 0) return -errno;
+  ssize_t n = write(fd, text, size_t(len));
+  int err = n < 0 ? errno : n != len ? EIO : 0;
+  if (close(fd) != 0 && err == 0) err = errno;
+  return -err;
 }
 
 // "0 ID 1\n" without printf (async-signal-safe).
@@ -136,92 +115,61 @@ int ChildNestUserNs(void* arg) {
       return 0;
     }
     int len = IdLine(line, uid);
-    if (WriteSmall("/proc/self/uid_map", line, len) != 0 ||
-        WriteSmall("/proc/self/setgroups", "deny", 4) != 0) {
-      j->err = errno;
-      return 0;
-    }
-    len = IdLine(line, gid);
-    if (WriteSmall("/proc/self/gid_map", line, len) != 0) {
-      j->err = errno;
+    int r = WriteSmall("/proc/self/uid_map", line, len);
+    if (r == 0) r = WriteSmall("/proc/self/setgroups", "deny", 4);
+    if (r == 0) r = WriteSmall("/proc/self/gid_map", line, IdLine(line, gid));
+    if (r < 0) {
+      j->err = -r;
       return 0;
     }
   }
   return 0;
 }
 
-// Can we trace here? Seize, interrupt and release a paused child of our own.
+// Can we trace here? Seize, interrupt and release a paused child of our own. 0 or -errno.
 int TryPtrace() {
-  pid_t pid = fork();
-  if (pid < 0) return errno;
+  // Every signal blocked across the fork: the child waits with them blocked (none of Node's
+  // handlers runs there) until SIGKILL. A raw clone: no atfork handlers; no exit signal.
+  sigset_t all, old;
+  sigfillset(&all);
+  int err = pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (err != 0) return -err;
+  long pid = syscall(SYS_clone, 0, 0, nullptr, nullptr, 0);
   if (pid == 0) {
     for (;;) pause();
   }
-  int err = 0;
+  err = pid < 0 ? errno : 0;
+  int mask_err = pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return -err;
   int status;
-  if (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) != 0) {
-    err = errno;
-  } else {
-    if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) err = errno;
-    else if (waitpid(pid, &status, __WALL) < 0) err = errno;
-    else if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0) err = errno;
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) != 0) err = errno;
+  else if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) err = errno;
+  else if (waitpid(pid_t(pid), &status, __WALL) < 0) err = errno;
+  else if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0) err = errno;
+  if (kill(pid_t(pid), SIGKILL) != 0 && err == 0) err = errno;
+  while (waitpid(pid_t(pid), &status, __WALL) < 0 && errno == EINTR) {
   }
-  kill(pid, SIGKILL);
-  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-  }
-  return err;
-}
-
-Napi::Value Probe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  struct utsname u;
-  if (uname(&u) != 0) throw ErrnoError(env, "uname", errno);
-
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("sysname", u.sysname);
-  out.Set("release", u.release);
-  out.Set("version", u.version);
-  out.Set("machine", u.machine);
-  out.Set("capLastCap", CapLastCap());
-
-  Napi::Object userns = Napi::Object::New(env);
-  userns.Set("maxUserNamespaces", ReadLong("/proc/sys/user/max_user_namespaces", -1));
-  int err = TryCreateUserNamespace();
-  userns.Set("canCreate", err == 0);
-  if (err != 0) userns.Set("createError", ErrnoName(err));
-  out.Set("userNamespaces", userns);
-
-  DepthJob depth{0, 0};
-  int dr = RunInVmChild(ChildNestUserNs, &depth);
-  userns.Set("maxDepth", dr < 0 ? 0 : depth.depth);
-  if (dr < 0 || depth.err != 0) userns.Set("maxDepthError", ErrnoName(dr < 0 ? -dr : depth.err));
-
-  Napi::Object secbits = Napi::Object::New(env);
-  long known = KnownSecurebits();
-  secbits.Set("known", known < 0 ? Napi::Value(env.Null()) : Napi::Number::New(env, double(known)));
-  if (known < 0) secbits.Set("error", ErrnoName(int(-known)));
-  out.Set("securebits", secbits);
-
-  Napi::Object pt = Napi::Object::New(env);
-  int perr = TryPtrace();
-  pt.Set("works", perr == 0);
-  if (perr != 0) pt.Set("error", ErrnoName(perr));
-  out.Set("ptrace", pt);
-
-  LinuxCrSymbols syms = ScanLinuxCrSymbols();
-  Napi::Object cr = Napi::Object::New(env);
-  cr.Set("kallsymsReadable", syms.kallsyms_readable);
-  cr.Set("sysCheckpoint", syms.sys_checkpoint);
-  cr.Set("sysRestart", syms.sys_restart);
-  out.Set("linuxCr", cr);
-  return out;
-}
-
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  return err != 0 ? -err : -mask_err;
 }
 
 }  // namespace
-}  // namespace crc
 
-CRC_REGISTER_EXPORTS(crc::Export);
+bool ProbeKernel(KernelProbe* p, Failure* f) {
+  if (uname(&p->uts) != 0) {
+    f->Errno("uname", errno, 0);
+    return false;
+  }
+  p->cap_last_cap = CapLastCap();
+  p->max_user_namespaces = ReadLong("/proc/sys/user/max_user_namespaces", -1);
+  p->create_userns_err = -TryCreateUserNamespace();
+  DepthJob depth{0, 0};
+  int dr = RunOneShotChild(ChildNestUserNs, &depth, &depth, sizeof depth);
+  p->max_depth = dr < 0 ? 0 : depth.depth;
+  p->max_depth_err = dr < 0 ? -dr : depth.err;
+  p->known_securebits = KnownSecurebits();
+  p->ptrace_err = -TryPtrace();
+  p->linux_cr = ScanLinuxCrSymbols();
+  return true;
+}
+
+}  // namespace crc

@@ -170,7 +170,7 @@ bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, Failure* f) {
 
 }  // namespace
 
-long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big) {
+long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big, bool one_record) {
   UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
   if (!fd) return -errno;
   size_t len = 0;
@@ -185,6 +185,8 @@ long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big) {
     }
     if (n == 0) break;
     len += size_t(n);
+    // A file of one record (status, stat) comes whole in the first read that has room for it.
+    if (one_record && size_t(n) < room) break;
     if (len == (spilled ? big->size() : cap)) {
       if (!spilled) {
         big->assign(buf, len);
@@ -200,7 +202,7 @@ long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big) {
 bool ReadProcStatus(const char* path, int pid, ProcStatus* out, Failure* f) {
   char buf[4096];
   std::string big;
-  long n = ReadProcFile(path, buf, sizeof buf, &big);
+  long n = ReadProcFile(path, buf, sizeof buf, &big, true);
   if (n < 0) {
     int err = int(-n);
     // A task that is gone shows as a missing directory, or as ESRCH from read.

@@ -29,8 +29,10 @@ bool ParseProcStatus(const std::string& text, const std::string& path, int pid, 
 // Reads and parses one status file; a missing file is ESRCH.
 bool ReadProcStatus(const char* path, int pid, ProcStatus* out, Failure* f);
 
-// A whole /proc file in one or two reads: into buf when it fits (status does, unless the task
-// has hundreds of groups), else into *big. Returns the length, or -errno.
-long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big);
+// A whole /proc file: into buf when it fits (status does, unless the task has hundreds of
+// groups), else into *big. one_record: a file the kernel makes in one piece (a single_open
+// seq_file: status, stat), whole in the first read that does not fill the room it had; else
+// read to end of file. Returns the length, or -errno.
+long ReadProcFile(const char* path, char* buf, size_t cap, std::string* big, bool one_record = false);
 
 }  // namespace crc

@@ -68,6 +68,10 @@ struct Item {
   Tracee* tracees;
   int ntracees;
   bool begun;  // its leader seized and interrupted ahead of its turn
+  // The signals the process handles (its handlers are shared by its threads), read once every
+  // thread is stopped (none can change them then); unknown: no signal for the stub.
+  bool caught_known;
+  uint64_t caught;
   char stopped[1];  // per wanted thread: group-stopped when attached (see Settle); ntids long
 };
 
@@ -254,10 +258,50 @@ void AttachLeader(Job* j) {
   SeizeNew(j, &pid, 1, &added);
 }
 
+// From the leader's /proc/PID/task/PID/stat: the process's thread count and the signals it
+// handles (sigcatch: the first word, signals 1-64). One read, the cheapest that has both.
+bool ReadLeaderStat(Job* j, int* threads, uint64_t* caught) {
+  char path[64];
+  int pid = j->cur->req->pid;
+  *PutStr(PutInt(PutStr(PutStr(path, j->cur->path), "/"), pid), "/stat") = 0;
+  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return false;
+  char* buf = j->dirbuf;
+  long n = Sys(SYS_read, fd, buf, sizeof(Scratch::dirbuf));
+  Sys(SYS_close, fd);
+  if (n <= 0 || n == long(sizeof(Scratch::dirbuf))) return false;
+  long i = n - 1;
+  while (i > 0 && buf[i] != ')') i--;  // comm may hold spaces and parentheses: the last ')'
+  if (i == 0) return false;
+  // Fields from the third (the state) on, space-separated: 20 is num_threads, 34 sigcatch.
+  int field = 2;
+  uint64_t v = 0;
+  bool in = false;
+  for (i++; i <= n; i++) {
+    char c = i < n ? buf[i] : ' ';
+    if (c == ' ' || c == '\n') {
+      if (in && field == 20) *threads = int(v);
+      if (in && field == 34) {
+        *caught = v;
+        return true;
+      }
+      in = false;
+      continue;
+    }
+    if (!in) {
+      in = true;
+      field++;
+      v = 0;
+    }
+    v = c >= '0' && c <= '9' ? v * 10 + uint64_t(c - '0') : 0;
+  }
+  return false;
+}
+
 // Seizes and interrupts every thread, repeating the listing until no new thread appears (a
 // thread can clone until it is stopped). The leader goes first (AttachLeader), without a
-// listing: once it and every thread we know of are stopped, a thread count (the nlink of
-// /proc/PID/task) equal to theirs means there is no other thread, and none can start.
+// listing: once it and every thread we know of are stopped, a thread count (the leader's stat)
+// equal to theirs means there is no other thread, and none can start.
 bool AttachAll(Job* j) {
   int tids[kMaxTracees];
   Item* it = j->cur;
@@ -293,10 +337,11 @@ bool AttachAll(Job* j) {
       }
       any_exited |= t->exited;
     }
-    struct stat st;
-    if (!any_exited && Sys(SYS_newfstatat, AT_FDCWD, it->path, &st, 0) == 0 &&
-        long(st.st_nlink) - 2 == it->ntracees)
+    int threads = 0;
+    if (!any_exited && ReadLeaderStat(j, &threads, &it->caught) && threads == it->ntracees) {
+      it->caught_known = true;
       return true;
+    }
   }
   return true;
 }
@@ -411,36 +456,16 @@ long WriteSlot(Place* p, int tid, const unsigned char* code) {
   return 0;
 }
 
-// Parses the hex mask after `key` in a status file's text; 0 if absent.
-uint64_t StatusMask(const char* text, long n, const char* key) {
-  size_t klen = strlen(key);
-  for (long i = 0; i + long(klen) < n; i++) {
-    if ((i > 0 && text[i - 1] != '\n') || memcmp(text + i, key, klen) != 0) continue;
-    uint64_t v = 0;
-    for (long k = i + long(klen); k < n; k++) {
-      char c = text[k];
-      if (c == '\t' || c == ' ') continue;
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) break;
-      v = v << 4 | uint64_t(d);
-    }
-    return v;
-  }
-  return 0;
-}
-
 // A signal t neither blocks nor handles whose default action is to ignore it, for the stub to
-// send itself (tracee_regs.h); 0 if there is none (or its status cannot be read).
+// send itself (tracee_regs.h); 0 if there is none (or what it handles or blocks is unknown).
+// The mask is the one the task runs with once let go (PTRACE_GETSIGMASK gives the saved one of
+// a call that swapped it).
 int StubSignal(Job* j, Tracee* t) {
-  char path[64];
-  char* p = PutStr(PutInt(PutStr(path, "/proc/"), j->cur->req->pid), "/task/");
-  *PutStr(PutInt(p, t->tid), "/status") = 0;
-  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return 0;
-  long n = Sys(SYS_read, fd, j->dirbuf, sizeof(Scratch::dirbuf));
-  Sys(SYS_close, fd);
-  if (n <= 0 || n == long(sizeof(Scratch::dirbuf))) return 0;
-  uint64_t busy = StatusMask(j->dirbuf, n, "SigBlk:") | StatusMask(j->dirbuf, n, "SigCgt:");
+  uint64_t blocked = 0;
+  if (!j->cur->caught_known ||
+      Ptrace(PTRACE_GETSIGMASK, t->tid, sizeof blocked, reinterpret_cast<long>(&blocked)) != 0)
+    return 0;
+  uint64_t busy = blocked | j->cur->caught;
   for (int sig : {SIGURG, SIGWINCH, SIGCHLD})
     if (!(busy & (uint64_t(1) << (sig - 1)))) return sig;
   return 0;

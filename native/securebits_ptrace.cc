@@ -74,7 +74,7 @@ bool DecodeAnswer(const std::vector<char>& answer, const std::vector<SecurebitsR
 }  // namespace
 
 std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsRequest> reqs,
-                                                       bool continue_on_refusal, int notify_fd) {
+                                                       bool continue_on_refusal) {
   std::unique_ptr<SecurebitsBatch> batch(new SecurebitsBatch());
   batch->state_ = std::make_unique<State>();
   State& s = *batch->state_;
@@ -92,7 +92,6 @@ std::unique_ptr<SecurebitsBatch> SecurebitsBatch::Post(std::vector<SecurebitsReq
   SecurebitsStubPrepare();
   s.job.handler = SecurebitsServe;
   s.job.request = EncodeRequest(s.reqs, continue_on_refusal);
-  s.job.notify_fd = notify_fd;
   s.post_error = TracerPost(&s.job);
   if (s.post_error < 0) s.joined = true;
   return batch;
@@ -102,15 +101,25 @@ SecurebitsBatch::~SecurebitsBatch() {
   if (state_ && !state_->joined) TracerWait(&state_->job);
 }
 
-bool SecurebitsBatch::Ended(long spin_us) {
+bool SecurebitsBatch::Ended() {
   State& s = *state_;
   if (!s.joined) {
-    int r = spin_us > 0 ? TracerSpin(&s.job, spin_us) : TracerPoll(&s.job);
+    int r = TracerPoll(&s.job);
     if (r == 0) return false;
     s.completed = r > 0;
     s.joined = true;
   }
   return true;
+}
+
+void SecurebitsBatch::NotifyWhenDone(int fd) {
+  State& s = *state_;
+  if (s.joined) {
+    uint64_t one = 1;
+    (void)!write(fd, &one, sizeof one);
+    return;
+  }
+  TracerNotifyWhenDone(&s.job, fd);  // -errno: the tracer is gone, which a look finds
 }
 
 void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {

@@ -41,12 +41,14 @@ bool IsSecurebitsRefusal(const Failure& f);
 // stopped again; one that slept is on its way back into its call (it restarts it by itself).
 class SecurebitsBatch {
  public:
-  // notify_fd: the TracerJob's (a JS thread waits for it with WhenTracerDone); -1: none.
   static std::unique_ptr<SecurebitsBatch> Post(std::vector<SecurebitsRequest> reqs,
-                                               bool continue_on_refusal, int notify_fd = -1);
-  // Whether the tracer is done with the batch (or died first), without blocking; or waiting on
-  // this CPU up to spin_us first (TracerSpin).
-  bool Ended(long spin_us = 0);
+                                               bool continue_on_refusal);
+  // Whether the tracer is done with the batch (or died first), without blocking.
+  bool Ended();
+  // Has the eventfd `fd` written once the tracer is done (a JS thread's loop waits on it with
+  // WhenTracerDone); at once if it is. Nothing when the tracer cannot be told: its end is then
+  // found by looking.
+  void NotifyWhenDone(int fd);
   // Blocks until the tracer is done (at once after Ended() said so); results->at(i) answers
   // reqs[i]: values[k] is the securebits word of its tids[k], or -1 if that thread exited
   // meanwhile. Errno failures name the ptrace request and the tid; an unsupported

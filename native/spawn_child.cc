@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fd_io.h"
 #include "spawn_plan.h"
 
 namespace crc {
@@ -18,9 +19,7 @@ namespace {
 [[noreturn]] void Fail(int err_fd, Phase phase, int step, int err, int field, uint64_t want = 0,
                        uint64_t got = 0) {
   ErrorRecord rec = {int32_t(phase), step, err, field, want, got};
-  ssize_t n;
-  do n = write(err_fd, &rec, sizeof rec);
-  while (n < 0 && errno == EINTR);
+  WriteAll(err_fd, &rec, sizeof rec);  // a record that does not arrive whole: the parent says EIO
   _exit(127);
 }
 
@@ -28,25 +27,25 @@ namespace {
 // linux-cr plumbing on kernels without the syscall). It checks that the image fd carries the
 // head magic, then returns the errno the test asked for; it changes no creds.
 int StandInRestart(const SysRestart& r) {
-  if (r.stand_in_errno != 0) return r.stand_in_errno;
+  if (r.stand_in_errno != 0) return -r.stand_in_errno;
   unsigned char b[8];
-  if (pread(r.image_fd, b, 8, 8) != 8) return EINVAL;
+  if (pread(r.image_fd, b, 8, 8) != 8) return -EINVAL;
   static const unsigned char le[8] = {0x00, 0xd2, 0xa2, 0xc0, 0x0c, 0xed, 0xfe, 0x00};
   bool is_le = true, is_be = true;
   for (int i = 0; i < 8; i++) {
     is_le = is_le && b[i] == le[i];
     is_be = is_be && b[i] == le[7 - i];
   }
-  return is_le || is_be ? 0 : EINVAL;
+  return is_le || is_be ? 0 : -EINVAL;
 }
 
 int SysRestartSelf(const SysRestart& r) {
   if (r.stand_in) return StandInRestart(r);
   // On a kernel without sys_restart every number the series used belongs to another syscall:
   // never issue one there (the parent refuses such a plan; this holds the line in the child).
-  if (r.nr <= 0 || !r.kernel_has_it) return ENOSYS;
+  if (r.nr <= 0 || !r.kernel_has_it) return -ENOSYS;
   // sys_restart(pid 0 = self, fd, flags, logfd -1)
-  if (syscall(r.nr, 0, r.image_fd, r.flags, -1) < 0) return errno;
+  if (syscall(r.nr, 0, r.image_fd, r.flags, -1) < 0) return -errno;
   return 0;
 }
 
@@ -59,18 +58,18 @@ int Capset(const OpRec& op) {
   d[1].permitted = uint32_t(op.permitted >> 32);
   d[0].effective = uint32_t(op.effective);
   d[1].effective = uint32_t(op.effective >> 32);
-  return syscall(SYS_capset, &hdr, d) == 0 ? 0 : errno;
+  return syscall(SYS_capset, &hdr, d) == 0 ? 0 : -errno;
 }
 
 // setfs[ug]id never fails: it returns the old id. Asking again with -1 tells whether it took.
 int SetFsId(long nr, int64_t id) {
   syscall(nr, id);
   long now = syscall(nr, -1);
-  return uint32_t(now) == uint32_t(id) ? 0 : EPERM;
+  return uint32_t(now) == uint32_t(id) ? 0 : -EPERM;
 }
 
 int Prctl(int option, unsigned long a, unsigned long b = 0) {
-  return prctl(option, a, b, 0, 0) == 0 ? 0 : errno;
+  return prctl(option, a, b, 0, 0) == 0 ? 0 : -errno;
 }
 
 }  // namespace
@@ -82,15 +81,16 @@ int ResetSignals() {
   sa.sa_handler = SIG_DFL;
   for (int sig = 1; sig < _NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &sa, nullptr);  // EINVAL for libc-reserved signals: harmless
+    // EINVAL for the signals the C library keeps for itself: they stay as it set them.
+    if (sigaction(sig, &sa, nullptr) != 0 && errno != EINVAL) return -errno;
   }
   sigset_t none;
   sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return -errno;
   return 0;
 }
 
-// One op; returns 0 or errno (and *field for unshare_user). Shared with the agreement harness.
+// One op; returns 0 or -errno (and *field for unshare_user). Shared with the agreement harness.
 int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail) {
   *field = 0;
   uint64_t ignored = 0;
@@ -98,16 +98,16 @@ int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail) {
   *detail = 0;
   switch (op.kind) {
     case OpKind::kSetresuid:
-      return syscall(SYS_setresuid, op.a, op.b, op.c) == 0 ? 0 : errno;
+      return syscall(SYS_setresuid, op.a, op.b, op.c) == 0 ? 0 : -errno;
     case OpKind::kSetresgid:
-      return syscall(SYS_setresgid, op.a, op.b, op.c) == 0 ? 0 : errno;
+      return syscall(SYS_setresgid, op.a, op.b, op.c) == 0 ? 0 : -errno;
     case OpKind::kSetfsuid:
       return SetFsId(SYS_setfsuid, op.a);
     case OpKind::kSetfsgid:
       return SetFsId(SYS_setfsgid, op.a);
     case OpKind::kSetgroups:
       return syscall(SYS_setgroups, op.groups_len, plan.gids.data() + op.groups_off) == 0 ? 0
-                                                                                          : errno;
+                                                                                          : -errno;
     case OpKind::kCapset:
       return Capset(op);
     case OpKind::kSetSecurebits:
@@ -134,7 +134,7 @@ int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail) {
     case OpKind::kSysRestart:
       return SysRestartSelf(plan.restart);
   }
-  return EINVAL;
+  return -EINVAL;
 }
 
 namespace {
@@ -196,7 +196,7 @@ int SetUpStdio(const Plan& plan, int* which) {
     src[i] = plan.stdio[i];
     if (src[i] >= 0 && src[i] < n && src[i] != i) {
       src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, n);
-      if (src[i] < 0) return errno;
+      if (src[i] < 0) return -errno;
     }
   }
   for (int i = 0; i < n; i++) {
@@ -204,9 +204,9 @@ int SetUpStdio(const Plan& plan, int* which) {
     if (src[i] < 0) continue;  // leave as is
     if (src[i] == i) {
       // Inherit: Node may hold its stdio close-on-exec; a closed fd stays closed.
-      if (fcntl(i, F_SETFD, 0) != 0 && errno != EBADF) return errno;
+      if (fcntl(i, F_SETFD, 0) != 0 && errno != EBADF) return -errno;
     } else if (dup2(src[i], i) < 0) {
-      return errno;
+      return -errno;
     }
   }
   return 0;
@@ -216,7 +216,7 @@ int SetUpStdio(const Plan& plan, int* which) {
 
 [[noreturn]] void RunChild(const Plan& plan, int err_fd) {
   int err = ResetSignals();
-  if (err != 0) Fail(err_fd, Phase::kSignals, -1, err, 0);
+  if (err < 0) Fail(err_fd, Phase::kSignals, -1, -err, 0);
 
   // First, before any op: a session of its own, so that a signal to the group reaches it alone.
   if (plan.detached && setsid() < 0) Fail(err_fd, Phase::kSignals, -1, errno, 0);
@@ -225,7 +225,7 @@ int SetUpStdio(const Plan& plan, int* which) {
     int field = 0;
     uint64_t detail = 0;
     err = ApplyOp(plan, plan.ops[i], &field, &detail);
-    if (err != 0) Fail(err_fd, Phase::kOp, int(i), err, field, 0, detail);
+    if (err < 0) Fail(err_fd, Phase::kOp, int(i), -err, field, 0, detail);
   }
 
   if (plan.verify_mask != 0) {
@@ -241,7 +241,7 @@ int SetUpStdio(const Plan& plan, int* which) {
 
   int which = 0;
   err = SetUpStdio(plan, &which);
-  if (err != 0) Fail(err_fd, Phase::kStdio, -1, err, which);
+  if (err < 0) Fail(err_fd, Phase::kStdio, -1, -err, which);
 
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(err_fd, Phase::kChdir, -1, errno, 0);
 

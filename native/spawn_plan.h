@@ -132,21 +132,17 @@ struct UnshareJob {
 
 // unshare(CLONE_NEWUSER) for the calling (single-threaded) process, with setgroups and the maps
 // written by a map writer left in the parent level (itself, or through newuidmap / newgidmap).
-// Returns 0 or an errno, with *file the MapFile that failed and, for a helper program, *status
+// Returns 0 or -errno, with *file the MapFile that failed and, for a helper program, *status
 // its wait status (kNoWaitStatus: it could not be run). Async-signal-safe.
 int UnshareUserLevel(const UnshareJob& job, int* file, uint64_t* status);
 
-// One JS CredOp (not execve) -> OpRec, appending its gids / map text to *plan (spawn.cc).
-// Throws a JS TypeError/RangeError for a malformed op. Shared with native/agreement.cc.
-OpRec ParseOp(Plan* plan, Napi::Object o);
-
-// Performs one op in the calling (forked, single-threaded) process: 0 or an errno, with *field
+// Performs one op in the calling (forked, single-threaded) process: 0 or -errno, with *field
 // the MapFile that failed for unshare_user and *detail a map helper's wait status
 // (spawn_child.cc). Async-signal-safe.
 int ApplyOp(const Plan& plan, const OpRec& op, int* field, uint64_t* detail = nullptr);
 
 // Default dispositions for every signal and an empty mask, as a program must start (Node ignores
-// SIGPIPE and the parent blocks every signal around fork). 0 or an errno. Async-signal-safe.
+// SIGPIPE and the parent blocks every signal around fork). 0 or -errno. Async-signal-safe.
 int ResetSignals();
 
 // Runs in the forked child: applies the plan and execs. Never returns; on failure writes an

@@ -1,8 +1,9 @@
 // tracee_regs.h where no architecture file applies: securebits cannot be read over ptrace
-// (ERR_UNSUPPORTED_ARCH). An architecture's own file (tracee_regs_x86_64.cc) takes its place.
+// (ERR_UNSUPPORTED_ARCH). An architecture's own file (tracee_regs_x86_64.cc, tracee_regs_aarch64.cc)
+// takes its place.
 #include "tracee_regs.h"
 
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) && !defined(__aarch64__)
 
 #include <errno.h>
 

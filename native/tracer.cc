@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,7 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,7 +28,9 @@ namespace {
 struct FrameHeader {
   uint32_t len;  // bytes of body that follow
   uint32_t id;   // the job's
-  // Requests: the TracerHandler to run. The helper is a fork of ours: the same address.
+  // Requests: the TracerHandler to run (the helper is a fork of ours: the same address), or 0
+  // for a notice request: no body, one eventfd riding along, written once the job `id` (sent
+  // before it, hence answered by then) is answered.
   uint64_t handler;
 };
 
@@ -47,12 +47,21 @@ struct KernelSigaction {
   unsigned long mask;
 };
 
-// Reads exactly len bytes; a descriptor that rides along (SCM_RIGHTS) is kept in *fd. Returns
-// len, 0 at end of file before any byte, or -errno.
-long RecvAll(int sock, char* buf, size_t len, int* fd) {
-  size_t got = 0;
-  while (got < len) {
-    struct iovec iov = {buf + got, len - got};
+// What has come over the socket and is not handled yet: frames, and the descriptors that rode
+// along (only notice requests carry one, so they pair up in order).
+struct Inbox {
+  char* buf;
+  size_t cap, have;
+  int fds[16];
+  int nfds;
+};
+
+// Reads what the socket has (blocking while it has nothing), descriptors kept in order (one per
+// read at most: the kernel ends a read at the data a descriptor came with). Returns the bytes
+// read, 0 at end of file, or -errno.
+long Receive(int sock, Inbox* in) {
+  for (;;) {
+    struct iovec iov = {in->buf + in->have, in->cap - in->have};
     union {
       struct cmsghdr h;
       char bytes[CMSG_SPACE(sizeof(int))];
@@ -65,18 +74,25 @@ long RecvAll(int sock, char* buf, size_t len, int* fd) {
     m.msg_controllen = sizeof ctl.bytes;
     long n = Sys(SYS_recvmsg, sock, &m, MSG_CMSG_CLOEXEC);
     if (n == -EINTR) continue;
-    if (n < 0) return n;
-    if (n == 0) return got == 0 ? 0 : -EPIPE;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&m);  // one descriptor at most is ever sent
+    if (n <= 0) return n;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       int passed;
       memcpy(&passed, CMSG_DATA(c), sizeof passed);
-      if (*fd >= 0) Sys(SYS_close, passed);
-      else *fd = passed;
+      if (in->nfds < int(sizeof in->fds / sizeof in->fds[0])) in->fds[in->nfds++] = passed;
+      else Sys(SYS_close, passed);  // (never: a read brings one at most, after the frames before it)
     }
-    got += size_t(n);
+    in->have += size_t(n);
+    return n;
   }
-  return long(len);
+}
+
+// The descriptor that came with the oldest notice request not yet handled; -1 if none came.
+int TakeFd(Inbox* in) {
+  if (in->nfds == 0) return -1;
+  int fd = in->fds[0];
+  memmove(in->fds, in->fds + 1, sizeof(int) * size_t(--in->nfds));
+  return fd;
 }
 
 long SendAll(int sock, const char* buf, size_t len) {
@@ -113,27 +129,41 @@ void CloseAllBut(int keep) {
     Sys(SYS_rt_sigaction, sig, &dfl, 0, sizeof dfl.mask);
   Sys(SYS_prctl, PR_SET_TIMERSLACK, 1);  // short sleeps (a test's delay) stay short
   char* scratch = mem;
-  char* request = mem + kTracerScratchBytes;
-  char* answer = request + kTracerFrameBytes;
+  Inbox in = {mem + kTracerScratchBytes, sizeof(FrameHeader) + kTracerFrameBytes, 0, {}, 0};
+  char* answer = in.buf + in.cap;
   unsigned long idle_mask = ~kTermMask;
   for (;;) {
-    struct pollfd p = {sock, POLLIN, 0};
-    if (Sys(SYS_ppoll, &p, 1, 0, &idle_mask, sizeof idle_mask) < 0) continue;
+    // A whole frame, waiting for more while there is not (the termination signals let through
+    // meanwhile: one pending acts here, between jobs).
     FrameHeader h;
-    int notify = -1;
-    if (RecvAll(sock, reinterpret_cast<char*>(&h), sizeof h, &notify) <= 0) break;
-    if (h.len > kTracerFrameBytes || RecvAll(sock, request, h.len, &notify) != long(h.len)) break;
-    auto handler = reinterpret_cast<TracerHandler>(h.handler);
-    size_t n = handler(request, h.len, answer + sizeof h, scratch);
-    FrameHeader a = {uint32_t(n), h.id, 0};
-    memcpy(answer, &a, sizeof a);
-    long sent = SendAll(sock, answer, sizeof a + n);
-    if (notify >= 0) {
-      uint64_t one = 1;
-      Sys(SYS_write, notify, &one, sizeof one);
-      Sys(SYS_close, notify);
+    for (;;) {
+      if (in.have >= sizeof h) {
+        memcpy(&h, in.buf, sizeof h);
+        if (h.len > kTracerFrameBytes) Sys(SYS_exit_group, 0);  // (never: we send none)
+        if (in.have - sizeof h >= h.len) break;
+      }
+      struct pollfd p = {sock, POLLIN, 0};
+      if (Sys(SYS_ppoll, &p, 1, 0, &idle_mask, sizeof idle_mask) < 0) continue;
+      if (Receive(sock, &in) <= 0) Sys(SYS_exit_group, 0);  // our end closed: we are done
     }
-    if (sent < 0 || TracerTermPending()) break;
+    size_t frame = sizeof h + h.len;
+    if (h.handler == 0) {  // a notice request
+      int notify = TakeFd(&in);
+      if (notify >= 0) {
+        uint64_t one = 1;
+        Sys(SYS_write, notify, &one, sizeof one);
+        Sys(SYS_close, notify);
+      }
+    } else {
+      auto handler = reinterpret_cast<TracerHandler>(h.handler);
+      size_t n = handler(in.buf + sizeof h, h.len, answer + sizeof h, scratch);
+      FrameHeader a = {uint32_t(n), h.id, 0};
+      memcpy(answer, &a, sizeof a);
+      if (SendAll(sock, answer, sizeof a + n) < 0) break;
+    }
+    in.have -= frame;
+    memmove(in.buf, in.buf + frame, in.have);
+    if (TracerTermPending()) break;
   }
   Sys(SYS_exit_group, 0);
   __builtin_unreachable();
@@ -256,7 +286,8 @@ int StartHelper() {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
   UniqueFd ours(sv[0]), theirs(sv[1]);
   // The helper's memory, mapped before the fork (it allocates nothing); our copy goes after.
-  size_t size = kTracerScratchBytes + 2 * kTracerFrameBytes;
+  // Scratch, what comes in (a whole request frame at least), and the answer (a frame).
+  size_t size = kTracerScratchBytes + 2 * (sizeof(FrameHeader) + kTracerFrameBytes);
   void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return -errno;
   auto h = std::make_shared<TracerHelper>();
@@ -281,12 +312,11 @@ int StartHelper() {
   return 0;
 }
 
-// Under g_mu: sends the job, taking in answers meanwhile (the helper may be blocked writing
-// one while we write). 0 or -errno.
-int SendJob(TracerHelper* h, TracerJob* job) {
-  FrameHeader hdr = {uint32_t(job->request.size()), job->id, reinterpret_cast<uint64_t>(job->handler)};
-  struct iovec iov[2] = {{&hdr, sizeof hdr}, {job->request.data(), job->request.size()}};
-  size_t total = sizeof hdr + job->request.size(), sent = 0;
+// Under g_mu: sends a frame (its header, then body), `fd` riding along unless -1, taking in
+// answers meanwhile (the helper may be blocked writing one while we write). 0 or -errno.
+int SendFrame(TracerHelper* h, const FrameHeader& hdr, const char* body, int fd) {
+  struct iovec iov[2] = {{const_cast<FrameHeader*>(&hdr), sizeof hdr}, {const_cast<char*>(body), hdr.len}};
+  size_t total = sizeof hdr + hdr.len, sent = 0;
   union {
     struct cmsghdr h;
     char bytes[CMSG_SPACE(sizeof(int))];
@@ -309,14 +339,14 @@ int SendJob(TracerHelper* h, TracerJob* job) {
     }
     m.msg_iov = left;
     m.msg_iovlen = size_t(nleft);
-    if (sent == 0 && job->notify_fd >= 0) {  // the notifier rides with the first byte
+    if (sent == 0 && fd >= 0) {  // the descriptor rides with the first byte
       m.msg_control = ctl.bytes;
       m.msg_controllen = sizeof ctl.bytes;
       struct cmsghdr* c = CMSG_FIRSTHDR(&m);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
       c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &job->notify_fd, sizeof(int));
+      memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
     ssize_t n = sendmsg(h->sock.get(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
@@ -347,10 +377,8 @@ int TracerPost(TracerJob* job) {
   if (job->request.size() > kTracerFrameBytes) return -E2BIG;
   std::lock_guard<std::mutex> lock(g_mu);
   for (int attempt = 0;; attempt++) {
-    if (g_helper) {
-      Pump(g_helper.get());
-      if (g_helper->dead || !(g_helper->creds == CurrentCreds())) RetireCurrent();
-    }
+    // (One that died unseen fails the send below: then once more, with a new one.)
+    if (g_helper && (g_helper->dead || !(g_helper->creds == CurrentCreds()))) RetireCurrent();
     ReapRetired();
     if (!g_helper)
       if (int r = StartHelper()) return r;
@@ -360,7 +388,8 @@ int TracerPost(TracerJob* job) {
     job->answer.clear();
     job->helper = g_helper;
     h->pending[job->id] = job;
-    int r = SendJob(h, job);
+    FrameHeader hdr = {uint32_t(job->request.size()), job->id, reinterpret_cast<uint64_t>(job->handler)};
+    int r = SendFrame(h, hdr, job->request.data(), -1);
     if (r == 0) return 0;
     h->pending.erase(job->id);
     job->helper.reset();
@@ -384,17 +413,18 @@ bool TracerWait(TracerJob* job) {
   }
 }
 
-int TracerSpin(TracerJob* job, long max_us) {
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return TracerPoll(job);
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
-    int r = TracerPoll(job);
-    if (r != 0) return r;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000 >= max_us) return 0;
+int TracerNotifyWhenDone(TracerJob* job, int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  TracerHelper* h = job->helper.get();
+  if (job->state != 0) {  // answered (or the helper died): at once
+    uint64_t one = 1;
+    return write(fd, &one, sizeof one) == sizeof one ? 0 : -errno;
   }
+  if (h->retired) return -EPIPE;  // our side of its socket is shut: found by looking
+  FrameHeader hdr = {0, job->id, 0};
+  int r = SendFrame(h, hdr, nullptr, fd);
+  if (r == -EPIPE || r == -ECONNRESET) MarkDead(h);
+  return r;
 }
 
 bool TracerStopIfIdle() {

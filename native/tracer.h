@@ -7,8 +7,8 @@
 // no libc internals: it makes raw system calls, and of libc uses only memcpy and the like), in a
 // session of its own (out of our process group: terminal and service-manager signals to the
 // group never reach it), holding none of our descriptors but its end of a socketpair over which
-// jobs come and answers go (a job's notifier comes with the job and is closed after it; a
-// handler may keep descriptors of its own). It ends when that socket reaches end of file: when
+// jobs come and answers go (a notifier asked for comes with its request and is closed once
+// written; a handler may keep descriptors of its own). It ends when that socket reaches end of file: when
 // our process is gone (whichever thread started it), or when we retire it. SIGTERM, SIGINT and
 // SIGHUP sent to it directly are acted on between processes, never in the middle of one. Its
 // memory is a copy-on-write copy of ours at the fork, which the kernel frees as it ends (at most
@@ -23,7 +23,7 @@
 namespace crc {
 
 // Scratch memory of the helper, handed to every job.
-constexpr size_t kTracerScratchBytes = 32u << 20;
+constexpr size_t kTracerScratchBytes = 40u << 20;
 // The largest request and the largest answer.
 constexpr size_t kTracerFrameBytes = 4u << 20;
 
@@ -37,13 +37,10 @@ bool TracerTermPending();
 
 struct TracerHelper;
 
-// One job. The owner fills handler, request and notify_fd; the rest is the tracer's.
+// One job. The owner fills handler and request; the rest is the tracer's.
 struct TracerJob {
   TracerHandler handler = nullptr;
   std::vector<char> request;
-  // An eventfd the helper adds 1 to once it has answered (a JS thread's loop waits on it:
-  // tracer_wait.h); -1: none. A copy travels with the job and is closed after it.
-  int notify_fd = -1;
   std::vector<char> answer;  // once answered
   int state = 0;             // 0 pending, 1 answered, -1 the helper died first
   uint32_t id = 0;
@@ -61,9 +58,11 @@ bool TracerWait(TracerJob* job);
 // Without blocking: 1 answered, 0 not yet, -1 the helper died first.
 int TracerPoll(TracerJob* job);
 
-// Waits on this CPU up to max_us (never when this thread may run on one CPU only: it would
-// hold the helper off); returns as TracerPoll.
-int TracerSpin(TracerJob* job, long max_us);
+// Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
+// waits on it: tracer_wait.h). A copy of fd travels with the request and is closed once written.
+// Sent only when a caller is about to wait on its loop: an answer that comes in time needs none.
+// 0, or -errno (the helper is gone or retired: the job's end is found by looking).
+int TracerNotifyWhenDone(TracerJob* job, int fd);
 
 // Ends the helper if it has nothing to do and reaps it; false (and nothing done) if busy.
 bool TracerStopIfIdle();

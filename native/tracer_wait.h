@@ -1,5 +1,6 @@
 // Waiting for the tracer (tracer.h) on a JS thread's event loop rather than on a pool thread:
-// the tracer adds to the env's eventfd once a job naming it has been answered. A checkpoint of a few
+// the tracer adds to the env's eventfd once it has answered a job it was asked to notify
+// (TracerNotifyWhenDone). A checkpoint of a few
 // processes then hands off between threads twice (to the tracer and back), not four times
 // (to a pool thread, which hands to the tracer, waits for it, then wakes the JS thread): each
 // wake of a sleeping thread costs about as much as the ptrace work itself on a machine whose
@@ -11,7 +12,7 @@
 
 namespace crc {
 
-// The env's notifier (for TracerJob::notify_fd): opened on first use, closed with the env.
+// The env's notifier (for TracerNotifyWhenDone): opened on first use, closed with the env.
 // Returns -errno when it cannot be opened.
 int TracerNotifyFd(Napi::Env env);
 

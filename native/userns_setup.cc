@@ -4,9 +4,10 @@
 // restarter's map writer would be judged). A map the writer may not write itself (an
 // unprivileged restarter's ranged map) is written by newuidmap / newgidmap, which the writer runs
 // (fork, execve, wait4) on command lines prepared before the restart child was forked. Runs
-// after fork: raw syscalls only, no allocation.
+// after fork: plain syscalls only, no allocation.
 #include "fd_io.h"
 #include "spawn_plan.h"
+#include "unique_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,37 +58,33 @@ void FormatPid(char* out, pid_t v) {
 }
 
 // Runs newuidmap / newgidmap on `target` and waits for it. 0 when it exited with status 0; else
-// the errno of its execve (*status kNoWaitStatus), or EPERM with *status its wait status.
+// -errno of its execve (*status kNoWaitStatus), or -EPERM with *status its wait status.
 int RunMapProgram(const HelperCmd& cmd, pid_t target, uint64_t* status) {
   *status = kNoWaitStatus;
-  FormatPid(cmd.argv[1], target);  // the pid slot  // this process's own copy of the plan: nobody else sees it
+  FormatPid(cmd.argv[1], target);  // the pid slot, in this process's own copy of the plan
   int ep[2];
-  if (pipe2(ep, O_CLOEXEC) != 0) return errno;
+  if (pipe2(ep, O_CLOEXEC) != 0) return -errno;
+  UniqueFd err_rd(ep[0]), err_wr(ep[1]);
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
-  if (pid < 0) {
-    int e = errno;
-    close(ep[0]), close(ep[1]);
-    return e;
-  }
+  if (pid < 0) return -errno;
   if (pid == 0) {
-    close(ep[0]);
     execve(cmd.argv[0], cmd.argv.data(), kHelperEnv);
     int e = errno;
-    WriteAll(ep[1], &e, sizeof e);
+    WriteAll(err_wr.get(), &e, sizeof e);
     _exit(127);
   }
-  close(ep[1]);
+  err_wr.reset();
   int exec_err = 0;
-  int n = ReadFull(ep[0], &exec_err, sizeof exec_err);  // EOF: the exec happened
-  close(ep[0]);
+  int n = ReadFull(err_rd.get(), &exec_err, sizeof exec_err);  // EOF: the exec happened
   int ws = 0;
   long w;
   do w = syscall(SYS_wait4, pid, &ws, 0, nullptr);
   while (w < 0 && errno == EINTR);
-  if (n == int(sizeof exec_err)) return exec_err != 0 ? exec_err : EIO;
-  if (w < 0) return errno;
+  if (n == int(sizeof exec_err)) return exec_err != 0 ? -exec_err : -EIO;
+  if (n < 0) return n;
+  if (w < 0) return -errno;
   *status = uint32_t(ws);
-  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : EPERM;
+  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : -EPERM;
 }
 
 // The map writer. Order: setgroups, uid_map, gid_map. With newgidmap (shadow 4.13) the image's
@@ -107,7 +104,7 @@ int RunMapProgram(const HelperCmd& cmd, pid_t target, uint64_t* status) {
   }
   if (r == 0 && job.uid_helper != nullptr) {
     uint64_t st = 0;
-    r = -RunMapProgram(*job.uid_helper, target, &st);
+    r = RunMapProgram(*job.uid_helper, target, &st);
     if (r < 0) res = {-r, kMapNewuidmap, st};
   } else if (r == 0 && job.uid_len > 0) {
     r = WriteProcFile(dirfd, "uid_map", job.uid_map, job.uid_len);
@@ -115,13 +112,13 @@ int RunMapProgram(const HelperCmd& cmd, pid_t target, uint64_t* status) {
   }
   if (r == 0 && job.gid_helper != nullptr) {
     uint64_t st = 0;
-    r = -RunMapProgram(*job.gid_helper, target, &st);
+    r = RunMapProgram(*job.gid_helper, target, &st);
     if (r < 0) res = {-r, kMapNewgidmap, st};
   } else if (r == 0 && job.gid_len > 0) {
     r = WriteProcFile(dirfd, "gid_map", job.gid_map, job.gid_len);
     if (r < 0) res = {-r, kMapGid, 0};
   }
-  WriteAll(done_wr, &res, sizeof res);
+  WriteAll(done_wr, &res, sizeof res);  // a result that does not arrive: the child says EIO
   _exit(0);
 }
 
@@ -138,54 +135,41 @@ int UnshareUserLevel(const UnshareJob& job, int* file, uint64_t* status) {
   pid_t self = pid_t(syscall(SYS_getpid));  // the map programs' target
   // A child whose ids changed is no longer dumpable, which makes its /proc files root's and
   // shuts out an unprivileged helper; execve recomputes this flag anyway.
-  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return -errno;
   // Opened before the helper forks, so in the helper it still names this (the child's) /proc dir.
-  int dirfd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) return errno;
-  int go[2], done[2];
-  if (pipe2(go, O_CLOEXEC) != 0) {
-    int e = errno;
-    close(dirfd);
-    return e;
-  }
-  if (pipe2(done, O_CLOEXEC) != 0) {
-    int e = errno;
-    close(dirfd), close(go[0]), close(go[1]);
-    return e;
-  }
+  UniqueFd dirfd(open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd) return -errno;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  UniqueFd go_rd(p[0]), go_wr(p[1]);
+  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  UniqueFd done_rd(p[0]), done_wr(p[1]);
   // A raw clone is a fork without atfork handlers: nothing of libc runs in between.
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
-  if (pid < 0) {
-    int e = errno;
-    close(dirfd), close(go[0]), close(go[1]), close(done[0]), close(done[1]);
-    return e;
-  }
-  if (pid == 0) {
-    close(go[1]);
-    close(done[0]);
-    RunHelper(job, dirfd, self, go[0], done[1]);
-  }
-  close(go[0]);
-  close(done[1]);
-  close(dirfd);
+  if (pid < 0) return -errno;
+  if (pid == 0) RunHelper(job, dirfd.get(), self, go_rd.get(), done_wr.get());
+  go_rd.reset();
+  done_wr.reset();
+  dirfd.reset();
 
   int err = 0;
   if (syscall(SYS_unshare, CLONE_NEWUSER) != 0) {
-    err = errno;
+    err = -errno;
     *file = kMapUnshare;
   }
   char c = err == 0 ? 'u' : 'x';
-  WriteAll(go[1], &c, 1);
-  close(go[1]);
+  int w = WriteAll(go_wr.get(), &c, 1);
+  go_wr.reset();
+  if (err == 0 && w < 0) err = w;  // the helper, told nothing, writes nothing: kMapHelper
   if (err == 0) {
     HelperResult res = {EIO, kMapHelper, 0};  // a helper that died without a word
-    int n = ReadFull(done[0], &res, sizeof res);
+    int n = ReadFull(done_rd.get(), &res, sizeof res);
     if (n != int(sizeof res)) res = {n < 0 ? -n : EIO, kMapHelper, 0};
-    err = res.err;
+    err = -res.err;
     *file = res.file;
     *status = res.status;
   }
-  close(done[0]);
+  done_rd.reset();
   ReapHelper(pid_t(pid));
   return err;
 }

@@ -15,12 +15,12 @@
 // one CPU (taskset: this script, its helper, the floor and the target alike). The floor is one
 // synchronous loop; a checkpoint hands the ptrace work to the tracer (a wake-up of a sleeping
 // process, which on a VM whose idle CPUs halt to the host costs 15-45 us across CPUs) and reads
-// /proc meanwhile; then it waits for the tracer on its own CPU (up to 100 us) where another CPU
-// runs the tracer, and on one CPU gives the CPU up and is answered on the event loop.
+// /proc meanwhile; then the event loop waits for the tracer's answer.
 // Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
 // same reads process by process, and image size beside writing each task in an image of its own
 // (the dedup ratio).
 //
+// FLOOR=PATH: a floor already built (where there is no cc).
 // BEFORE=DIR: also measures another build of the package (DIR holding its dist/ and build/, an
 // older design, say) in the same run, each beside the floor measured with it, and prints both.
 'use strict';
@@ -48,6 +48,7 @@ const OURS = path.join(__dirname, '..');
 let lib = loadLib(process.env.LIB_ROOT || OURS);
 
 function buildFloor() {
+  if (process.env.FLOOR) return process.env.FLOOR; // built elsewhere (cross-compiled for a QEMU guest)
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-bench-')), 'floor');
   const r = spawnSync('cc', ['-O2', '-o', out, path.join(__dirname, 'bench', 'floor.c')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('cc floor.c: ' + r.stderr);

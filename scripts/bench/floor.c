@@ -31,6 +31,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,7 @@ static int read_status(const char *path, struct creds *c) {
   return 0;
 }
 
+#if defined(__x86_64__)
 static long securebits(pid_t pid) {
   int st;
   struct user_regs_struct saved, regs;
@@ -107,8 +109,50 @@ static long securebits(pid_t pid) {
   ptrace(PTRACE_DETACH, pid, 0, 0);
   return (long)regs.rax;
 }
+#elif defined(__aarch64__)
+/* arm64: user_pt_regs (NT_PRSTATUS) and the syscall number (NT_ARM_SYSTEM_CALL) */
+struct arm_regs { unsigned long long x[31], sp, pc, pstate; };
+static long getregs(pid_t pid, struct arm_regs *r) {
+  struct iovec iov = {r, sizeof *r};
+  return ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov);
+}
+static long setregs(pid_t pid, struct arm_regs *r) {
+  struct iovec iov = {r, sizeof *r};
+  return ptrace(PTRACE_SETREGSET, pid, (void *)NT_PRSTATUS, &iov);
+}
+static void set_syscallno(pid_t pid, int nr) {
+  struct iovec iov = {&nr, sizeof nr};
+  ptrace(PTRACE_SETREGSET, pid, (void *)0x404 /* NT_ARM_SYSTEM_CALL */, &iov);
+}
+static long securebits(pid_t pid) {
+  int st;
+  struct arm_regs saved, regs;
+  if (ptrace(PTRACE_SEIZE, pid, 0, 0) || ptrace(PTRACE_INTERRUPT, pid, 0, 0)) return -1;
+  waitpid(pid, &st, __WALL);
+  getregs(pid, &saved);
+  /* The `svc` goes after pc: left on pc (where a restart has put the task back on its own svc),
+   * the kernel would still finish that restart as the task resumes (x8 = restart_syscall). */
+  uintptr_t at = saved.pc + 4;
+  errno = 0;
+  long code = ptrace(PTRACE_PEEKTEXT, pid, (void *)at, 0);
+  ptrace(PTRACE_POKETEXT, pid, (void *)at, (void *)((code & ~0xffffffffL) | 0xd4000001L));
+  regs = saved;
+  regs.pc = at;
+  regs.x[8] = SYS_prctl;
+  regs.x[0] = PR_GET_SECUREBITS;
+  setregs(pid, &regs);
+  set_syscallno(pid, -1);
+  ptrace(PTRACE_SINGLESTEP, pid, 0, 0);
+  waitpid(pid, &st, __WALL);
+  getregs(pid, &regs);
+  ptrace(PTRACE_POKETEXT, pid, (void *)at, (void *)code);
+  setregs(pid, &saved);
+  ptrace(PTRACE_DETACH, pid, 0, 0);
+  return (long)regs.x[0];
+}
+#endif
 
-/* The zero-harm method (native/tracee_regs_x86_64.cc), without the checks that handle signals,
+/* The zero-harm method (native/tracee_regs_x86_64.cc, tracee_regs_aarch64.cc), without the checks that handle signals,
  * threads and failures. */
 static size_t stub_off;
 
@@ -124,7 +168,9 @@ static uintptr_t mem_base;
 
 static long securebits_safe(pid_t pid) {
   int st;
+#if defined(__x86_64__)
   struct user_regs_struct saved, regs;
+#endif
   if (mem_pid != pid) {
     char path[64];
     uint64_t aux[128];
@@ -141,8 +187,44 @@ static long securebits_safe(pid_t pid) {
   }
   if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) || ptrace(PTRACE_INTERRUPT, pid, 0, 0)) return -1;
   waitpid(pid, &st, __WALL);
-  ptrace(PTRACE_GETREGS, pid, 0, &saved);
   uintptr_t at = mem_base + stub_off;
+#if defined(__aarch64__)
+  /* the kernel has already set up a restart (pc on the svc): return to the registers as read */
+  struct arm_regs asaved, aregs;
+  unsigned char apristine[136];
+  uint32_t acode[34];
+  getregs(pid, &asaved);
+  pread(mem_fd, apristine, sizeof apristine, at);
+  const uint32_t ahead[] = {0xd2800000 | PR_GET_SECUREBITS << 5, 0xd2800008 | SYS_prctl << 5, 0xd4000001,
+                            0xaa0003e3 /* mov x3, x0 */, 0xd2800008 | SYS_gettid << 5, 0xd4000001,
+                            0xaa0003e1, 0xd2800008 | SYS_getpid << 5, 0xd4000001, 0xd2800002 | SIGURG << 5,
+                            0xd2800008 | SYS_tgkill << 5, 0xd4000001};
+  memcpy(acode, ahead, sizeof ahead);
+  const int rs[] = {0, 1, 2, 3, 8, 17};
+  for (int i = 0; i < 6; i++) {
+    acode[12 + i] = 0x58000000 | (uint32_t)((80 + 8 * i - 4 * (12 + i)) / 4) << 5 | rs[i];
+    unsigned long long v = rs[i] == 17 ? asaved.pc : asaved.x[rs[i]];
+    memcpy((char *)acode + 80 + 8 * i, &v, 8);
+  }
+  acode[18] = 0xd65f0220; /* ret x17 */
+  acode[19] = 0xd4200000;
+  acode[32] = acode[33] = 0xd4200000;
+  pwrite(mem_fd, acode, sizeof acode, at);
+  aregs = asaved;
+  aregs.pc = at;
+  aregs.pstate &= ~0xc00ULL;
+  setregs(pid, &aregs);
+  set_syscallno(pid, -1);
+  ptrace(PTRACE_CONT, pid, 0, 0);
+  waitpid(pid, &st, __WALL);
+  getregs(pid, &aregs);
+  setregs(pid, &asaved);
+  set_syscallno(pid, -1);
+  ptrace(PTRACE_DETACH, pid, 0, 0);
+  pwrite(mem_fd, apristine, sizeof apristine, at);
+  return (long)aregs.x[3];
+#else
+  ptrace(PTRACE_GETREGS, pid, 0, &saved);
   unsigned char pristine[136], code[136], *p = code;
   pread(mem_fd, pristine, sizeof pristine, at);
   unsigned long long rip = saved.rip, rax = saved.rax;
@@ -174,6 +256,7 @@ static long securebits_safe(pid_t pid) {
   ptrace(PTRACE_DETACH, pid, 0, 0);
   pwrite(mem_fd, pristine, sizeof pristine, at);
   return (long)regs.r10;
+#endif
 }
 
 static void tree(int n, int fanout) {

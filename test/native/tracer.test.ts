@@ -63,7 +63,8 @@ describe('the tracer', () => {
     expect(procStatus(tracer).NSsid).not.toBe(ours.NSsid);
     expect(procStatus(tracer).NSpgid).not.toBe(ours.NSpgid);
     // A pipe's write end held there would keep a reader from seeing EOF. It holds its own only:
-    // its end of the socketpair (a job's notifier comes with the job and goes after it), and the
+    // its end of the socketpair (a notifier comes with a request for a notice and goes once
+    // written), and the
     // /proc/PID/mem of the last processes it read (kept for the next read of the same one).
     expect(tracerFds(tracer)).toEqual([`/proc/${p.pid}/mem 2`, 'socket 2']);
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
@@ -107,11 +108,11 @@ describe('the tracer', () => {
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(0);
   });
 
-  test('a checkpoint holds our thread at most briefly for it, then waits on the loop and is told when it is done', async () => {
-    // A checkpoint of a few processes waits for the tracer on its own thread (about 100 us, when
-    // another CPU can run the tracer) before it leaves the wait to the event loop. Held 300 ms by
-    // the tracer, the call returns at once; held 5 ms, it settles soon after, told by the
-    // tracer's notice, not found by the loop's look every 50 ms.
+  test('a checkpoint never holds our thread for it: it waits on the loop and is told when it is done', async () => {
+    // A checkpoint of a few processes reads /proc on its own thread, then leaves the wait for
+    // the tracer to the event loop. Held 300 ms by the tracer, the call returns at once; held
+    // 5 ms, it settles soon after, told by the tracer's notice, not found by the loop's look
+    // every 50 ms.
     const p = await credproc(['--securebits=16']);
     let t0 = process.hrtime.bigint();
     const held = native().readLiveTasksFlat([p.pid], { testDelayMs: 300 });
@@ -145,8 +146,8 @@ describe('the tracer', () => {
   });
 
   test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
-    // Each worker's notifier is opened after the tracer started and travels with its jobs: the
-    // same tracer serves them all. A worker's loop must close its handles as it ends (Node
+    // Each worker's notifier is opened after the tracer started and travels with its requests
+    // for a notice: the same tracer serves them all. A worker's loop must close its handles as it ends (Node
     // aborts on a loop left open).
     const script = `
       const { Worker } = require('worker_threads');
@@ -172,7 +173,7 @@ describe('the tracer', () => {
         }
         out.again = sb(await n.readLiveTasksFlat([target.pid]));
         out.replaced = n.helperPids()[0] !== first;
-        // The helper closes a job's notifier right after it answers: looked at again for a
+        // The helper closes a notifier right after it writes it: looked at again for a
         // moment (a notifier it kept would stay).
         const fdCount = () => require('fs').readdirSync('/proc/' + n.helperPids()[0] + '/fd').length;
         for (let i = 0; i < 50 && fdCount() > 2; i++) await new Promise((r) => setTimeout(r, 10));
