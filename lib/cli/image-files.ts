@@ -10,9 +10,10 @@ import type { Progress } from './progress';
 import type { DecodeDetails } from '../format/assembler';
 import { ImageFormatError } from '../format/errors';
 import type { Image } from '../format/types';
-import { FileReadError, openInputStream } from '../files/open-input';
+import { FileReadError, openInput } from '../files/open-input';
 import { FileWriteError, writeFileExclusive } from '../files/write-exclusive';
 import { fsReason } from '../files/fs-reason';
+import { setCliHeapFlags } from './heap-flags';
 
 /** Files at least this big show reading progress (smaller ones read faster than it would draw). */
 const PROGRESS_MIN_BYTES = 1 << 20;
@@ -31,81 +32,102 @@ export async function readImageSource(
 ): Promise<{ image: Image; details: DecodeDetails }> {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
   const opened = openSource(file, io);
-  // A small regular file is read and decoded at once (no stream to set up: most of the CLI's
-  // start-up for such a file). The fd is the one opened and type-checked above.
-  if (opened.fd !== undefined && opened.size < PROGRESS_MIN_BYTES) {
-    const small = readWhole(opened.fd, opened.size);
-    if (small) {
-      opened.stream.destroy();
-      const { decodeDetailed } = await import('../format/decode');
-      try {
-        return decodeDetailed(small);
-      } catch (e) {
-        throw readFailure(name, e);
-      }
-    }
-  }
-  let stream: Readable = opened.stream;
-  const source = stream;
+  let counter: Readable | undefined;
   try {
+    // A small regular file is read and decoded at once: no stream to make (most of the CLI's
+    // start-up for such a file).
+    const small = readSmall(opened);
+    if (small) return (await import('../format/decode')).decodeDetailed(small);
+    setCliHeapFlags();
     const { readImage, readImageDetailed } = await import('../format/stream');
+    const source = opened.stream();
     if (progress?.enabled && !opened.isStdin) {
       const size = opened.size;
       if (size >= PROGRESS_MIN_BYTES) {
         const { Transform } = await import('stream');
         let seen = 0;
-        const counter = new Transform({
+        const counting = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             seen += chunk.byteLength;
             progress.update(`reading ${name}: ${mib(seen)}/${mib(size)} MiB (${Math.floor((100 * seen) / size)}%)`);
             cb(null, chunk);
           },
         });
-        source.on('error', (e) => counter.destroy(e));
-        stream = source.pipe(counter);
+        source.on('error', (e) => counting.destroy(e));
+        counter = source.pipe(counting);
       }
     }
+    const stream = counter ?? source;
     if (!objrefs) return { image: await readImage(stream), details: { objrefs: new Map<object, number>() } };
     return await readImageDetailed(stream);
   } catch (e) {
     throw readFailure(name, e);
   } finally {
     progress?.end();
-    if (!opened.isStdin) source.destroy();
-    if (stream !== source) stream.destroy();
+    opened.close();
+    counter?.destroy();
   }
 }
 
 /** The problems of an image file or stdin ([] when valid). */
 export async function validateImageSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): Promise<ImageFormatError[]> {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
-  const { stream, isStdin, size, fd } = openSource(file, io);
+  const opened = openSource(file, io);
   try {
     // A small regular file: validated from its bytes at once, as readImageSource decodes one.
-    const small = fd !== undefined && size < PROGRESS_MIN_BYTES ? readWhole(fd, size) : null;
+    const small = readSmall(opened);
     if (small) return (await import('../format/decode')).validate(small);
+    setCliHeapFlags();
     const { validateStream } = await import('../format/stream');
-    return await validateStream(stream);
+    return await validateStream(opened.stream());
   } catch (e) {
     throw readFailure(name, e);
   } finally {
-    if (!isStdin) stream.destroy();
+    opened.close();
   }
 }
 
-/**
- * `fd`: set for a regular file (the type-checked descriptor the stream reads). stdin is touched
- * only when it is the source: making process.stdin costs start-up time.
- */
-function openSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): { stream: Readable; size: number; fd?: number; isStdin: boolean } {
-  if (file === undefined || file === '-') return { stream: io.stdin, size: 0, isStdin: true };
+/** An input opened: a regular file's descriptor and size, streamed only when asked. */
+interface Source {
+  isStdin: boolean;
+  /** A regular file's size; 0 for any other input. */
+  size: number;
+  /** Set for a regular file (type-checked on this very descriptor). */
+  fd?: number;
+  /** The input as a stream (made on first call; it then owns the descriptor). */
+  stream(): Readable;
+  /** Closes what was opened (never stdin); again is a no-op. */
+  close(): void;
+}
+
+/** stdin is touched only when it is the source: making process.stdin costs start-up time. */
+function openSource(file: string | undefined, io: Pick<CliIo, 'stdin'>): Source {
+  if (file === undefined || file === '-') return { isStdin: true, size: 0, stream: () => io.stdin, close() {} };
+  let opened: ReturnType<typeof openInput>;
   try {
-    const { stream, stat, fd } = openInputStream(file);
-    return stat.isFile() ? { stream, size: stat.size, fd, isStdin: false } : { stream, size: 0, isStdin: false };
+    opened = openInput(file);
   } catch (e) {
     if (e instanceof FileReadError) throw new CliFailure(e.message);
     throw e;
   }
+  if (opened.stream !== undefined) {
+    const stream = opened.stream;
+    return { isStdin: false, size: 0, stream: () => stream, close: () => stream.destroy() };
+  }
+  const { fd, stat } = opened;
+  let stream: Readable | undefined;
+  let closed = false;
+  return {
+    isStdin: false,
+    size: stat.size,
+    fd,
+    stream: () => (stream ??= fs.createReadStream('', { fd, autoClose: true })),
+    close() {
+      if (stream) stream.destroy();
+      else if (!closed) fs.closeSync(fd);
+      closed = true;
+    },
+  };
 }
 
 /** The most a text input (a spec, a config, inspect JSON) may hold: it is parsed whole. */
@@ -117,11 +139,12 @@ export const MAX_TEXT_INPUT = 64 << 20;
  */
 export async function readTextInput(file: string, io: Pick<CliIo, 'stdin'>): Promise<string> {
   const name = file === '-' ? '<stdin>' : file;
-  const { stream, isStdin } = openSource(file, io);
+  const opened = openSource(file, io);
   const chunks: Buffer[] = [];
   let n = 0;
+  setCliHeapFlags();
   try {
-    for await (const c of stream) {
+    for await (const c of opened.stream()) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
       n += b.length;
       if (n > MAX_TEXT_INPUT) throw new CliFailure(`${name}: more than ${MAX_TEXT_INPUT >> 20} MiB, the most a text input may hold`);
@@ -130,13 +153,18 @@ export async function readTextInput(file: string, io: Pick<CliIo, 'stdin'>): Pro
   } catch (e) {
     throw readFailure(name, e);
   } finally {
-    if (!isStdin) stream.destroy();
+    opened.close();
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The whole of a regular file of `size` bytes from its start; null if it grew (read it as a stream). */
-function readWhole(fd: number, size: number): Uint8Array | null {
+/**
+ * The whole of a small regular file, read at once from its start; null for any other input, a
+ * big file, or one that grew while read (those are streamed).
+ */
+function readSmall(source: Source): Uint8Array | null {
+  const { fd, size } = source;
+  if (fd === undefined || size >= PROGRESS_MIN_BYTES) return null;
   const buf = Buffer.alloc(size + 1);
   let n = 0;
   for (let got; n < buf.length && (got = fs.readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += got;

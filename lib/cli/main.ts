@@ -6,7 +6,6 @@ import * as fs from 'fs';
 import * as nodeModule from 'module';
 import { loadCommand } from './commands/by-name';
 import { CliFailure, UsageError, type CliIo } from './command';
-import { setCliHeapFlags } from './heap-flags';
 
 /** --help's text and the usage lines, made only when shown. */
 const help = () => import('./help');
@@ -65,7 +64,6 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
-  setCliHeapFlags();
   // Where Node has it (22 and later), compiled code is cached on disk, so that a second start
   // skips most of the parsing; set before any command is loaded. Not when a test loads main.
   (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();

@@ -65,11 +65,13 @@ export function openRegularNoFollow(file: string): { fd: number; stat: fs.Stats 
 }
 
 /**
- * A stream of an input FILE the user named (a link the user named is followed): a regular
- * file, a FIFO or pipe (read as it comes; a FIFO waits for its writer, as `cat` would) or a
- * character device. Directories, sockets and block devices are refused. The open never blocks.
+ * An input FILE the user named (a link the user named is followed), opened without blocking:
+ * a regular file as its descriptor (the caller reads it, or streams it with fs.createReadStream,
+ * and closes it: a small file read at once needs no stream), a FIFO or pipe (read as it comes;
+ * a FIFO waits for its writer, as `cat` would) or a character device as a stream.
+ * Directories, sockets and block devices are refused.
  */
-export function openInputStream(file: string): { stream: Readable; stat: fs.Stats; fd?: number } {
+export function openInput(file: string): { fd: number; stat: fs.Stats; stream?: undefined } | { stream: Readable; stat: fs.Stats; fd?: undefined } {
   let fd: number;
   try {
     fd = fs.openSync(file, O_RDONLY | O_NONBLOCK);
@@ -77,8 +79,7 @@ export function openInputStream(file: string): { stream: Readable; stat: fs.Stat
     throw openFailed(file, e);
   }
   const stat = fs.fstatSync(fd);
-  // fd: a regular file's descriptor, which the stream closes (a caller may read it first).
-  if (stat.isFile()) return { stream: fs.createReadStream('', { fd, autoClose: true }), stat, fd };
+  if (stat.isFile()) return { fd, stat };
   // A pipe's reads go through the event loop (a non-blocking fd must not reach fs.read).
   // net is loaded only for a pipe (most inputs are files): its socket modules cost start-up time.
   if (stat.isFIFO()) {

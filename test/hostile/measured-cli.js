@@ -5,15 +5,8 @@
 const path = require('path');
 const [pkg, ...argv] = process.argv.slice(2);
 const { main } = require(path.join(pkg, 'dist', 'cli', 'main.js'));
-// As the CLI's entry does before running a command (absent from an older build).
-const heapFlags = (() => {
-  try {
-    return require(path.join(pkg, 'dist', 'cli', 'heap-flags.js'));
-  } catch {
-    return null;
-  }
-})();
-if (heapFlags) heapFlags.setCliHeapFlags();
+// No heap flags set here: the commands set the CLI's own on their way into big work (main
+// runs them as the entry does), so the peak RSS measured is the CLI's.
 const t0 = Date.now();
 main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: false, env: process.env }).then(
   (code) => {

@@ -42,6 +42,7 @@ export const checkpoint: Command = {
     if (values['allow-unknown-securebits'] && values['skip-securebits'])
       throw new UsageError('--allow-unknown-securebits and --skip-securebits exclude each other');
 
+    if (values.tree || values.threads || pids.length > 1) (await import('../heap-flags')).setCliHeapFlags();
     const { checkImageOutput, writeImageOutput } = await import('../image-files');
     checkImageOutput(io, out);
     const { progressFor, withProgress } = await import('../progress');

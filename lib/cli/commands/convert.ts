@@ -49,6 +49,7 @@ export const convert: Command = {
       const out = (values.output as string | undefined) ?? '-';
       checkImageOutput(io, out);
       const { encode } = await import('../../format/encode');
+      (await import('../heap-flags')).setCliHeapFlags();
       const { image, lossy, assumed } = await criu.criuDirToImage(positionals[0]);
       report(io, lossy, assumed, strict, 'the image');
       await writeImageOutput(io, out, encode(image, { dialect }));
