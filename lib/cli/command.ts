@@ -16,6 +16,15 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * What the CLI hands a command beside its arguments: the list of all commands comes from the
+ * CLI, so a command that lists them (completion) does not import the list that holds it.
+ */
+export interface CliContext {
+  /** Every command, in the order `cr-creds --help` lists them (their modules loaded). */
+  commands(): Promise<readonly Command[]>;
+}
+
 /** One option of a command. */
 export interface OptionSpec {
   /** The long name, without dashes ('output'). */
@@ -46,7 +55,7 @@ export interface Command {
   notes?: readonly string[];
   operands: OperandKind;
   /** Returns the exit code. Throw UsageError or CliFailure for expected failures. */
-  run(argv: string[], io: CliIo): Promise<number>;
+  run(argv: string[], io: CliIo, cli: CliContext): Promise<number>;
 }
 
 /** Wrong arguments: exit 2, synopsis shown. */

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as nodeModule from 'module';
 import { loadCommand } from './commands/by-name';
-import { CliFailure, UsageError, type CliIo } from './command';
+import { CliFailure, UsageError, type CliIo, type Command } from './command';
 
 /** --help's text and the usage lines, made only when shown. */
 const help = () => import('./help');
@@ -15,13 +15,18 @@ function version(): string {
   return (require('../../package.json') as { version: string }).version;
 }
 
+/** Every command, for --help and completion (the list loads every command's module). */
+async function allCommands(): Promise<readonly Command[]> {
+  return (await import('./commands')).commands;
+}
+
 /** A reader of our stdout went away (`| head`): stop quietly, as a program killed by SIGPIPE. */
 const EPIPE_EXIT = 128 + 13;
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write((await help()).mainHelp((await import('./commands')).commands));
+    (name === undefined ? io.stderr : io.stdout).write((await help()).mainHelp(await allCommands()));
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
@@ -41,7 +46,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   try {
-    return await cmd.run(rest, io);
+    return await cmd.run(rest, io, { commands: allCommands });
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`cr-creds: ${e.message}\n${(await help()).shortUsage(cmd)}`);

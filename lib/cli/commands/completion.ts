@@ -12,11 +12,11 @@ export const completion: Command = {
   operands: 'word',
   options: [],
   notes: ['Exit status: 0; 2 usage.'],
-  async run(argv, io) {
+  async run(argv, io, cli) {
     const { positionals } = parseCommandArgs(this, argv);
     if (positionals.length !== 1) throw new UsageError('completion takes one shell: bash or zsh');
     const shell = choice('shell', positionals[0], ['bash', 'zsh'] as const);
-    const { commands } = await import('./index');
+    const commands = await cli.commands();
     const { bashCompletion, zshCompletion } = await import('../completion');
     io.stdout.write(shell === 'bash' ? bashCompletion(commands) : zshCompletion(commands));
     return 0;
