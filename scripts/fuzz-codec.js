@@ -7,8 +7,17 @@ const { Readable } = require('stream');
 const { ImageBuilder, ImageFormatError, decode, encode, readImage } = require('../dist/format');
 const { mutate, prng } = require('../dist/format/mutate');
 
+const USAGE = 'usage: node scripts/fuzz-codec.js [iterations=100000] [seed=1]';
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const iterations = Number(process.argv[2] ?? 100000);
 const seed = Number(process.argv[3] ?? 1);
+if (!Number.isSafeInteger(iterations) || iterations < 0 || !Number.isSafeInteger(seed)) {
+  console.error(`fuzz-codec: iterations and seed are whole numbers\n${USAGE}`);
+  process.exit(2);
+}
 
 function seedsOf() {
   const out = [];
