@@ -11,10 +11,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG=$PWD
-command -v node-gyp >/dev/null || exec npm run --silent prebuilds -- "$@"
-# node-gyp's headers: the installed Node's (npm's nodedir setting, as `npm run` passes it),
-# never a download.
-export npm_config_nodedir=${npm_config_nodedir:-$(npm config get nodedir)}
+# npm puts its node-gyp on PATH; run through npm once, not again from within it.
+if ! command -v node-gyp >/dev/null; then
+  [ -z "${npm_lifecycle_event:-}" ] || { echo "prebuild.sh: node-gyp not found on npm's PATH" >&2; exit 2; }
+  exec npm run --silent prebuilds -- "$@"
+fi
+# node-gyp's headers: the installed Node's, never a download (nor a devdir in /tmp). npm's nodedir
+# setting when one is set ('undefined' when not), else the prefix of the node that runs this.
+nodedir=${npm_config_nodedir:-}
+case "$nodedir" in ''|undefined|null) nodedir=$(node -p 'require("path").resolve(process.execPath, "../..")') ;; esac
+[ -f "$nodedir/include/node/node_api.h" ] || { echo "prebuild.sh: no Node headers in $nodedir/include/node (set npm's nodedir)" >&2; exit 2; }
+export npm_config_nodedir=$nodedir
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(x64 arm64)
 

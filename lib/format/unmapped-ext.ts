@@ -24,7 +24,7 @@ import {
   unmappedKey,
   withUnmapped,
 } from '../model/unmapped';
-import { nearestView, nsPath, toKernelId } from '../model/idmap';
+import { nearestView, nsPath, toKernelId, validId } from '../model/idmap';
 import { NGROUPS_MAX, RecordType } from './constants';
 
 export const UNMAPPED_EXT_BASE = 24;
@@ -53,6 +53,7 @@ export function unmappedEntries(c: Cred): { flags: number; entries: UnmappedEntr
   const own = c.user.ns;
   const entries: UnmappedEntry[] = [];
   const view = (field: number, kid: number, kind: 'uid' | 'gid', what: string) => {
+    if (!validId(kid)) throw new Error(`${what} (kernel ${kind} ${kid}) is no id a kernel can hold`);
     const v = nearestView(own, kid, kind);
     if (v.ns === own) throw new Error(`${what} (kernel ${kind} ${kid}) is recorded unmapped, but the cred's namespace maps it to ${v.id}`);
     entries.push({ field, ns: v.ns, id: v.id });
@@ -114,6 +115,7 @@ export function readUnmappedExt(view: DataView, at: number, len: number, cx: Unm
     lastField = field;
     if (!ancestors.has(ns)) throw cx.fail(`entry ${i}: userns_ref names no ancestor of the cred's user namespace`);
     const kind = field === UNMAPPED_GROUP ? 'gid' : idKind(ID_FIELDS[field]);
+    if (!validId(id)) throw cx.fail(`entry ${i}: ${kind} ${id} is the invalid id (uid_t)-1`);
     const kid = toKernelId(ns, id, kind);
     if (kid < 0) throw cx.fail(`entry ${i}: ${kind} ${id} has no mapping up to the image's root namespace`);
     if (nearestView(own, kid, kind).ns !== ns) throw cx.fail(`entry ${i}: ${kind} ${id} is not unmapped right below the namespace named`);

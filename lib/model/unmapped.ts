@@ -50,7 +50,11 @@ export function hasUnmapped(u: UnmappedIds): boolean {
 }
 
 /** A comparison key for an unmapped kernel id: negative, never a shown id. */
-export const unmappedKey = (kid: number): number => -1 - kid;
+export function unmappedKey(kid: number): number {
+  // A -1 ("no mapping") turned into a key would read as gid 0: a caller's bug, never a key.
+  if (!(kid >= 0)) throw new RangeError(`unmappedKey: ${kid} is no kernel id`);
+  return -1 - kid;
+}
 /** The kernel id a negative key stands for. */
 export const keyKernelId = (key: number): number => -1 - key;
 

@@ -137,4 +137,11 @@ describe.each(DIALECT_NAMES)('rules (%s)', (dialect) => {
   });
   test('an id the cred\'s namespace maps after all', () => expectExtension(poke(32, 0), /not unmapped right below/));
   test('len that does not fit the count', () => expectExtension(poke(16, 3), /entries need/));
+  test('the invalid id (uid_t)-1', () => expectExtension(poke(32, 0xffffffff), /gid 4294967295 is the invalid id/));
+});
+
+test('the invalid id is never written, and never a key', () => {
+  expect(() => encode(rootless('little', { groups: [unmappedKey(10), unmappedKey(0xffffffff)] }))).toThrow(/kernel gid 4294967295\) is no id a kernel can hold/);
+  // A -1 ("no mapping") would otherwise become the key of gid 0.
+  expect(() => unmappedKey(-1)).toThrow(RangeError);
 });
