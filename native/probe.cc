@@ -38,6 +38,7 @@ int ChildUnshareUser(void*) { return unshare(CLONE_NEWUSER) == 0 ? 0 : (errno & 
 // Whether a user namespace can be created here, in a throwaway child. 0 or -errno.
 int TryCreateUserNamespace() {
   int r = RunOneShotChild(ChildUnshareUser, nullptr, nullptr, 0);
+  if (r == 255) return -EIO;  // the child was killed before it could answer
   return r <= 0 ? r : -r;
 }
 
@@ -163,9 +164,11 @@ bool ProbeKernel(KernelProbe* p, Failure* f) {
   p->max_user_namespaces = ReadLong("/proc/sys/user/max_user_namespaces", -1);
   p->create_userns_err = -TryCreateUserNamespace();
   DepthJob depth{0, 0};
+  // The child always exits 0 once it has answered: anything else (255: killed, or its answer
+  // fell short) leaves `depth` as we set it, and no depth is known.
   int dr = RunOneShotChild(ChildNestUserNs, &depth, &depth, sizeof depth);
-  p->max_depth = dr < 0 ? 0 : depth.depth;
-  p->max_depth_err = dr < 0 ? -dr : depth.err;
+  p->max_depth = dr == 0 ? depth.depth : 0;
+  p->max_depth_err = dr == 0 ? depth.err : dr < 0 ? -dr : EIO;
   p->known_securebits = KnownSecurebits();
   p->ptrace_err = -TryPtrace();
   p->linux_cr = ScanLinuxCrSymbols();

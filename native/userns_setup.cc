@@ -147,7 +147,13 @@ int UnshareUserLevel(const UnshareJob& job, int* file, uint64_t* status) {
   // A raw clone is a fork without atfork handlers: nothing of libc runs in between.
   long pid = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
   if (pid < 0) return -errno;
-  if (pid == 0) RunHelper(job, dirfd.get(), self, go_rd.get(), done_wr.get());
+  if (pid == 0) {
+    // The helper keeps only its own ends: with a copy of go_wr it would wait forever for a word
+    // that never comes, should ours fail.
+    go_wr.reset();
+    done_rd.reset();
+    RunHelper(job, dirfd.get(), self, go_rd.get(), done_wr.get());
+  }
   go_rd.reset();
   done_wr.reset();
   dirfd.reset();
