@@ -10,9 +10,9 @@
 // Each module keeps its identity: it is registered in require.cache under its own filename, so
 // a module that is already loaded (by the CLI's entry) is used as it is, and one loaded later
 // by path (a library error class, say) is the bundle's. A bundle runs only while every source
-// it was made from is as it was (its size, and not modified after the bundle was written: npm
-// pack gives every file one mtime, so equal times pass); after a plain `tsc` it stands aside
-// and the command loads module by module (lib/cli/commands/by-name.ts).
+// it was made from is as it was (its size, and its modification time as recorded, or the
+// bundle's own: npm pack gives every file one mtime); after a plain `tsc` it stands aside and
+// the command loads module by module (lib/cli/commands/by-name.ts).
 //
 //   npx tsc -p tsconfig.build.json && node scripts/bundle-commands.js [DIST]
 'use strict';
@@ -41,7 +41,8 @@ function closure(entry) {
     if (modules.has(rel)) continue;
     const file = path.join(dist, rel);
     const source = fs.readFileSync(file, 'utf8');
-    modules.set(rel, { source, size: fs.statSync(file).size });
+    const st = fs.statSync(file);
+    modules.set(rel, { source, size: st.size, mtimeMs: st.mtimeMs });
     for (const m of source.matchAll(/\brequire\((["'])(\.{1,2}\/[^"']*)\1\)/g)) {
       const target = resolveRelative(rel, m[2]);
       if (target !== null) todo.push(target);
@@ -60,12 +61,15 @@ const vm = require('vm');
 
 const dist = path.join(__dirname, '..', '..');
 
-/** Whether every source is as it was when this bundle was made: its size, no later change. */
+/**
+ * Whether every source is as it was when this bundle was made: its size, and its modification
+ * time as it was then, or the bundle's own (npm pack gives every file one time).
+ */
 function fresh() {
   const made = fs.statSync(__filename).mtimeMs;
   for (const rel in defs) {
     const st = fs.statSync(path.join(dist, rel), { throwIfNoEntry: false });
-    if (st === undefined || st.size !== defs[rel][0] || st.mtimeMs > made) return false;
+    if (st === undefined || st.size !== defs[rel][0] || (st.mtimeMs !== defs[rel][1] && st.mtimeMs !== made)) return false;
   }
   return true;
 }
@@ -92,7 +96,7 @@ function load(rel, parent) {
   try {
     // Compiled when first required, as node compiles a module file: the same wrapper parameters,
     // its own filename in stack traces.
-    const fn = vm.compileFunction(defs[rel][1], ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+    const fn = vm.compileFunction(defs[rel][2], ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
     fn.call(mod.exports, mod.exports, req, mod, filename, dirname);
   } catch (e) {
     delete require.cache[filename];
@@ -110,7 +114,7 @@ function bundle(name) {
   out += 'const defs = {\n';
   for (const [rel, m] of modules) {
     const body = m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-    out += `${JSON.stringify(rel)}: [${m.size}, ${JSON.stringify(body)}],\n`;
+    out += `${JSON.stringify(rel)}: [${m.size}, ${m.mtimeMs}, ${JSON.stringify(body)}],\n`;
   }
   out += '};\n';
   out += LOADER;

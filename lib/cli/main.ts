@@ -3,7 +3,6 @@
 // only what a command produces. No stack trace for an expected failure. Only the command named
 // is loaded at start (its data); it loads what it runs (the addon, the codec, protobufjs).
 import * as fs from 'fs';
-import * as nodeModule from 'module';
 import { loadCommand } from './commands/by-name';
 import { CliFailure, UsageError, type CliIo, type Command } from './command';
 
@@ -69,9 +68,6 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
-  // Where Node has it (22 and later), compiled code is cached on disk, so that a second start
-  // skips most of the parsing; set before any command is loaded. Not when a test loads main.
-  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   // The standard streams are made when first touched (a stream each, and their modules): only
   // those a command uses.
   let stdoutSeen = false;

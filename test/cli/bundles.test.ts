@@ -86,3 +86,16 @@ test('a bundle whose sources changed stands aside: the changed module runs', () 
   expect(r2.loaded).toContain('format/decode.js');
   expect(r2.loaded).toContain('cli/commands/inspect.js');
 });
+
+test('an edit of the same size with an older time (cp -p, a restored cache) stands aside too', () => {
+  const file = path.join(dist(), 'cli', 'commands', 'probe.js');
+  const st = fs.statSync(file);
+  const before = fs.readFileSync(file, 'utf8');
+  const after = before.replace("description: 'Reports", "description: 'REPORTS");
+  expect(after.length).toBe(before.length);
+  fs.writeFileSync(file, after);
+  fs.utimesSync(file, st.atime, new Date(st.mtimeMs - 60_000));
+  const p = run(['probe', '--help']);
+  expect([p.code, p.stdout]).toEqual([0, expect.stringContaining('REPORTS the kernel release')]);
+  expect(p.loaded).toContain('cli/commands/probe.js');
+});
