@@ -7,6 +7,17 @@
 
 namespace crc {
 
+Napi::Object CapsToJs(Napi::Env env, uint64_t inheritable, uint64_t permitted, uint64_t effective,
+                      uint64_t bounding, uint64_t ambient) {
+  Napi::Object caps = Napi::Object::New(env);
+  caps.Set("inheritable", Napi::BigInt::New(env, inheritable));
+  caps.Set("permitted", Napi::BigInt::New(env, permitted));
+  caps.Set("effective", Napi::BigInt::New(env, effective));
+  caps.Set("bounding", Napi::BigInt::New(env, bounding));
+  caps.Set("ambient", Napi::BigInt::New(env, ambient));
+  return caps;
+}
+
 Napi::Object CredStateToJs(Napi::Env env, const CredState& s) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("uid", s.ruid);
@@ -20,13 +31,7 @@ Napi::Object CredStateToJs(Napi::Env env, const CredState& s) {
   Napi::Array groups = Napi::Array::New(env, s.ngroups);
   for (int i = 0; i < s.ngroups; i++) groups.Set(uint32_t(i), s.groups[i]);
   o.Set("groups", groups);
-  Napi::Object caps = Napi::Object::New(env);
-  caps.Set("inheritable", Napi::BigInt::New(env, s.inheritable));
-  caps.Set("permitted", Napi::BigInt::New(env, s.permitted));
-  caps.Set("effective", Napi::BigInt::New(env, s.effective));
-  caps.Set("bounding", Napi::BigInt::New(env, s.bounding));
-  caps.Set("ambient", Napi::BigInt::New(env, s.ambient));
-  o.Set("caps", caps);
+  o.Set("caps", CapsToJs(env, s.inheritable, s.permitted, s.effective, s.bounding, s.ambient));
   o.Set("securebits", s.securebits);
   o.Set("noNewPrivs", s.no_new_privs != 0);
   return o;

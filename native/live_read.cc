@@ -12,6 +12,7 @@
 #include <memory>
 #include <string_view>
 
+#include "cred_state_js.h"
 #include "live_worker.h"
 #include "proc_status.h"
 #include "registry.h"
@@ -257,13 +258,7 @@ Napi::Object StatusToJs(Napi::Env env, const ProcStatus& s) {
   o.Set("nspid", arr(s.nspid));
   o.Set("nspgid", arr(s.nspgid));
   o.Set("nssid", arr(s.nssid));
-  Napi::Object caps = Napi::Object::New(env);
-  caps.Set("inheritable", Napi::BigInt::New(env, s.cap_inh));
-  caps.Set("permitted", Napi::BigInt::New(env, s.cap_prm));
-  caps.Set("effective", Napi::BigInt::New(env, s.cap_eff));
-  caps.Set("bounding", Napi::BigInt::New(env, s.cap_bnd));
-  caps.Set("ambient", Napi::BigInt::New(env, s.cap_amb));
-  o.Set("caps", caps);
+  o.Set("caps", CapsToJs(env, s.cap_inh, s.cap_prm, s.cap_eff, s.cap_bnd, s.cap_amb));
   o.Set("noNewPrivs", s.no_new_privs);
   return o;
 }
