@@ -7,8 +7,10 @@
 // values baked in. The task's only register changes are its program counter (pointed at the
 // stub) and the "in a syscall" mark; the stub makes the call, then puts back every register it
 // changed and jumps to where the task would have resumed (its interrupted syscall restarted as
-// the kernel would restart it). So a tracer that vanishes at any moment leaves a task that
-// either never entered the stub or runs it to the end and carries on unharmed.
+// the kernel would restart it). Where a syscall is ahead (RegsSyscallAhead), the task makes it
+// first and, at its entry stop, that call becomes the stub's prctl returning into the stub (its
+// number and first argument changed too). So a tracer that vanishes at any moment leaves a task
+// that either never entered the stub or runs it to the end and carries on unharmed.
 //
 // The tracer learns the result at a stop after the call. With a signal the task neither blocks
 // nor handles (its default action: ignore), the stub sends it that signal after the call (the
