@@ -471,6 +471,21 @@ int StubSignal(Job* j, Tracee* t) {
   return 0;
 }
 
+// Writes the stub for t->saved at the slot and sets t's registers to `regs` (the stub's entry).
+bool Arm(Job* j, Place* p, Tracee* t, int sig, unsigned char* code, const TraceeRegs& regs) {
+  StubBuild(t->saved, p->slot, sig, code);
+  if (long r = WriteSlot(p, t->tid, code)) {
+    Fail(j, "write the injection stub", int(-r), t->tid);
+    return false;
+  }
+  if (long r = RegsSet(t->tid, regs)) {
+    Fail(j, "ptrace(PTRACE_SETREGS)", int(-r), t->tid);
+    return false;
+  }
+  t->dirty = true;
+  return true;
+}
+
 // Runs prctl(PR_GET_SECUREBITS) in t through the stub; t is stopped and put back as it was.
 bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
   bool no_signal = false;  // our signal came late (blocked after all): the syscall stops then
@@ -483,25 +498,27 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
       Fail(j, "ptrace(PTRACE_GETREGS)", kNoStubErrno, t->tid, "a task of another instruction set");
       return false;
     }
-    int sig = no_signal || RegsInMaskSwappingCall(t->saved) ? 0 : StubSignal(j, t);
-    StubBuild(t->saved, p->slot, sig, code);
-    if (long r = WriteSlot(p, t->tid, code)) {
-      Fail(j, "write the injection stub", int(-r), t->tid);
+    const char* unsafe = nullptr;
+    if (long r = RegsStubRefusal(t->tid, &unsafe)) {
+      Fail(j, "ptrace(PTRACE_GETREGSET)", int(-r), t->tid);
       return false;
     }
+    if (unsafe) {
+      Fail(j, "ptrace(PTRACE_GETREGSET)", kNoStubErrno, t->tid, unsafe);
+      return false;
+    }
+    int sig = no_signal || RegsInMaskSwappingCall(t->saved) ? 0 : StubSignal(j, t);
+    // A syscall ahead (tracee_regs.h): the task goes to its entry stop first, untouched.
+    bool ahead = RegsSyscallAhead(t->tid, t->saved);
     TraceeRegs regs;
     RegsPointAtStub(t->saved, p->slot, &regs);
-    if (long r = RegsSet(t->tid, regs)) {
-      Fail(j, "ptrace(PTRACE_SETREGS)", int(-r), t->tid);
-      return false;
-    }
-    t->dirty = true;
+    if (!ahead && !Arm(j, p, t, sig, code, regs)) return false;
     bool entered = false;
     long result = 0;
     bool got = false;
     for (int loop = 0; loop < kMaxStopLoops && !got; loop++) {
       // With a signal, the stop after the call is its delivery; without, the call's syscall stops.
-      if (long r = Ptrace(sig ? PTRACE_CONT : PTRACE_SYSCALL, t->tid, 0, 0)) {
+      if (long r = Ptrace(sig && !ahead ? PTRACE_CONT : PTRACE_SYSCALL, t->tid, 0, 0)) {
         Fail(j, "ptrace(PTRACE_CONT)", int(-r), t->tid);
         return false;
       }
@@ -544,6 +561,16 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
         break;  // anew
       }
       if (!IsSyscallStop(status)) continue;  // an interrupt or a group-stop: on
+      if (ahead) {  // the task's own syscall at its entry: made the stub's, whose exit comes next
+        if (!RegsTakeOverSyscall(now, p->slot, &t->saved, &regs)) {
+          Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "a syscall stop outside the stub");
+          return false;
+        }
+        if (!Arm(j, p, t, sig, code, regs)) return false;
+        ahead = false;
+        entered = true;
+        continue;
+      }
       if (!RegsAtStubSyscall(now, p->slot)) {
         Fail(j, "ptrace(PTRACE_SYSCALL)", EIO, t->tid, "a syscall stop outside the stub");
         return false;

@@ -7,8 +7,10 @@
 // values baked in. The task's only register changes are its program counter (pointed at the
 // stub) and the "in a syscall" mark; the stub makes the call, then puts back every register it
 // changed and jumps to where the task would have resumed (its interrupted syscall restarted as
-// the kernel would restart it). So a tracer that vanishes at any moment leaves a task that
-// either never entered the stub or runs it to the end and carries on unharmed.
+// the kernel would restart it). Where a syscall is ahead (RegsSyscallAhead), the task makes it
+// first and, at its entry stop, that call becomes the stub's prctl returning into the stub (its
+// number and first argument changed too). So a tracer that vanishes at any moment leaves a task
+// that either never entered the stub or runs it to the end and carries on unharmed.
 //
 // The tracer learns the result at a stop after the call. With a signal the task neither blocks
 // nor handles (its default action: ignore), the stub sends it that signal after the call (the
@@ -50,6 +52,23 @@ void RegsPointAtStub(const TraceeRegs& saved, uintptr_t at, TraceeRegs* out);
 // kernel puts the task's own mask back before it runs the stub: the mask read now is not the
 // one the stub runs with).
 bool RegsInMaskSwappingCall(const TraceeRegs& saved);
+
+// Whether the task's next instruction is a syscall to be made before the stub runs: where the
+// kernel decides how an interrupted call restarts (restart_syscall or the call itself) only as
+// the task leaves its stop (aarch64), the registers at the stop cannot tell, so the task is let
+// go to that syscall's entry stop (PTRACE_SYSCALL), where RegsTakeOverSyscall makes it the
+// stub's call. False where the stub itself restarts the call (x86-64).
+bool RegsSyscallAhead(int tid, const TraceeRegs& saved);
+
+// At the entry stop of that syscall (registers `now`): updates `saved` to the registers to put
+// back (on the syscall instruction, with the call the kernel issued), and sets `out` (one
+// PTRACE_SETREGS) to make it the stub's prctl, returning into the stub as if made there. False
+// if the stop is not that syscall's.
+bool RegsTakeOverSyscall(const TraceeRegs& now, uintptr_t at, TraceeRegs* saved, TraceeRegs* out);
+
+// Whether the stub must not run in the task: 0 with *why null if it may, 0 with *why the state
+// the stub would break (a thread in SME streaming mode, a guarded control stack), or -errno.
+long RegsStubRefusal(int tid, const char** why);
 
 // Whether a syscall stop with registers `now` is the stub's own call (at entry or exit).
 bool RegsAtStubSyscall(const TraceeRegs& now, uintptr_t at);

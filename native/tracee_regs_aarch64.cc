@@ -8,12 +8,16 @@
 // Restarts. Unlike x86-64, arm64 prepares a restart before the task's signal-delivery or
 // interrupt stop (arch/arm64/kernel/signal.c, do_signal: "so that a debugger will see the
 // already changed PC"): a task stopped in an interrupted call that the kernel restarts already
-// has its pc back on its `svc`, x0 holding the call's first argument again and the mark cleared.
-// Its registers as read are the restart: the stub only has to return to them. (A call restarted
-// through restart_syscall, a relative sleep or a futex wait with a timeout, is reissued with its
-// own arguments instead: the kernel sets that up after the stop, only when the pc is left where
-// it was, and the registers no longer tell it apart. Exact for nanosleep(&ts, &ts), as sleep()
-// calls it: the kernel has written the time left into the request.)
+// has its pc back on its `svc`, x0 holding the call's first argument again and the mark cleared
+// (syscallno -1). Which call it restarts is decided after the stop, only if the pc is still on
+// that `svc`: restart_syscall (x8 set then) for a call that left a restart block (a relative
+// sleep, a futex wait with a timeout: the time left is in the block), else the call itself. The
+// registers at the stop cannot tell the two apart, so a task whose next instruction is an `svc`
+// with no syscall marked is not sent to the stub: it is let go to that syscall's entry stop
+// (the kernel has made its choice by then, in x8), where the call becomes the stub's prctl,
+// returning into the stub; the registers put back are those of the `svc` with the kernel's x8,
+// the restart block untouched. A task just about to make a syscall of its own, not restarting,
+// looks the same and goes the same way: it makes its call afterwards.
 #include "tracee_regs.h"
 
 #if defined(__aarch64__)
@@ -34,6 +38,32 @@ namespace {
 #ifndef NT_ARM_SYSTEM_CALL
 #define NT_ARM_SYSTEM_CALL 0x404
 #endif
+#ifndef NT_ARM_SSVE
+#define NT_ARM_SSVE 0x40b
+#endif
+#ifndef NT_ARM_GCS
+#define NT_ARM_GCS 0x410
+#endif
+
+// struct user_sve_header (asm/ptrace.h) as NT_ARM_SSVE gives it: SVE_PT_REGS_SVE in its flags
+// when the task is in streaming mode (a syscall ends it: the stub's would).
+struct SveHeader {
+  uint32_t size;
+  uint32_t max_size;
+  uint16_t vl;
+  uint16_t max_vl;
+  uint16_t flags;
+  uint16_t reserved;
+};
+constexpr uint16_t kSvePtRegsSve = 1;
+// struct user_gcs (asm/ptrace.h): with PR_SHADOW_STACK_ENABLE, the stub's `ret` is checked
+// against the guarded control stack and fails when the stub runs its own restores.
+struct UserGcs {
+  uint64_t features_enabled;
+  uint64_t features_locked;
+  uint64_t gcspr_el0;
+};
+constexpr uint64_t kShadowStackEnable = 1;
 
 // struct user_pt_regs (asm/ptrace.h), then the syscall mark (NT_ARM_SYSTEM_CALL).
 struct ArmRegs {
@@ -65,7 +95,8 @@ constexpr int kRestored[] = {0, 1, 2, 3, 8, 17};
 constexpr int kJumpReg = 17;
 constexpr int kResultReg = 3;
 
-constexpr uint32_t kSvc = 0xd4000001;  // svc #0
+constexpr uint32_t kSvc = 0xd4000001;      // svc #0
+constexpr uint32_t kSvcMask = 0xffe0001f;  // svc #imm: any immediate makes the syscall
 constexpr uint32_t kBrk = 0xd4200000;  // brk #0: never reached
 uint32_t Movz(int rd, unsigned imm16) { return 0xd2800000u | (imm16 & 0xffff) << 5 | unsigned(rd); }
 uint32_t MovReg(int rd, int rm) { return 0xaa0003e0u | unsigned(rm) << 16 | unsigned(rd); }  // orr rd, xzr, rm
@@ -163,6 +194,50 @@ bool RegsInMaskSwappingCall(const TraceeRegs& saved) {
     default:
       return false;
   }
+}
+
+bool RegsSyscallAhead(int tid, const TraceeRegs& saved) {
+  const ArmRegs& s = R(saved);
+  if (s.syscallno != -1 || (s.pc & 3) != 0) return false;
+  uint64_t word = 0;  // raw PTRACE_PEEKTEXT stores the word at `data`
+  if (Sys(SYS_ptrace, PTRACE_PEEKTEXT, tid, s.pc, &word) != 0) return false;
+  return (uint32_t(word) & kSvcMask) == kSvc;  // the instruction at pc (little-endian)
+}
+
+bool RegsTakeOverSyscall(const TraceeRegs& now, uintptr_t at, TraceeRegs* saved, TraceeRegs* out) {
+  const ArmRegs& n = R(now);
+  ArmRegs& s = R(*saved);
+  if (n.pc != s.pc + 4 || n.syscallno < 0) return false;
+  // Only x8 may differ from the stop's registers (restart_syscall); x7 reads as the stop's
+  // direction marker here, so the rest come from the stop before.
+  s.x[8] = n.x[8];
+  *out = *saved;
+  ArmRegs& o = R(*out);
+  o.pc = at + kStubSyscallEnd;
+  o.x[0] = PR_GET_SECUREBITS;
+  o.x[8] = SYS_prctl;
+  o.syscallno = SYS_prctl;  // the call made is the one the mark names (x8 was read before the stop)
+  return true;
+}
+
+long RegsStubRefusal(int tid, const char** why) {
+  *why = nullptr;
+  // EINVAL: a kernel or CPU without the feature (the regset absent or refused).
+  SveHeader sve = {};
+  long e = RegSet(tid, PTRACE_GETREGSET, NT_ARM_SSVE, &sve, sizeof sve);
+  if (e != 0 && e != -EINVAL && e != -ENODEV) return e;
+  if (e == 0 && (sve.flags & kSvePtRegsSve)) {
+    *why = "a thread in SME streaming mode (the injected syscall would end it)";
+    return 0;
+  }
+  UserGcs gcs = {};
+  e = RegSet(tid, PTRACE_GETREGSET, NT_ARM_GCS, &gcs, sizeof gcs);
+  if (e != 0 && e != -EINVAL && e != -ENODEV) return e;
+  if (e == 0 && (gcs.features_enabled & kShadowStackEnable)) {
+    *why = "a thread with a guarded control stack (the stub's return would fail its check)";
+    return 0;
+  }
+  return 0;
 }
 
 bool RegsAtStubSyscall(const TraceeRegs& now, uintptr_t at) {

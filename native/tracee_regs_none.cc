@@ -15,6 +15,9 @@ bool RegsNative(const TraceeRegs&) { return false; }
 void StubBuild(const TraceeRegs&, uintptr_t, int, unsigned char*) {}
 void RegsPointAtStub(const TraceeRegs& saved, uintptr_t, TraceeRegs* out) { *out = saved; }
 bool RegsInMaskSwappingCall(const TraceeRegs&) { return false; }
+bool RegsSyscallAhead(int, const TraceeRegs&) { return false; }
+bool RegsTakeOverSyscall(const TraceeRegs&, uintptr_t, TraceeRegs*, TraceeRegs*) { return false; }
+long RegsStubRefusal(int, const char**) { return -ENOSYS; }
 bool RegsAtStubSyscall(const TraceeRegs&, uintptr_t) { return false; }
 long RegsSyscallResult(const TraceeRegs&) { return -ENOSYS; }
 bool RegsAtStubSignal(const TraceeRegs&, uintptr_t) { return false; }

@@ -122,6 +122,15 @@ bool RegsInMaskSwappingCall(const TraceeRegs& saved) {
   }
 }
 
+bool RegsSyscallAhead(int, const TraceeRegs&) { return false; }
+
+bool RegsTakeOverSyscall(const TraceeRegs&, uintptr_t, TraceeRegs*, TraceeRegs*) { return false; }
+
+long RegsStubRefusal(int, const char** why) {
+  *why = nullptr;
+  return 0;
+}
+
 bool RegsAtStubSyscall(const TraceeRegs& now, uintptr_t at) {
   return R(now).rip == at + kStubSyscallEnd && R(now).orig_rax == SYS_prctl;
 }

@@ -131,6 +131,31 @@ async function stop(h) {
   return r;
 }
 
+/** A static aarch64 ELF of two instructions: `smstart sm`, then a loop on itself. */
+function streamingElf() {
+  const base = 0x400000n;
+  const code = [0xd503437f, 0x14000000]; // smstart sm; b .
+  const buf = Buffer.alloc(120 + 4 * code.length);
+  buf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0); // ELF, 64-bit, little-endian, version 1
+  buf.writeUInt16LE(2, 16); // ET_EXEC
+  buf.writeUInt16LE(183, 18); // EM_AARCH64
+  buf.writeUInt32LE(1, 20);
+  buf.writeBigUInt64LE(base + 120n, 24); // entry
+  buf.writeBigUInt64LE(64n, 32); // program headers
+  buf.writeUInt16LE(64, 52);
+  buf.writeUInt16LE(56, 54);
+  buf.writeUInt16LE(1, 56);
+  buf.writeUInt32LE(1, 64); // PT_LOAD
+  buf.writeUInt32LE(5, 68); // R+X
+  buf.writeBigUInt64LE(base, 80);
+  buf.writeBigUInt64LE(base, 88);
+  buf.writeBigUInt64LE(BigInt(buf.length), 96);
+  buf.writeBigUInt64LE(BigInt(buf.length), 104);
+  buf.writeBigUInt64LE(0x1000n, 112);
+  code.forEach((insn, i) => buf.writeUInt32LE(insn, 120 + 4 * i));
+  return buf;
+}
+
 /** A nested chain: level 1 maps 0..65535 to 100000.., each deeper level 0..n to 1.. of its parent. */
 function nestedImage(depth, credInit) {
   const b = new ImageBuilder();
@@ -346,6 +371,79 @@ suites.checkpoint = async () => {
       }
     });
   }
+  // Tasks stopped in an interrupted call, read every 200 ms: a relative sleep that keeps no
+  // remainder (busybox usleep: glibc's usleep, nanosleep(&ts, NULL)), which the kernel restarts
+  // through restart_syscall with the time left (reissued with its own arguments after each read
+  // it would sleep its whole time again, and never end); and a shell in `wait` (sigsuspend: no
+  // signal for the stub, the syscall stops instead) for a child's `sleep`. Each must end as it
+  // does unread, securebits read right every time.
+  const SLEEP_MS = 3000;
+  const sleepers = [
+    ['a relative sleep (usleep)', '/bin/usleep', [String(SLEEP_MS * 1000)]],
+    ['a shell waiting for its child (sigsuspend)', '/bin/sh', ['-c', `sleep ${SLEEP_MS / 1000} & wait`]],
+  ];
+  for (const [what, program, args] of sleepers) {
+    await check(`checkpoint: ${what} read every 200 ms still ends on time, securebits right`, async () => {
+      const image = distinctImage();
+      const plan = restart(image, program, args, { dryRun: true, cwd: '/' });
+      const want = lib.credentialFields({ cred: plan.exec.cred, noNewPrivs: plan.exec.noNewPrivs }).securebits;
+      const timed = async (read) => {
+        const t0 = Date.now();
+        const h = restart(image, program, args, { stdio: 'ignore', cwd: '/', env: { PATH: '/bin:/usr/bin' } });
+        started.add(h);
+        let ended = 0;
+        const end = () => (ended = Date.now());
+        const done = Promise.resolve(h).then(end, end);
+        let reads = 0;
+        try {
+          while (!ended && read) {
+            if (Date.now() - t0 > 4 * SLEEP_MS) throw new Error(`still asleep after ${Date.now() - t0} ms and ${reads} reads`);
+            const taken = await checkpoint(h.pid).catch((e) => (ended ? null : Promise.reject(e)));
+            if (!taken) break;
+            eq(lib.credentialFields(taken.tasks[0]).securebits, want, `securebits at read ${reads + 1}`);
+            reads++;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          await done;
+        } finally {
+          if (!ended) await stop(h);
+          started.delete(h);
+        }
+        return { ms: ended - t0, reads };
+      };
+      const plain = await timed(false);
+      const read = await timed(true);
+      ok(read.reads >= 5, `only ${read.reads} reads`);
+      ok(read.ms < plain.ms + 1500, `read ${read.reads} times it took ${read.ms} ms, unread ${plain.ms} ms`);
+      return `${SLEEP_MS} ms: unread ${plain.ms} ms, read ${read.reads} times ${read.ms} ms, securebits ${want}`;
+    });
+  }
+  // A thread in SME streaming mode: the stub's syscall would end that mode, so the read is
+  // refused (the task never runs the stub), and unknownSecurebits: 'mark' goes on without it.
+  await check('checkpoint: a thread in SME streaming mode is refused, and left running', async () => {
+    if (os.arch() !== 'arm64') skip('aarch64 only');
+    if (!/^Features\s*:.*\bsme\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) skip('no SME on this CPU or kernel');
+    const file = path.join(os.tmpdir(), 'crcreds-streaming');
+    fs.writeFileSync(file, streamingElf(), { mode: 0o755 });
+    const child = spawn(file, [], { stdio: 'ignore' });
+    const gone = new Promise((r) => child.on('exit', (code, sig) => r(sig || code)));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const state = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+      ok(state() === 'R', `the helper is not running in streaming mode: state ${state()}`);
+      const err = await checkpoint(child.pid).then(() => null, (e) => e);
+      ok(err && /SME streaming mode/.test(err.message), `no refusal: ${err && err.message}`);
+      const marked = await checkpoint(child.pid, { unknownSecurebits: 'mark' });
+      eq(marked.tasks[0].cred.securebits, null, 'securebits marked unknown');
+      await new Promise((r) => setTimeout(r, 100));
+      ok(state() === 'R', `after the reads: state ${state()}`);
+      return `refused: ${err.message.slice(0, 120)}`;
+    } finally {
+      child.kill('SIGKILL');
+      await gone;
+      fs.rmSync(file, { force: true });
+    }
+  });
 };
 
 const REPORTER = (addon) => [
