@@ -431,9 +431,10 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   out.Set("pid", Napi::Number::New(env, double(pid)));
   Napi::Array fds = Napi::Array::New(env, nfd);
   for (uint32_t i = 0; i < nfd; i++)
-    fds.Set(i, parent_end[i].get() >= 0 ? Napi::Value(Napi::Number::New(env, parent_end[i].release()))
-                                        : env.Null());
+    fds.Set(i, parent_end[i] ? Napi::Value(Napi::Number::New(env, parent_end[i].get())) : env.Null());
   out.Set("stdio", fds);
+  // JS's once the object holds them all: a throw before leaves every one closed.
+  for (auto& fd : parent_end) fd.release();
   Watch* watch = w.release();  // freed once reaped and collected (MaybeFree)
   out.Set("kill", Napi::Function::New(env, Kill, "kill", watch));
   out.Set("ref", Napi::Function::New(env, Ref, "ref", watch));
