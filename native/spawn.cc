@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -84,7 +85,13 @@ bool ImageMemfd(const uint8_t* data, size_t len, UniqueFd* fd, Failure* f) {
 
 void ReapBlocking(int pidfd) {
   siginfo_t info;
-  while (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
+  for (;;) {
+    if (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED) == 0 || (errno != EINTR && errno != EAGAIN)) return;
+    // EAGAIN: a pidfd that libuv watched is O_NONBLOCK; it turns readable when the child exits.
+    if (errno == EAGAIN) {
+      struct pollfd p = {pidfd, POLLIN, 0};
+      (void)poll(&p, 1, -1);  // EINTR or an error: waitid again says what holds
+    }
   }
 }
 

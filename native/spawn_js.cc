@@ -1,7 +1,9 @@
 // The spawn binding: spawn(opts) starts a program in a child that first takes on given
 // credentials (spawn.h). The child's exit is watched through a pidfd in the libuv loop and reaped
 // with waitid(P_PIDFD): no SIGCHLD handler, nothing of Node's own child handling touched.
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,7 +11,10 @@
 #include <uv.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "cred_state.h"
@@ -105,17 +110,21 @@ void ParseExpect(Napi::Object e, CredState* s, uint32_t* mask) {
 
 // ---------------------------------------------------------------------------------------------
 // The exit watch: a pidfd polled in the libuv loop. Freed once the child is reaped AND the JS
-// object that controls it is collected (kill() after exit must still find it).
+// object that controls it is collected (kill() after exit must still find it). The env may end
+// first (a worker_thread ends; the main thread's loop runs dry with the watch unref'd): its
+// cleanup hook then closes the poll, which a worker's loop must not hold when it is closed.
 
 struct Watch {
   Watch(Napi::Env env, Napi::Function on_exit)
-      : env(env), on_exit(Napi::Persistent(on_exit)), ctx(env, "cr-creds:restart") {}
+      : env(env), on_exit(Napi::Persistent(on_exit)), ctx(new Napi::AsyncContext(env, "cr-creds:restart")) {}
   Napi::Env env;
   Napi::FunctionReference on_exit;
-  Napi::AsyncContext ctx;
+  std::unique_ptr<Napi::AsyncContext> ctx;
   uv_poll_t poll;
   UniqueFd pidfd;
   pid_t pid = 0;
+  bool die_with_parent = false;
+  napi_async_cleanup_hook_handle cleanup = nullptr;
   bool exited = false;
   bool closed = false;     // uv handle closed
   bool collected = false;  // JS object finalized
@@ -129,6 +138,43 @@ void MaybeFree(Watch* w) {
   if (w->closed && w->collected) delete w;
 }
 
+// The reaper thread runs the addon's code, and a worker's end unloads the addons it loaded: once
+// a thread is needed the addon is pinned in memory for the life of the process.
+bool PinAddon() {
+  static std::once_flag once;
+  static bool pinned = false;
+  std::call_once(once, [] {
+    Dl_info info;
+    pinned = dladdr(reinterpret_cast<void*>(&PinAddon), &info) != 0 && info.dli_fname != nullptr &&
+             dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+  });
+  return pinned;
+}
+
+// A program that outlives the watch is reaped by a thread of its own once it exits: nothing else
+// in the process waits for it (libuv reaps only its own children), so it would stay a zombie for
+// the life of the process. Every signal is blocked in that thread: they are for Node's threads.
+void ReapLater(UniqueFd pidfd) {
+  if (!PinAddon()) return;  // left a zombie when it exits, rather than a thread in unmapped code
+  sigset_t all, old;
+  sigfillset(&all);
+  if (int err = pthread_sigmask(SIG_SETMASK, &all, &old)) {
+    (void)err;
+    return;  // the thread would take signals meant for Node's: a zombie rather than that
+  }
+  int fd = pidfd.get();
+  try {
+    std::thread([fd] {
+      ReapBlocking(fd);
+      close(fd);
+    }).detach();
+    pidfd.release();  // the thread's now
+  } catch (const std::system_error&) {
+    // No thread to spare: the program runs on unwatched and is left a zombie when it exits.
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 // The exit is told to JS from here, after the pidfd is closed: when JS hears of the exit, no fd
 // of the child is held any more.
 void OnPollClosed(uv_handle_t* h) {
@@ -138,24 +184,53 @@ void OnPollClosed(uv_handle_t* h) {
   Napi::FunctionReference cb = std::move(w->on_exit);
   if (w->report && !cb.IsEmpty()) {
     Napi::HandleScope scope(w->env);
-    Napi::Value code = w->env.Null(), sig = w->env.Null();
-    if (w->by_signal)
-      sig = Napi::Number::New(w->env, w->status);
-    else
-      code = Napi::Number::New(w->env, w->status);  // -1: waitid failed, which cannot happen for our own child
-    try {
-      cb.MakeCallback(w->env.Global(), {code, sig}, w->ctx);
-    } catch (const Napi::Error& e) {
-      // A throwing exit listener is the program's bug: surface it as an uncaught exception. The
-      // call fails only while the environment is being torn down (its handles closed at exit),
-      // when JS can run no more: there is nobody left to tell, and aborting would turn a clean
-      // exit into a crash.
-      napi_status raised = napi_fatal_exception(w->env, e.Value());
+    napi_value argv[2] = {w->env.Null(), w->env.Null()};
+    // status -1: waitid failed, which cannot happen for our own child.
+    argv[w->by_signal ? 1 : 0] = Napi::Number::New(w->env, w->status);
+    napi_value result;
+    // The C call, not MakeCallback: its failure is looked at here, never turned into a C++
+    // exception (whose construction aborts when JS can run no more).
+    napi_status st = napi_make_callback(w->env, *w->ctx, w->env.Global(), cb.Value(), 2, argv, &result);
+    bool pending = false;
+    napi_value e;
+    if (st != napi_ok && napi_is_exception_pending(w->env, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(w->env, &e) == napi_ok) {
+      // A throwing exit listener is the program's bug: surfaced as an uncaught exception. When
+      // JS can run no more (a worker being terminated) the call fails with nothing thrown and
+      // nobody left to tell: dropped, as aborting would turn a clean end into a crash.
+      napi_status raised = napi_fatal_exception(w->env, e);
       (void)raised;
     }
   }
   cb.Reset();
+  w->ctx.reset();
+  napi_async_cleanup_hook_handle hook = w->cleanup;
+  w->cleanup = nullptr;
   MaybeFree(w);
+  if (hook) napi_remove_async_cleanup_hook(hook);  // last: the env may end once it is removed
+}
+
+// The env ends with the program running: nobody is left to tell of its exit, and the poll must
+// be closed before the loop is. What becomes of the program follows the caller's options:
+// dieWithParent kills it with this thread (PR_SET_PDEATHSIG): SIGKILL now, the same end a little
+// earlier. Otherwise it runs on, as child_process's children do: `cleanup` is the process's
+// 'exit' (lib/restart/cleanup.ts: it has already sent killSignal where that event ran, and a
+// worker's end is not the process's exit), and a detached program outlives its caller anyway.
+// Either way it is reaped when it exits (ReapLater), never left a zombie.
+void OnEnvEnd(napi_async_cleanup_hook_handle, void* arg) {
+  Watch* w = static_cast<Watch*>(arg);
+  w->report = false;
+  w->on_exit.Reset();
+  w->ctx.reset();
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&w->poll))) return;  // reaped; closing
+  uv_poll_stop(&w->poll);
+  if (!w->exited) {
+    w->exited = true;  // kill() finds nothing to signal any more
+    // Unchecked: should it fail, the parent-death signal still comes as this thread ends.
+    if (w->die_with_parent) (void)syscall(SYS_pidfd_send_signal, w->pidfd.get(), SIGKILL, nullptr, 0);
+    ReapLater(std::move(w->pidfd));
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);
 }
 
 void OnPidfdReadable(uv_poll_t* h, int status, int events) {
@@ -186,13 +261,13 @@ Napi::Value Kill(const Napi::CallbackInfo& info) {
 
 Napi::Value Ref(const Napi::CallbackInfo& info) {
   Watch* w = static_cast<Watch*>(info.Data());
-  if (!w->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&w->poll))) uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
   return info.Env().Undefined();
 }
 
 Napi::Value Unref(const Napi::CallbackInfo& info) {
   Watch* w = static_cast<Watch*>(info.Data());
-  if (!w->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&w->poll))) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
   return info.Env().Undefined();
 }
 
@@ -331,28 +406,35 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   int ur = 0;
   auto w = std::make_unique<Watch>(env, on_exit.As<Napi::Function>());
   w->pid = pid;
+  w->die_with_parent = plan.die_with_parent;
   w->poll.data = w.get();
   ur = uv_poll_init(loop, &w->poll, pidfd_owner.get());
   if (ur != 0) throw unwatched(std::string("uv_poll_init on pidfd: ") + uv_strerror(ur));
   w->pidfd = std::move(pidfd_owner);
   ur = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
-  if (ur != 0) {
+  std::string why = ur != 0 ? std::string("uv_poll_start on pidfd: ") + uv_strerror(ur) : "";
+  if (ur == 0 && napi_add_async_cleanup_hook(env, OnEnvEnd, w.get(), &w->cleanup) != napi_ok) {
+    w->cleanup = nullptr;
+    why = "napi_add_async_cleanup_hook failed";
+  }
+  if (!why.empty()) {
     syscall(SYS_pidfd_send_signal, w->pidfd.get(), SIGKILL, nullptr, 0);
     ReapBlocking(w->pidfd.get());
     w->exited = true;
     w->collected = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);  // frees it
     w.release();
-    throw Napi::Error::New(env, std::string("uv_poll_start on pidfd: ") + uv_strerror(ur));
+    throw Napi::Error::New(env, why);
   }
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Napi::Number::New(env, double(pid)));
   Napi::Array fds = Napi::Array::New(env, nfd);
   for (uint32_t i = 0; i < nfd; i++)
-    fds.Set(i, parent_end[i].get() >= 0 ? Napi::Value(Napi::Number::New(env, parent_end[i].release()))
-                                        : env.Null());
+    fds.Set(i, parent_end[i] ? Napi::Value(Napi::Number::New(env, parent_end[i].get())) : env.Null());
   out.Set("stdio", fds);
+  // JS's once the object holds them all: a throw before leaves every one closed.
+  for (auto& fd : parent_end) fd.release();
   Watch* watch = w.release();  // freed once reaped and collected (MaybeFree)
   out.Set("kill", Napi::Function::New(env, Kill, "kill", watch));
   out.Set("ref", Napi::Function::New(env, Ref, "ref", watch));
