@@ -128,7 +128,7 @@ void ReapDeadThreads(Job* j) {
   Item* it = j->cur;
   for (int i = 0; i < it->ntracees; i++) {
     Tracee* o = &it->tracees[i];
-    if (o->exited || o->tid == it->req->pid) continue;
+    if (!o->attached || o->exited || o->tid == it->req->pid) continue;  // (a detached one: not ours)
     siginfo_t si;
     memset(&si, 0, sizeof si);
     long r;
