@@ -55,6 +55,7 @@ struct Tracee {
   bool running;        // resumed by us and no stop seen since
   bool dirty;          // pointed at the stub and not put back: it runs the stub if let go
   bool group_stopped;  // stopped (SIGSTOP...) when we attached: stopped again at detach
+  bool stuck;          // did not stop within WaitEvent's bound (uninterruptible sleep)
   int last_signal;     // the current stop is a signal-delivery-stop of this signal (else 0)
   TraceeRegs saved;
 };
@@ -120,6 +121,26 @@ long long NowNs() {
 
 enum class Ev { kStop, kExited, kError, kTimeout };
 
+// Reaps the current process's threads other than its leader that have exited (their stops, if
+// any, are left to be waited for): a traced thread that dies stays a zombie until its tracer
+// reaps it, and the leader's own exit waits for theirs.
+void ReapDeadThreads(Job* j) {
+  Item* it = j->cur;
+  for (int i = 0; i < it->ntracees; i++) {
+    Tracee* o = &it->tracees[i];
+    if (!o->attached || o->exited || o->tid == it->req->pid) continue;  // (a detached one: not ours)
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    long r;
+    while ((r = Sys(SYS_waitid, P_PID, o->tid, &si, WEXITED | __WALL | WNOHANG, 0)) == -EINTR) {
+    }
+    if (r == -ECHILD || (r == 0 && si.si_pid != 0)) {
+      o->exited = true;
+      o->running = false;
+    }
+  }
+}
+
 // Waits for the next ptrace event of t. Between looks (wait4, WNOHANG) the tracer sleeps in
 // rt_sigtimedwait for SIGCHLD (blocked, so it stays pending), which the kernel sends the tracer
 // on every stop and exit of a tracee: no event can slip between a look and the sleep. A
@@ -140,11 +161,15 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       return Ev::kError;
     }
     if (r == 0) {
+      // A leader's exit is reported only once its other threads are reaped: those of them that
+      // died (killed with it) are reaped meanwhile, their stops left pending.
+      if (t->tid == j->cur->req->pid) ReapDeadThreads(j);
       long long now = NowNs();
       if (deadline == 0) {
         deadline = now + 10 * 1000000000LL;  // 10 s: a task that never stops (D state)
       } else if (now >= deadline) {
         Fail(j, "wait4", ETIMEDOUT, t->tid, "the task did not stop for ptrace");
+        t->stuck = true;
         return Ev::kTimeout;
       }
       long long left = deadline - now;
@@ -606,21 +631,66 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
   return false;
 }
 
+// Waits for the exit of t, which was seen dead (a detach answered ESRCH), and reaps it: a traced
+// task's exit is reported to its tracer alone, and its real parent hears of it only once we
+// have reaped it. False if it does not end in time (WaitEvent's bound).
+bool ReapDead(Job* j, Tracee* t) {
+  for (int loop = 0; loop < kMaxStopLoops; loop++) {
+    int status = 0;
+    Ev ev = WaitEvent(j, t, &status);
+    if (ev == Ev::kExited) return true;
+    if (ev != Ev::kStop) return false;
+    // A stop after all (it was not dead, only not yet in its stop): let it go.
+    long r = Ptrace(PTRACE_DETACH, t->tid, 0, t->last_signal);
+    if (r == 0) return true;
+    if (r != -ESRCH) return false;
+  }
+  return false;
+}
+
 // Lets every thread go. A thread still pointed at the stub (a failure midway) runs it and puts
-// itself back; a signal it stopped for rides on the detach.
+// itself back; a signal it stopped for rides on the detach. A thread found dead is reaped (the
+// other threads before the leader, whose exit waits for theirs). One that cannot be let go (it
+// never stops for the detach, or the detach fails) ends the helper once it has answered
+// (TracerExitAfterAnswer): a tracee is never left traced with a trap pending.
 void DetachAll(Job* j) {
   Item* it = j->cur;
-  for (int i = 0; i < it->ntracees; i++) {
-    Tracee* t = &it->tracees[i];
-    if (!t->attached || t->exited) continue;
-    if (t->running) {  // resumed by us when the failure happened: a detach needs a stop
-      Ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
-      int status = 0;
-      if (WaitEvent(j, t, &status) != Ev::kStop) continue;
+  for (int leader = 0; leader < 2; leader++) {
+    for (int i = 0; i < it->ntracees; i++) {
+      Tracee* t = &it->tracees[i];
+      if ((t->tid == it->req->pid) != (leader == 1) || !t->attached) continue;
+      if (t->exited) {  // reaped by WaitEvent
+        t->attached = false;
+        continue;
+      }
+      if (t->running) {  // resumed by us when the failure happened: a detach needs a stop
+        if (!t->stuck) {
+          Ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+          int status = 0;
+          Ev ev = WaitEvent(j, t, &status);
+          if (ev == Ev::kExited) {
+            t->attached = false;
+            continue;
+          }
+          if (ev == Ev::kStop) t->running = false;
+        }
+        if (t->running) {  // it did not stop (once is enough to wait for that)
+          TracerExitAfterAnswer();
+          continue;
+        }
+      }
+      long r = Ptrace(PTRACE_DETACH, t->tid, 0, t->last_signal);
+      if (r == -ESRCH && !ReapDead(j, t)) {
+        TracerExitAfterAnswer();
+        continue;
+      }
+      if (r != 0 && r != -ESRCH) {
+        Fail(j, "ptrace(PTRACE_DETACH)", int(-r), t->tid);
+        TracerExitAfterAnswer();
+        continue;
+      }
+      t->attached = false;
     }
-    long r = Ptrace(PTRACE_DETACH, t->tid, 0, t->last_signal);
-    if (r != 0 && r != -ESRCH) Fail(j, "ptrace(PTRACE_DETACH)", int(-r), t->tid);
-    t->attached = false;
   }
 }
 
@@ -637,10 +707,9 @@ void RunOne(Job* j, Scratch* sc) {
       // An exit during the test's delay (the task was killed) shows up here.
       siginfo_t si;
       memset(&si, 0, sizeof si);
+      // (DetachAll reaps it, after its other threads.)
       if (it->req->delay_ms > 0 &&
-          Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0) {
-        int status;
-        WaitEvent(j, t, &status);
+          Sys(SYS_waitid, P_PID, t->tid, &si, WEXITED | __WALL | WNOHANG | WNOWAIT, 0) == 0 && si.si_pid != 0) {
         Fail(j, "ptrace", ESRCH, t->tid, "the process exited during checkpoint");
         break;
       }

@@ -40,6 +40,8 @@ constexpr unsigned long kTermMask =
 
 // --- in the helper: raw system calls only --------------------------------------------------
 
+bool g_exit_after_answer = false;  // the helper's copy (set by a handler: TracerExitAfterAnswer)
+
 struct KernelSigaction {
   void* handler;
   unsigned long flags;
@@ -159,7 +161,11 @@ void CloseAllBut(int keep) {
       size_t n = handler(in.buf + sizeof h, h.len, answer + sizeof h, scratch);
       FrameHeader a = {uint32_t(n), h.id, 0};
       memcpy(answer, &a, sizeof a);
+      // Reading stopped before the answer goes: a job sent after it fails (EPIPE) and goes to
+      // a new helper, rather than into a socket nobody reads.
+      if (g_exit_after_answer) Sys(SYS_shutdown, sock, SHUT_RD);
       if (SendAll(sock, answer, sizeof a + n) < 0) break;
+      if (g_exit_after_answer) break;
     }
     in.have -= frame;
     memmove(in.buf, in.buf + frame, in.have);
@@ -272,7 +278,11 @@ void ReapRetired() {
     TracerHelper* h = g_retired[i].get();
     Pump(h);
     int status;
-    if (!h->dead || waitpid(h->pid, &status, __WALL) == 0) {
+    pid_t r = 0;
+    if (h->dead)
+      while ((r = waitpid(h->pid, &status, __WALL)) < 0 && errno == EINTR) {
+      }
+    if (!h->dead || r == 0) {
       i++;
       continue;
     }
@@ -366,6 +376,8 @@ int SendFrame(TracerHelper* h, const FrameHeader& hdr, const char* body, int fd)
 }
 
 }  // namespace
+
+void TracerExitAfterAnswer() { g_exit_after_answer = true; }
 
 bool TracerTermPending() {
   unsigned long pending = 0;

@@ -35,6 +35,13 @@ using TracerHandler = size_t (*)(const char* request, size_t len, char* out, cha
 // In the helper: whether SIGTERM, SIGINT or SIGHUP came (a handler stops at the next process).
 bool TracerTermPending();
 
+// In the helper: a tracee could not be let go (it never stopped for the detach, or the detach
+// failed). The helper ends right after sending this job's answer: the kernel's exit of a tracer
+// detaches every tracee and drops the trap still pending for it. Our side starts a new helper
+// for the next job (the helper stops reading before it answers: a job posted after the answer
+// fails to send, EPIPE, and goes to a new one).
+void TracerExitAfterAnswer();
+
 struct TracerHelper;
 
 // One job. The owner fills handler and request; the rest is the tracer's.

@@ -8,10 +8,11 @@
 // as root): the credential-change case drops to uid 65534.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { checkpoint, processTree, stopTracer } from '../../lib/checkpoint';
 import { native } from '../../lib/native/binding';
-import { credproc, expectUntraced, killAll, procStatus } from '../checkpoint/helpers/procs';
+import { credproc, expectUntraced, killAll, procStatus, startReady, waitExit } from '../checkpoint/helpers/procs';
 
 afterAll(() => {
   killAll();
@@ -254,4 +255,71 @@ describe('the tracer', () => {
     for (let i = 0; i < 100 && state(tracer) !== 'gone' && state(tracer) !== 'Z'; i++) await sleep(20);
     expect(['gone', 'Z']).toContain(state(tracer));
   });
+});
+
+describe('the tracer never leaves a task traced', () => {
+  const afterAllCleanups: (() => unknown)[] = [];
+  afterAll(() => afterAllCleanups.forEach((c) => c()));
+
+  test('a multi-threaded target killed mid-checkpoint: ESRCH, and its exit reaches its parent (no traced zombie)', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const exited = new Promise<string | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+    for (let i = 0; i < 100 && fs.readdirSync(`/proc/${pid}/task`).length < 2; i++) await sleep(10);
+    expect(fs.readdirSync(`/proc/${pid}/task`).length).toBeGreaterThan(1);
+    const t0 = Date.now();
+    const pending = native().readLiveTasksFlat([pid], { testDelayMs: 500 });
+    await sleep(200);
+    expect(procStatus(pid).TracerPid).toBe(String(tracerPid())); // really held
+    process.kill(pid, 'SIGKILL');
+    await expect(pending).rejects.toMatchObject({ code: 'ESRCH' });
+    expect(Date.now() - t0).toBeLessThan(3000); // not a wait for a leader that cannot be reaped
+    // Reaped by the tracer, the exit goes on to us, its parent: libuv sees it, the pid is gone.
+    const signal = await Promise.race([exited, sleep(2000).then(() => `still ${state(pid)}`)]);
+    expect(signal).toBe('SIGKILL');
+    expect(exists(pid)).toBe(false);
+  });
+
+  test('a thread that never stops (vfork parent, its child stopped): ETIMEDOUT, and the tracer goes, the task untraced', async () => {
+    // Takes WaitEvent's bound (10 s) for the stop that never comes.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-vfork-'));
+    const src = path.join(dir, 'vforkstop.c');
+    fs.writeFileSync(
+      src,
+      '#include <signal.h>\n#include <stdio.h>\n#include <sys/wait.h>\n#include <unistd.h>\n' +
+        'int main(void) { printf("ready %d\\n", getpid()); fflush(stdout);\n' +
+        '  pid_t c = vfork(); if (c == 0) { raise(SIGSTOP); _exit(0); }\n' +
+        '  waitpid(c, 0, 0); puts("done"); return 0; }\n',
+    );
+    execFileSync('cc', ['-O1', '-o', path.join(dir, 'vforkstop'), src]);
+    const p = await startReady(path.join(dir, 'vforkstop'), []);
+    let kid = 0;
+    // Whatever fails, the stopped child goes too (the parent, ours, goes with killAll).
+    const cleanup = () => kid && exists(kid) && process.kill(kid, 'SIGKILL');
+    afterAllCleanups.push(cleanup);
+    for (let i = 0; i < 100 && !kid; i++) {
+      await sleep(10);
+      kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim());
+      if (kid && state(kid) !== 'T') kid = 0;
+    }
+    expect(state(p.pid)).toBe('D'); // in vfork, waiting for the child's exec or exit
+    const pending = native().readLiveTasksFlat([p.pid]);
+    await sleep(200);
+    const tracer = tracerPid();
+    expect(procStatus(p.pid).TracerPid).toBe(String(tracer));
+    await expect(pending).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    // The tracer could not let go of it: it ended, which detached the task.
+    for (let i = 0; i < 100 && state(tracer) !== 'Z' && exists(tracer); i++) await sleep(10);
+    expect(['Z', 'gone']).toContain(state(tracer)); // (reaped once a new one starts)
+    expect(procStatus(p.pid).TracerPid).toBe('0');
+    process.kill(kid, 'SIGCONT');
+    const exit = await waitExit(p.child);
+    expect(p.output()).toContain('done');
+    expect(exit.code).toBe(0);
+    // A new tracer serves the next checkpoint.
+    const q = await credproc(['--securebits=16']);
+    expect((await checkpoint(q.pid)).tasks[0].cred.securebits).toBe(16);
+    expect(tracerPid()).not.toBe(tracer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 25000);
 });
