@@ -360,6 +360,23 @@ Napi::Value TasksToJs(Napi::Env env, const std::vector<LiveTask>& tasks, bool fl
   return out;
 }
 
+// The pids argument (info[0]) of `name`: an array of positive numbers, else a TypeError.
+std::shared_ptr<std::vector<int>> PidsArgument(const Napi::CallbackInfo& info, const char* name,
+                                               const char* signature) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw Napi::TypeError::New(env, std::string(signature) + ": pids must be an array");
+  auto pids = std::make_shared<std::vector<int>>();
+  Napi::Array a = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() <= 0)
+      throw Napi::TypeError::New(env, std::string(name) + ": every pid must be a positive number");
+    pids->push_back(v.As<Napi::Number>().Int32Value());
+  }
+  return pids;
+}
+
 // Processes read on the calling thread rather than on the pool (leaders only; see below).
 constexpr size_t kInlinePids = 4;
 
@@ -367,16 +384,7 @@ constexpr size_t kInlinePids = 4;
 // readLiveTasksFlat (the same, flat).
 Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray())
-    throw Napi::TypeError::New(env, "readLiveTasks(pids, options?): pids must be an array");
-  auto pids = std::make_shared<std::vector<int>>();
-  Napi::Array a = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value v = a.Get(i);
-    if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() <= 0)
-      throw Napi::TypeError::New(env, "readLiveTasks: every pid must be a positive number");
-    pids->push_back(v.As<Napi::Number>().Int32Value());
-  }
+  auto pids = PidsArgument(info, "readLiveTasks", "readLiveTasks(pids, options?)");
   LiveOptions o;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object opts = info[1].As<Napi::Object>();
@@ -496,16 +504,7 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
 // readChildren(pids): Promise<Int32Array>, see ReadChildren.
 Napi::Value ReadChildrenJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray())
-    throw Napi::TypeError::New(env, "readChildren(pids): pids must be an array");
-  auto pids = std::make_shared<std::vector<int>>();
-  Napi::Array a = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value v = a.Get(i);
-    if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() <= 0)
-      throw Napi::TypeError::New(env, "readChildren: every pid must be a positive number");
-    pids->push_back(v.As<Napi::Number>().Int32Value());
-  }
+  auto pids = PidsArgument(info, "readChildren", "readChildren(pids)");
   auto flat = std::make_shared<std::vector<int32_t>>();
   return PromiseWorker::Start(
       env, [pids, flat](Failure*) { ReadChildren(*pids, flat.get()); },

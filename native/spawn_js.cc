@@ -158,10 +158,8 @@ void ReapLater(UniqueFd pidfd) {
   if (!PinAddon()) return;  // left a zombie when it exits, rather than a thread in unmapped code
   sigset_t all, old;
   sigfillset(&all);
-  if (int err = pthread_sigmask(SIG_SETMASK, &all, &old)) {
-    (void)err;
+  if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
     return;  // the thread would take signals meant for Node's: a zombie rather than that
-  }
   int fd = pidfd.get();
   try {
     std::thread([fd] {
