@@ -134,17 +134,34 @@ describe('the tracer', () => {
   });
 
   test('ends 2 s after the last checkpoint, each checkpoint putting its end off', async () => {
+    // Sleeps and checkpoints run late on a loaded machine. A run is judged only when its timings
+    // allow a verdict: the second checkpoint done within 2 s of the first one's start (so it was
+    // served by the same tracer), and the look at the tracer later than 2 s after the first
+    // checkpoint's end but earlier than 2 s after the second one's start.
     const p = await credproc([]);
-    await checkpoint(p.pid);
-    const tracer = tracerPid();
-    await sleep(1200);
-    await checkpoint(p.pid); // 1.2 s on: puts the end off to 3.2 s
-    await sleep(1200);
-    expect(tracerPid()).toBe(tracer); // 2.4 s after the first checkpoint, 1.2 s after the last
-    for (let i = 0; i < 30 && exists(tracer); i++) await sleep(100);
-    expect(exists(tracer)).toBe(false); // ended and reaped by the next 0.8 s (3 s at most)
-    expect(tracers()).toEqual([]);
-  });
+    let judged = false;
+    for (let attempt = 0; attempt < 4 && !judged; attempt++) {
+      for (let i = 0; i < 40 && tracers().length > 0; i++) await sleep(100); // a fresh tracer
+      const t0 = Date.now();
+      await checkpoint(p.pid);
+      const t1 = Date.now();
+      const tracer = tracerPid();
+      await sleep(900);
+      const t2 = Date.now();
+      await checkpoint(p.pid); // puts the end off to 2 s from now
+      const t2done = Date.now();
+      await sleep(Math.max(0, t1 + 2400 - Date.now()));
+      const t3 = Date.now();
+      const seen = tracers();
+      if (t2done - t0 >= 1900 || t3 - t2 >= 1900) continue;
+      expect(seen).toEqual([tracer]); // past the first checkpoint's end: the second put it off
+      for (let i = 0; i < 30 && exists(tracer); i++) await sleep(100);
+      expect(exists(tracer)).toBe(false); // ended and reaped soon after (3 s at most)
+      expect(tracers()).toEqual([]);
+      judged = true;
+    }
+    expect(judged).toBe(true);
+  }, 30000);
 
   test('serves worker threads: each waits on its own loop, and a worker that used it ends cleanly', () => {
     // Each worker's notifier is opened after the tracer started and travels with its requests

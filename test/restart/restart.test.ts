@@ -273,7 +273,9 @@ describe('restart(): selection, exits, errors', () => {
       expect(r.out).toBe('in\nout\n');
     }
     await new Promise((r) => setImmediate(r));
-    expect(fdCount()).toBe(fds);
+    // At most as many: the tracer an earlier test started may end meanwhile (2 s idle) and close
+    // its socket here. A leak would show as 50 more.
+    expect(fdCount()).toBeLessThanOrEqual(fds);
     expect(childPids().length).toBe(kids);
   });
 
