@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// After tsc: one file per CLI command, dist/cli/bundles/NAME.js, holding the source of every
+// After tsc: one bundle per CLI command, dist/cli/bundles/NAME.js and NAME.src, holding every
 // compiled module the command's module reaches by a relative require (at load or on first use).
-// Starting a command then resolves, stats and reads one file instead of some thirty, which is
+// Starting a command then resolves, stats and reads two files instead of some thirty, which is
 // most of what a command's own start-up costs beside `node -e 0` (scripts/bench-startup.js).
-// The sources are kept as strings and compiled when first required (as node compiles a module
-// file, under its own filename, so stack traces name the module and line): a module a run does
-// not need (restart's engine under `restart --help`) costs no parsing.
+// NAME.js is the loader with an index of the modules (their relative requires resolved here);
+// NAME.src is their sources, one after another, read as bytes: node neither parses them as part
+// of the loader nor holds them as literals. Each is compiled when first required (as node
+// compiles a module file, under its own filename, so stack traces name the module and line): a
+// module a run does not need (restart's engine under `restart --help`) costs no parsing.
 //
 // Each module keeps its identity: it is registered in require.cache under its own filename, so
 // a module that is already loaded (by the CLI's entry) is used as it is, and one loaded later
@@ -13,6 +15,12 @@
 // it was made from is as it was (its size, and its modification time as recorded, or the
 // bundle's own: npm pack gives every file one mtime); after a plain `tsc` it stands aside and
 // the command loads module by module (lib/cli/commands/by-name.ts).
+//
+// Beside a bundle may lie V8's code cache of its modules, NAME.cache, made after it by a run of
+// the command (scripts/train-code-cache.js): the bytecode of every function that run compiled,
+// so that a start neither parses nor compiles them again. It is used only while it is as new as
+// the bundle and made for the bundle's sizes; V8 itself turns away one made by another version
+// or with other flags, and the module is then compiled from its source as without one.
 //
 //   npx tsc -p tsconfig.build.json && node scripts/bundle-commands.js [DIST]
 'use strict';
@@ -32,7 +40,10 @@ function resolveRelative(fromRel, request) {
   return null; // not a compiled module (package.json): required from its file at run time
 }
 
-/** Every module reachable from `entry` by relative requires (tsc writes each as require("./x") or require('./x')). */
+/**
+ * Every module reachable from `entry` by relative requires (tsc writes each as require("./x") or
+ * require('./x')), each with its requests resolved to the modules they name.
+ */
 function closure(entry) {
   const modules = new Map();
   const todo = [entry];
@@ -42,11 +53,14 @@ function closure(entry) {
     const file = path.join(dist, rel);
     const source = fs.readFileSync(file, 'utf8');
     const st = fs.statSync(file);
-    modules.set(rel, { source, size: st.size, mtimeMs: st.mtimeMs });
+    const requires = {};
     for (const m of source.matchAll(/\brequire\((["'])(\.{1,2}\/[^"']*)\1\)/g)) {
       const target = resolveRelative(rel, m[2]);
-      if (target !== null) todo.push(target);
+      if (target === null) continue;
+      requires[m[2]] = target;
+      todo.push(target);
     }
+    modules.set(rel, { source, size: st.size, mtimeMs: st.mtimeMs, requires });
   }
   return modules;
 }
@@ -55,11 +69,12 @@ function closure(entry) {
 // require.cache first (so a cycle sees its partial exports, as with node's own loader).
 const LOADER = `
 const fs = require('fs');
-const path = require('path');
 const Module = require('module');
 const vm = require('vm');
 
-const dist = path.join(__dirname, '..', '..');
+// Paths are dist's plus a module's path in it (posix, as Linux's): no path work per module.
+const dist = __dirname.slice(0, -'cli/bundles'.length);
+const base = __filename.slice(0, -'.js'.length);
 
 /**
  * Whether every source is as it was when this bundle was made: its size, and its modification
@@ -68,27 +83,62 @@ const dist = path.join(__dirname, '..', '..');
 function fresh() {
   const made = fs.statSync(__filename).mtimeMs;
   for (const rel in defs) {
-    const st = fs.statSync(path.join(dist, rel), { throwIfNoEntry: false });
+    const st = fs.statSync(dist + rel, { throwIfNoEntry: false });
     if (st === undefined || st.size !== defs[rel][0] || (st.mtimeMs !== defs[rel][1] && st.mtimeMs !== made)) return false;
   }
   return true;
 }
 
+let sources;
+
+// The modules compiled so far, by path in dist: scripts/train-code-cache.js makes the cache from
+// them once the command has run.
+const compiled = new Map();
+module.compiled = compiled;
+
+/** The code cache beside this bundle: { modules: { rel: [offset, length] }, data }, or null. */
+function readCodeCache() {
+  try {
+    const st = fs.statSync(base + '.cache', { throwIfNoEntry: false });
+    const own = fs.statSync(__filename);
+    if (st === undefined || st.mtimeMs < own.mtimeMs) return null;
+    const all = fs.readFileSync(base + '.cache');
+    const headerLength = all.readUInt32LE(0);
+    const header = JSON.parse(all.toString('utf8', 4, 4 + headerLength));
+    if (header.bundleSize !== own.size || header.sourcesSize !== sources.length) return null;
+    return { modules: header.modules, data: all.subarray(4 + headerLength) };
+  } catch {
+    return null; // unreadable or cut short: compiled from source
+  }
+}
+let codeCache;
+
+// The parameters node gives a module's code.
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
+
+function compile(rel, filename) {
+  sources ??= fs.readFileSync(base + '.src');
+  if (codeCache === undefined) codeCache = readCodeCache();
+  const at = codeCache === null ? undefined : codeCache.modules[rel];
+  const cachedData = at === undefined ? undefined : codeCache.data.subarray(at[0], at[0] + at[1]);
+  const source = sources.toString('utf8', defs[rel][2], defs[rel][2] + defs[rel][3]);
+  // On the source's first line, as node's own wrapper was: lines keep their numbers.
+  const script = new vm.Script(WRAPPER_HEAD + source + '\\n})', { filename, cachedData });
+  compiled.set(rel, script);
+  return script.runInThisContext();
+}
+
 function load(rel, parent) {
-  const filename = path.join(dist, rel);
+  const filename = dist + rel;
   const cached = require.cache[filename];
   if (cached !== undefined) return cached.exports;
-  const dirname = path.dirname(filename);
   const mod = new Module(filename, parent);
   mod.filename = filename;
   require.cache[filename] = mod;
+  const requires = defs[rel][4];
   let outside;
   const req = (request) => {
-    if (request.startsWith('./') || request.startsWith('../')) {
-      const base = path.posix.join(path.posix.dirname(rel), request);
-      if (Object.hasOwn(defs, base + '.js')) return load(base + '.js', mod);
-      if (Object.hasOwn(defs, base + '/index.js')) return load(base + '/index.js', mod);
-    }
+    if (Object.hasOwn(requires, request)) return load(requires[request], mod);
     if (Module.isBuiltin(request)) return require(request);
     outside ??= Module.createRequire(filename);
     return outside(request);
@@ -96,8 +146,8 @@ function load(rel, parent) {
   try {
     // Compiled when first required, as node compiles a module file: the same wrapper parameters,
     // its own filename in stack traces.
-    const fn = vm.compileFunction(defs[rel][2], ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
-    fn.call(mod.exports, mod.exports, req, mod, filename, dirname);
+    const fn = compile(rel, filename);
+    fn.call(mod.exports, mod.exports, req, mod, filename, filename.slice(0, filename.lastIndexOf('/')));
   } catch (e) {
     delete require.cache[filename];
     throw e;
@@ -110,17 +160,24 @@ function load(rel, parent) {
 function bundle(name) {
   const entry = `cli/commands/${name}.js`;
   const modules = closure(entry);
-  let out = `'use strict';\n// Generated by scripts/bundle-commands.js: \`cr-creds ${name}\`'s modules in one file. Do not edit.\n`;
+  const bodies = [];
+  let offset = 0;
+  let out = `'use strict';\n// Generated by scripts/bundle-commands.js: \`cr-creds ${name}\`'s modules (their sources in ${name}.src). Do not edit.\n`;
+  // Each module: its size and time as made, where its source lies in NAME.src, its requires.
   out += 'const defs = {\n';
   for (const [rel, m] of modules) {
-    const body = m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-    out += `${JSON.stringify(rel)}: [${m.size}, ${m.mtimeMs}, ${JSON.stringify(body)}],\n`;
+    const body = Buffer.from(m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'));
+    out += `${JSON.stringify(rel)}: [${m.size}, ${m.mtimeMs}, ${offset}, ${body.length}, ${JSON.stringify(m.requires)}],\n`;
+    bodies.push(body);
+    offset += body.length;
   }
   out += '};\n';
   out += LOADER;
   out += `\nmodule.exports = fresh() ? load(${JSON.stringify(entry)}, module) : null;\n`;
+  // The sources first: a bundle is never there without them.
+  fs.writeFileSync(path.join(outDir, `${name}.src`), Buffer.concat(bodies));
   fs.writeFileSync(path.join(outDir, `${name}.js`), out);
-  return { name, modules: modules.size, bytes: out.length };
+  return { name, modules: modules.size, bytes: out.length + offset };
 }
 
 fs.rmSync(outDir, { recursive: true, force: true });

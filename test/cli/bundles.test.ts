@@ -33,7 +33,61 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
 test('every command has its bundle', () => {
   const commands = fs.readdirSync(path.join(dist(), 'cli', 'commands')).filter((f) => f.endsWith('.js') && f !== 'index.js' && f !== 'by-name.js');
   expect(commands.length).toBeGreaterThan(5);
-  expect(fs.readdirSync(path.join(dist(), 'cli', 'bundles')).sort()).toEqual(commands.sort());
+  const files = fs.readdirSync(path.join(dist(), 'cli', 'bundles'));
+  expect(files.filter((f) => f.endsWith('.js')).sort()).toEqual(commands.sort());
+  // Each loader with its sources, and the code cache of a run of it.
+  expect(files.filter((f) => f.endsWith('.src')).sort()).toEqual(commands.map((f) => f.replace(/\.js$/, '.src')).sort());
+  expect(files.filter((f) => f.endsWith('.cache')).sort()).toEqual(commands.map((f) => f.replace(/\.js$/, '.cache')).sort());
+});
+
+/**
+ * How `args` compiled the bundle's modules: for each, whether V8 took code from the cache
+ * ('cache'), turned the cache away ('rejected') or had none for it ('source').
+ */
+function compiledFrom(args: string[]): { code: number | null; stdout: string; from: Record<string, string> } {
+  const report = path.join(pkg, 'report-compiled.js');
+  fs.writeFileSync(
+    report,
+    `process.on('exit', () => {
+      const out = {};
+      for (const [file, mod] of Object.entries(require.cache))
+        if (mod.compiled) for (const [rel, s] of mod.compiled) out[rel] = s.cachedDataRejected === undefined ? 'source' : s.cachedDataRejected ? 'rejected' : 'cache';
+      require('fs').writeSync(2, 'COMPILED ' + JSON.stringify(out) + '\\n');
+    });`,
+  );
+  const r = spawnSync(process.execPath, ['-r', report, path.join(dist(), 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+  const line = r.stderr.split('\n').find((l) => l.startsWith('COMPILED '));
+  return { code: r.status, stdout: r.stdout, from: line ? JSON.parse(line.slice('COMPILED '.length)) : {} };
+}
+
+test("a command's modules come from its code cache, and a cache older than its bundle is left alone", () => {
+  const cached = compiledFrom(['inspect', image]);
+  expect(cached.code).toBe(0);
+  const modules = Object.keys(cached.from);
+  expect(modules).toContain('cli/commands/inspect.js');
+  expect(modules).toContain('format/decode.js');
+  expect(new Set(Object.values(cached.from))).toEqual(new Set(['cache']));
+
+  // The bundle remade (or edited) after its cache: compiled from source, the same output.
+  const bundle = path.join(dist(), 'cli', 'bundles', 'inspect.js');
+  const cacheFile = path.join(dist(), 'cli', 'bundles', 'inspect.cache');
+  const kept = fs.statSync(cacheFile);
+  fs.utimesSync(bundle, kept.atime, new Date(kept.mtimeMs + 1000));
+  const stale = compiledFrom(['inspect', image]);
+  expect([stale.code, stale.stdout]).toEqual([0, cached.stdout]);
+  expect(new Set(Object.values(stale.from))).toEqual(new Set(['source']));
+
+  // A cache of other bytes than V8's (made by another build, say): turned away, the same output.
+  fs.utimesSync(bundle, kept.atime, kept.mtime);
+  const good = fs.readFileSync(cacheFile);
+  const headerEnd = 4 + good.readUInt32LE(0);
+  fs.writeFileSync(cacheFile, Buffer.concat([good.subarray(0, headerEnd), Buffer.alloc(good.length - headerEnd, 0x5a)]));
+  fs.utimesSync(cacheFile, kept.atime, kept.mtime);
+  const foreign = compiledFrom(['inspect', image]);
+  expect([foreign.code, foreign.stdout]).toEqual([0, cached.stdout]);
+  expect(new Set(Object.values(foreign.from))).toEqual(new Set(['rejected']));
+  fs.writeFileSync(cacheFile, good);
+  fs.utimesSync(cacheFile, kept.atime, kept.mtime);
 });
 
 test('validate and inspect read their modules from the bundle', () => {

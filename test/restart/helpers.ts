@@ -128,13 +128,15 @@ export function compiledPackage(name: string): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `cr-creds-${name}-`));
   fs.chmodSync(root, 0o755); // the unprivileged caller (uid 65534) loads it too
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { stdio: 'inherit' });
-  // As the package's build does: each CLI command's modules in one file.
+  // As the package's build does: each CLI command's modules in one bundle (its code cache is
+  // made below, once the addon is in place).
   execFileSync(process.execPath, [path.join(repo, 'scripts', 'bundle-commands.js'), path.join(root, 'dist')], { stdio: 'inherit' });
   // Copies, not links, of what other uids load: the checkout may be readable by root only.
   fs.cpSync(path.join(repo, 'package.json'), path.join(root, 'package.json'));
   fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true, mode: 0o755 });
   fs.cpSync(path.join(repo, 'build', 'Release', 'cr_creds.node'), path.join(root, 'build', 'Release', 'cr_creds.node'));
   publicNodeModules(root);
+  execFileSync(process.execPath, [path.join(repo, 'scripts', 'train-code-cache.js'), path.join(root, 'dist')], { stdio: 'inherit' });
   for (const f of fs.readdirSync(__dirname).filter((n) => n.endsWith('.js'))) fs.cpSync(path.join(__dirname, f), path.join(root, f));
   fs.chmodSync(root, 0o755);
   return root;
