@@ -113,17 +113,13 @@ function readCodeCache() {
 }
 let codeCache;
 
-// The parameters node gives a module's code.
-const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
-
 function compile(rel, filename) {
   sources ??= fs.readFileSync(base + '.src');
   if (codeCache === undefined) codeCache = readCodeCache();
   const at = codeCache === null ? undefined : codeCache.modules[rel];
   const cachedData = at === undefined ? undefined : codeCache.data.subarray(at[0], at[0] + at[1]);
-  const source = sources.toString('utf8', defs[rel][2], defs[rel][2] + defs[rel][3]);
-  // On the source's first line, as node's own wrapper was: lines keep their numbers.
-  const script = new vm.Script(WRAPPER_HEAD + source + '\\n})', { filename, cachedData });
+  // The module's code in its function (written so by the bundler), as node's own wrapper was.
+  const script = new vm.Script(sources.toString('utf8', defs[rel][2], defs[rel][2] + defs[rel][3]), { filename, cachedData });
   compiled.set(rel, script);
   return script.runInThisContext();
 }
@@ -157,6 +153,9 @@ function load(rel, parent) {
 }
 `;
 
+// The parameters node gives a module's code.
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
+
 function bundle(name) {
   const entry = `cli/commands/${name}.js`;
   const modules = closure(entry);
@@ -166,7 +165,9 @@ function bundle(name) {
   // Each module: its size and time as made, where its source lies in NAME.src, its requires.
   out += 'const defs = {\n';
   for (const [rel, m] of modules) {
-    const body = Buffer.from(m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'));
+    const code = m.source.replace(/^#!.*\n/, '\n').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+    // In the function node gives a module's code, opened on its first line: lines keep their numbers.
+    const body = Buffer.from(`${WRAPPER_HEAD}${code}\n})`);
     out += `${JSON.stringify(rel)}: [${m.size}, ${m.mtimeMs}, ${offset}, ${body.length}, ${JSON.stringify(m.requires)}],\n`;
     bodies.push(body);
     offset += body.length;

@@ -4,7 +4,7 @@
 // is loaded at start (its data); it loads what it runs (the addon, the codec, protobufjs).
 import * as fs from 'fs';
 import { loadCommand } from './commands/by-name';
-import { CliFailure, UsageError, type CliIo, type Command } from './command';
+import type { CliIo, Command } from './command';
 
 /** --help's text and the usage lines, made only when shown. */
 const help = () => import('./help');
@@ -47,6 +47,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await cmd.run(rest, io, { commands: allCommands });
   } catch (e) {
+    // Loaded by now (every command's module uses it), as the command's bundle registered it.
+    const { CliFailure, UsageError } = await import('./command');
     if (e instanceof UsageError) {
       io.stderr.write(`cr-creds: ${e.message}\n${(await help()).shortUsage(cmd)}`);
       return 2;
