@@ -4,6 +4,8 @@
 // later start of the command reads the bytecode instead of parsing and compiling its modules.
 // Run by build:ts and prepare, after the addon is built (npm runs install before prepare);
 // without it, the runs that need it fail and their commands simply start without a cache.
+// A cache fits the one Node (V8 version and flags) that made it, so the npm package does not
+// ship them (package.json "files"): they serve the checkout they were built in.
 //
 //   node scripts/train-code-cache.js [DIST]        (quiet; VERBOSE=1 lists the caches)
 //

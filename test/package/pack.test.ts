@@ -41,6 +41,8 @@ function packStaged(work: string, withPrebuild: boolean): string {
   }
   // dist/ compiled from the current sources (what `prepare` does on publish).
   run(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], ROOT);
+  run(process.execPath, [path.join(ROOT, 'scripts', 'bundle-commands.js'), path.join(stage, 'dist')], ROOT);
+  run(process.execPath, [path.join(ROOT, 'scripts', 'train-code-cache.js'), path.join(stage, 'dist')], ROOT);
   // The stage's own node_modules: a link to the repo's, for prebuildify and node-addon-api.
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'));
   if (withPrebuild) {
@@ -55,6 +57,11 @@ function packStaged(work: string, withPrebuild: boolean): string {
   expect(files).toContain('dist/index.d.ts');
   expect(files).toContain('native/addon.cc');
   expect(files.some((f) => f.startsWith('build/'))).toBe(false);
+  // Each command's bundle ships; V8's code cache of it does not (it fits one Node version only).
+  expect(files).toContain('dist/cli/bundles/checkpoint.js');
+  expect(files).toContain('dist/cli/bundles/checkpoint.src');
+  expect(fs.existsSync(path.join(stage, 'dist', 'cli', 'bundles', 'validate.cache'))).toBe(true);
+  expect(files.filter((f) => f.endsWith('.cache'))).toEqual([]);
   // What a user reads, and nothing of the development tools or test hooks.
   for (const f of ['LICENSE', 'man/cr-creds.1', 'docs/api.md', 'docs/restart.md']) expect(files).toContain(f);
   expect(files.filter((f) => /^dist\/agreement\/|^dist\/format\/mutate\.|\/testing\.(js|d\.ts)$|\.map$/.test(f))).toEqual([]);
