@@ -6,7 +6,7 @@ import { checkpointForTests } from '../../lib/checkpoint/testing';
 import { decode, encode, type Image } from '../../lib/format';
 import { SECBIT, type Cred, type UserNamespace } from '../../lib/model/types';
 import { native } from '../../lib/native/binding';
-import { credproc, expectUntraced, killAll, procStatus } from './helpers/procs';
+import { credproc, expectUntraced, killAll, pollUntil, procStatus, waitExit, waitHeld } from './helpers/procs';
 
 afterAll(killAll);
 
@@ -131,8 +131,11 @@ describe('failures', () => {
   test('a process that exits mid-checkpoint: ProcessGoneError, nothing left traced', async () => {
     const p = await credproc([]);
     const q = await credproc([]);
-    const pending = checkpointForTests([q.pid, p.pid], { testDelayMs: 300 });
-    await new Promise((r) => setTimeout(r, 400)); // q is done, p is held
+    // Each held 2 s: the kill, sent as soon as q is done and p held, lands inside p's hold.
+    const pending = checkpointForTests([q.pid, p.pid], { testDelayMs: 2000 });
+    await waitHeld(q.pid);
+    expect(await pollUntil(() => procStatus(q.pid).TracerPid === '0', 5000)).toBe(true); // q is done
+    await waitHeld(p.pid);
     process.kill(p.pid, 'SIGKILL');
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProcessGoneError);
@@ -143,7 +146,7 @@ describe('failures', () => {
   test('a pid that does not exist', async () => {
     const p = await credproc([]);
     p.kill();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitExit(p.child); // reaped: its pid is gone
     await expect(checkpoint(p.pid)).rejects.toBeInstanceOf(ProcessGoneError);
   });
 
@@ -151,7 +154,7 @@ describe('failures', () => {
     const p = await credproc(['--securebits=16']);
     const tracer = spawn('strace', ['-qq', '-o', '/dev/null', '-p', String(p.pid)], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && procStatus(p.pid).TracerPid === '0'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await pollUntil(() => procStatus(p.pid).TracerPid !== '0', 5000)).toBe(true); // strace holds it
       const err = await checkpoint(p.pid).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SecurebitsUnreadableError);
       expect((err as Error).message).toMatch(/EPERM/);

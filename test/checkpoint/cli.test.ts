@@ -5,7 +5,7 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main } from '../../lib/cli/main';
 import { decode } from '../../lib/format';
-import { credproc, killAll } from './helpers/procs';
+import { credproc, killAll, waitExit } from './helpers/procs';
 
 afterAll(killAll);
 
@@ -58,7 +58,7 @@ test('--tree covers descendants; --compat=linux-cr refuses ambient caps with exi
 test('a vanished pid: exit 1 with the pid named', async () => {
   const p = await credproc([]);
   p.kill();
-  await new Promise((r) => setTimeout(r, 100));
+  await waitExit(p.child); // reaped: its pid is gone
   const r = await run(['checkpoint', String(p.pid), '-o', '-']);
   expect(r.code).toBe(1);
   expect(r.stderr).toBe(`cr-creds: process ${p.pid}: no such process\n`);

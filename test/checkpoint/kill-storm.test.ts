@@ -195,10 +195,9 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
       await waitGone(helpers);
     }
   } finally {
-    // The verdict, over every task of every target.
-    await sleep(50);
-    const killed = targets.filter((t) => t.ended !== undefined);
-    const tasks = allTasks(targets.filter((t) => t.ended === undefined));
+    // The verdict, over every task of every target. A helper killed last may still be letting
+    // go (its exit detaches what it held): looked at again for up to 10 s, for a loaded machine;
+    // a task left stopped or traced stays so, and is still seen.
     const status = (tid: number) => {
       try {
         return procStatus(tid);
@@ -206,8 +205,18 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
         return {} as Record<string, string>; // ended meanwhile: a target's end is counted above
       }
     };
-    const stopped = tasks.filter((tid) => /^[Tt]/.test(status(tid).State ?? ''));
-    const traced = tasks.filter((tid) => (status(tid).TracerPid ?? '0') !== '0');
+    let tasks: number[] = [];
+    let stopped: number[] = [];
+    let traced: number[] = [];
+    const settledAt = Date.now() + 10000;
+    for (;;) {
+      tasks = allTasks(targets.filter((t) => t.ended === undefined));
+      stopped = tasks.filter((tid) => /^[Tt]/.test(status(tid).State ?? ''));
+      traced = tasks.filter((tid) => (status(tid).TracerPid ?? '0') !== '0');
+      if ((stopped.length === 0 && traced.length === 0) || Date.now() >= settledAt) break;
+      await sleep(20);
+    }
+    const killed = targets.filter((t) => t.ended !== undefined);
     console.log(
       `kill storm: ${runs} runs, ${holding} while the helper held a target (${Object.entries(counts)
         .map(([k, v]) => `${k} ${v}`)

@@ -11,7 +11,13 @@ export { compiledPackage };
 export interface Measured {
   code: number;
   maxRssKiB: number;
+  /** Wall time of the command. */
   ms: number;
+  /**
+   * CPU time (user and system, all threads) of the command: what a time bound should judge on a
+   * shared machine, where wall time grows with the load but work done does not.
+   */
+  cpuMs: number;
   stderr: string;
   /** stdout, unless it went to a file. */
   stdout: string;
@@ -36,8 +42,8 @@ export function measuredCli(pkg: string, args: string[], opts: { nodeFlags?: str
     c.on('close', (code, signal) => {
       clearTimeout(timer);
       const m = /\nMEASURED (.*)\n$/.exec(stderr);
-      const r = m ? JSON.parse(m[1]) : { code: code ?? -1, maxRssKiB: -1, ms: -1, signal };
-      resolve({ code: r.code, maxRssKiB: r.maxRssKiB, ms: r.ms, stderr: m ? stderr.slice(0, m.index) : `${stderr} [exit ${code} ${signal}]`, stdout });
+      const r = m ? JSON.parse(m[1]) : { code: code ?? -1, maxRssKiB: -1, ms: -1, cpuMs: -1, signal };
+      resolve({ code: r.code, maxRssKiB: r.maxRssKiB, ms: r.ms, cpuMs: r.cpuMs, stderr: m ? stderr.slice(0, m.index) : `${stderr} [exit ${code} ${signal}]`, stdout });
     });
   });
 }

@@ -129,17 +129,18 @@ describe(`${TASKS} tasks`, () => {
   }, 60000);
 });
 
-test('10^6 tasks: inspect and inspect --json under 256 MiB and 30 s each', async () => {
+test('10^6 tasks: inspect and inspect --json under 256 MiB and 30 s of CPU each', async () => {
   const million = path.join(scratch, 'million.img');
   fs.writeFileSync(million, manyTasksImage(1000000, native().readThreadCreds().caps.bounding));
   try {
     for (const [args, file] of [[['inspect', million], 'million.txt'], [['inspect', '--json', million], 'million.json']] as const) {
-      const started = Date.now();
-      const r = await measuredCli(pkg, [...args], { outFile: out(file), timeoutMs: 60000 });
-      const seconds = (Date.now() - started) / 1000;
+      // Judged on CPU time, which the machine's load does not stretch (quadratic work over 10^6
+      // tasks would take hours of it); the wall-clock kill only ends a run that never finishes.
+      const r = await measuredCli(pkg, [...args], { outFile: out(file), timeoutMs: 150000 });
       expect([args.join(' '), r.code, r.stderr]).toEqual([args.join(' '), 0, '']);
       expect(r.maxRssKiB).toBeLessThan(RSS_LIMIT_KIB);
-      expect(seconds).toBeLessThan(30);
+      expect(r.cpuMs).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeLessThan(30000);
       // The last task is there (read from the end: the outputs are hundreds of MB).
       const fd = fs.openSync(out(file), 'r');
       const size = fs.fstatSync(fd).size;
@@ -152,7 +153,7 @@ test('10^6 tasks: inspect and inspect --json under 256 MiB and 30 s each', async
   } finally {
     fs.rmSync(million, { force: true });
   }
-}, 180000);
+}, 330000); // two runs up to their kill
 
 test('the streamed JSON is exactly JSON.stringify of the document', () => {
   const { image, details } = decodeDetailed(fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'example.img')));

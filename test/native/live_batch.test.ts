@@ -6,7 +6,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { native, type LiveTask } from '../../lib/native/binding';
 import { readLive } from '../../lib/checkpoint';
-import { credproc, expectAsleepAgain, expectUntraced, killAll, procStatus } from '../checkpoint/helpers/procs';
+import { credproc, expectAsleepAgain, expectUntraced, killAll, pollUntil, procStatus, waitExit } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -56,7 +56,7 @@ describe('readLiveTasks, many processes at once', () => {
     const [a, b, c] = await Promise.all([credproc(['--securebits=1']), credproc([]), credproc(['--securebits=4'])]);
     const tracer = spawn('strace', ['-qq', '-o', '/dev/null', '-p', String(b.pid)], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && procStatus(b.pid).TracerPid === '0'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await pollUntil(() => procStatus(b.pid).TracerPid !== '0', 5000)).toBe(true); // strace holds it
       const tasks = await native().readLiveTasks([a.pid, b.pid, c.pid], { unknownSecurebits: 'mark' });
       expect(tasks.map((t) => t.threads[0].securebits)).toEqual([1, null, 4]);
       expect(tasks[1].threads[0].securebitsError).toMatch(/PTRACE_SEIZE.*EPERM/);
@@ -71,7 +71,7 @@ describe('readLiveTasks, many processes at once', () => {
   test('a vanished pid after live ones: ESRCH for it, the live ones left untraced', async () => {
     const [a, gone] = await Promise.all([credproc([]), credproc([])]);
     gone.kill();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitExit(gone.child); // reaped: its pid is gone
     await expect(native().readLiveTasks([a.pid, gone.pid])).rejects.toMatchObject({ code: 'ESRCH', pid: gone.pid });
     expectUntraced(a.pid);
   });
@@ -81,10 +81,14 @@ describe('readLiveTasks, many processes at once', () => {
     // right after, before its next job): the caller gets the answer a wake-up sooner.
     const stopped = await credproc([]);
     const reading = await credproc(['--block=read'], { stdin: 'pipe' });
+    const stoppedNow = () => procStatus(stopped.pid).State.startsWith('T');
     process.kill(stopped.pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 50));
+    expect(await pollUntil(stoppedNow, 2000)).toBe(true);
     for (let i = 0; i < 20; i++) {
       await native().readLiveTasks([stopped.pid, reading.pid]);
+      // Let go at once; back in its group stop a moment after the detach.
+      expect(procStatus(stopped.pid).TracerPid).toBe('0');
+      await pollUntil(stoppedNow, 2000);
       expectUntraced(stopped.pid, /^T/);
       await expectAsleepAgain(reading.pid);
     }
@@ -138,7 +142,7 @@ describe('readChildren', () => {
     const shPid = await new Promise<number>((r) => sh.stdout!.on('data', (d: Buffer) => r(Number(/ready (\d+)/.exec(String(d))![1]))));
     const gone = await credproc([]);
     gone.kill();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitExit(gone.child); // reaped: its pid is gone
     let kids: number[] = [];
     try {
       for (let i = 0; i < 100 && kids.length < 2; i++) {

@@ -1,7 +1,7 @@
 // readLiveTasks and the strict /proc/PID/status parser (native/live_read.cc, native/proc_status.cc).
 import * as fs from 'fs';
 import { native } from '../../lib/native/binding';
-import { credproc, killAll } from '../checkpoint/helpers/procs';
+import { credproc, killAll, waitExit } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -42,7 +42,7 @@ describe('readLiveTasks', () => {
   test('a vanished pid is ESRCH with the syscall and the pid, not a parse error', async () => {
     const p = await credproc([]);
     p.kill();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitExit(p.child); // reaped: its pid is gone
     await expect(native().readLiveTasks([p.pid])).rejects.toMatchObject({
       code: 'ESRCH',
       pid: p.pid,

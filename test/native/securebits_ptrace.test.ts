@@ -4,7 +4,7 @@
 import { spawn } from 'child_process';
 import { native } from '../../lib/native/binding';
 import { SECBIT } from '../../lib/model/types';
-import { credproc, expectAsleepAgain, expectUntraced, killAll, procStatus, waitExit } from '../checkpoint/helpers/procs';
+import { credproc, expectAsleepAgain, expectUntraced, killAll, pollUntil, procStatus, waitExit, waitHeld } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -52,13 +52,16 @@ describe('readSecurebits over ptrace', () => {
 
   test('a stopped (SIGSTOP) task stays stopped', async () => {
     const p = await credproc(['--securebits=16']);
+    const stateIs = (re: RegExp) => () => re.test(procStatus(p.pid).State);
     process.kill(p.pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(procStatus(p.pid).State).toMatch(/^T/);
+    expect(await pollUntil(stateIs(/^T/), 2000)).toBe(true);
     expect(await native().readSecurebits(p.pid)).toEqual([16]);
+    // Let go at once; back in its group stop a moment after the detach.
+    expect(procStatus(p.pid).TracerPid).toBe('0');
+    await pollUntil(stateIs(/^T/), 2000);
     expectUntraced(p.pid, /^T/);
     process.kill(p.pid, 'SIGCONT');
-    await new Promise((r) => setTimeout(r, 50));
+    await pollUntil(stateIs(/^S/), 2000);
     expectUntraced(p.pid, /^S/);
   });
 
@@ -75,9 +78,9 @@ describe('readSecurebits over ptrace', () => {
 
   test('a process that exits mid-checkpoint: ESRCH, nothing left traced', async () => {
     const p = await credproc([]);
-    const pending = native().readSecurebits(p.pid, [p.pid], { testDelayMs: 400 });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(procStatus(p.pid).TracerPid).not.toBe('0'); // really caught under ptrace
+    // Held 2 s: the kill, sent as soon as the tracer holds it, lands inside the hold.
+    const pending = native().readSecurebits(p.pid, [p.pid], { testDelayMs: 2000 });
+    await waitHeld(p.pid); // really caught under ptrace
     process.kill(p.pid, 'SIGKILL');
     await expect(pending).rejects.toMatchObject({ code: 'ESRCH', pid: p.pid });
     // our own child: its exit status went to libuv, not to the ptrace helper
@@ -88,7 +91,7 @@ describe('readSecurebits over ptrace', () => {
     const p = await credproc([]);
     const tracer = spawn('strace', ['-qq', '-o', '/dev/null', '-p', String(p.pid)], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && procStatus(p.pid).TracerPid === '0'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await pollUntil(() => procStatus(p.pid).TracerPid !== '0', 5000)).toBe(true); // strace holds it
       await expect(native().readSecurebits(p.pid)).rejects.toMatchObject({ code: 'EPERM', syscall: 'ptrace(PTRACE_SEIZE)' });
     } finally {
       tracer.kill('SIGKILL');

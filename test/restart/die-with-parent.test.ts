@@ -46,6 +46,21 @@ function pidsRunning(argv: string[]): number[] {
   return out;
 }
 
+/**
+ * The programs running `argv` still there after a moment for the death signal to act: 5 s at
+ * most, for a loaded machine (the kernel kills and reaps such a program at once; one that was
+ * not tied to its parent never goes, so the bound only says how long to look).
+ */
+async function leftAfterParentDied(argv: string[]): Promise<number[]> {
+  const t0 = Date.now();
+  let left = pidsRunning(argv);
+  while (left.length > 0 && Date.now() - t0 < 5000) {
+    await sleep(10);
+    left = pidsRunning(argv);
+  }
+  return left;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function exited(c: ChildProcess): Promise<void> {
@@ -68,11 +83,7 @@ async function killRun(extra: string[], afterStart: boolean, windowMs: number): 
   c.kill('SIGKILL');
   await exited(c);
   // The death signal is delivered as the parent exits; give the kernel a moment to reap.
-  let left = pidsRunning(argv);
-  for (let i = 0; i < 40 && left.length > 0; i++) {
-    await sleep(10);
-    left = pidsRunning(argv);
-  }
+  const left = await leftAfterParentDied(argv);
   for (const p of left) process.kill(p, 'SIGKILL');
   return { started: started || left.length > 0, orphan: left.length > 0 };
 }
@@ -114,11 +125,7 @@ rootTest("the program is the CLI's own child (not reparented) and dies with it",
   expect(ppid).toBe(c.pid);
   c.kill('SIGKILL');
   await exited(c);
-  let left = pids;
-  for (let i = 0; i < 100 && left.length > 0; i++) {
-    await sleep(10);
-    left = pidsRunning(['sleep', secs]);
-  }
+  const left = await leftAfterParentDied(['sleep', secs]);
   for (const p of left) process.kill(p, 'SIGKILL');
   expect(left).toEqual([]);
 }, 60000);

@@ -66,16 +66,41 @@ export function nativeRun(
   });
 }
 
-/** Entries of /proc/self/fd, and live children of this process (from /proc). */
-export function fdCount(): number {
-  return require('fs').readdirSync('/proc/self/fd').length;
+/** Open fds of this process: number -> readlink target (an fd closed while listed is left out). */
+export function fdTargets(): Map<number, string> {
+  const fs = require('fs') as typeof import('fs');
+  const out = new Map<number, string>();
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.set(Number(name), fs.readlinkSync(`/proc/self/fd/${name}`));
+    } catch {
+      // closed meanwhile (the readdir's own fd among them)
+    }
+  }
+  return out;
 }
 
+/**
+ * The fds open now that were not open (same number, same target) at `before`. Compared as sets,
+ * not counts: a helper started by an earlier checkpoint may end meanwhile and close its socket,
+ * which must neither hide a leak nor fail the check.
+ */
+export function newFds(before: Map<number, string>): string[] {
+  const now = fdTargets();
+  return [...now].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+}
+
+/** Live children (zombies included) of this process's main thread, from /proc. */
 export function childPids(): number[] {
   const fs = require('fs') as typeof import('fs');
   const txt = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
   // Only children of the main thread are listed there; the addon forks from the main thread.
   return txt ? txt.split(/\s+/).map(Number) : [];
+}
+
+/** The children now that were not there at `before` (one that ended meanwhile is no concern). */
+export function newChildren(before: readonly number[]): number[] {
+  return childPids().filter((pid) => !before.includes(pid));
 }
 
 /** A cheap reporter: the kernel's own view of the program, /proc/self/status. */

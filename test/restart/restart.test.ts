@@ -17,7 +17,7 @@ import {
   type RestartPlanReport,
 } from '../../lib/restart';
 import { restartForTests as libRestart } from '../../lib/restart/testing';
-import { childPids, parseReport, parseStatus, REPORTER, STATUS, type Reported } from './helpers';
+import { childPids, fdTargets, newChildren, newFds, parseReport, parseStatus, REPORTER, STATUS, type Reported } from './helpers';
 
 // Restarted programs mostly run as non-root uids: give them a cwd they can enter (the default,
 // process.cwd(), is the checkout, which may be root-only).
@@ -116,7 +116,7 @@ describe('restart() with images of one task', () => {
     const b = new ImageBuilder();
     const bit = capBit(NB) | capBit(CAP.NET_RAW);
     b.task(b.cred({ uid: 1000, caps: { inheritable: capBit(NB), permitted: bit, effective: bit, bounding: me.caps.bounding } }));
-    const kids = childPids().length;
+    const kids = childPids();
     let err: unknown;
     try {
       restart(b.build(), '/bin/true', [], { carryCaps: true });
@@ -125,7 +125,7 @@ describe('restart() with images of one task', () => {
     }
     expect(err).toBeInstanceOf(CarryCapsRefused);
     expect((err as CarryCapsRefused).caps).toEqual(['CAP_NET_RAW']);
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
   });
 
   rootTest('carryCaps refuses when SECBIT_NO_CAP_AMBIENT_RAISE is set', () => {
@@ -219,25 +219,25 @@ describe('restart(): selection, exits, errors', () => {
   });
 
   rootTest('a program that cannot be executed: RestartStepError naming execve, child reaped', async () => {
-    const kids = childPids().length;
+    const kids = childPids();
     const h = restart(twoTasks(), 'no-such-program-here', [], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
     const err = await h.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(RestartStepError);
     expect(err).toMatchObject({ code: 'ENOENT', phase: 'execve', op: 'execve' });
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
   });
 
   rootTest('a working directory the restored uid may not enter: RestartStepError at chdir that says to pass cwd', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-cwd-'));
     fs.chmodSync(dir, 0o700);
     try {
-      const kids = childPids().length;
+      const kids = childPids();
       const err = await restart(twoTasks(), '/bin/true', [], { stdio: 'ignore', cwd: dir }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(RestartStepError);
       expect(err).toMatchObject({ code: 'EACCES', phase: 'chdir' });
       expect((err as Error).message).toMatch(/may not enter the working directory; pass cwd/);
-      expect(childPids().length).toBe(kids);
+      expect(newChildren(kids)).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -251,20 +251,19 @@ describe('restart(): selection, exits, errors', () => {
   });
 
   rootTest('dryRun starts nothing and says what the program will run with', () => {
-    const kids = childPids().length;
+    const kids = childPids();
     const plan = restart(twoTasks(), '/bin/true', [], { dryRun: true });
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
     expect(plan.steps.every((s) => s.allowed)).toBe(true);
     expect(plan.ops.map((o) => o.op)).toContain('setresuid');
     expect(plan.exec.cred.uid).toBe(1000);
   });
 
   rootTest('successful restarts with piped stdio leave no fd and no zombie once awaited', async () => {
-    const { fdCount } = require('./helpers') as typeof import('./helpers');
     const image = twoTasks();
     await output(restart(image, '/bin/true', [])); // warm up lazily opened fds
-    const fds = fdCount();
-    const kids = childPids().length;
+    const fds = fdTargets();
+    const kids = childPids();
     for (let i = 0; i < 50; i++) {
       const h = restart(image, 'sh', ['-c', 'cat; echo out; echo err >&2'], { env: { PATH: '/usr/bin:/bin' } });
       h.stdin!.end('in\n');
@@ -273,10 +272,8 @@ describe('restart(): selection, exits, errors', () => {
       expect(r.out).toBe('in\nout\n');
     }
     await new Promise((r) => setImmediate(r));
-    // At most as many: the tracer an earlier test started may end meanwhile (2 s idle) and close
-    // its socket here. A leak would show as 50 more.
-    expect(fdCount()).toBeLessThanOrEqual(fds);
-    expect(childPids().length).toBe(kids);
+    expect(newFds(fds)).toEqual([]);
+    expect(newChildren(kids)).toEqual([]);
   });
 
   rootTest('100 concurrent restarts from one process each get their own creds', async () => {
@@ -313,10 +310,10 @@ describe('restart(): the linux-cr path, through a stand-in for sys_restart', () 
   });
 
   rootTest('a failing sys_restart comes back as RestartStepError for op sys_restart', async () => {
-    const kids = childPids().length;
+    const kids = childPids();
     const err = await restart(selfImage(), '/bin/true', [], { linuxCrStandIn: { errno: 22 }, stdio: 'ignore' }).then(() => null, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'EINVAL', phase: 'op', step: 0, op: 'sys_restart' });
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
   });
 
   rootTest('the creds read back after the restart are still verified', async () => {
@@ -350,8 +347,8 @@ describe('restart(): refusals (root restarter)', () => {
   rootTest('an image asking for a bounding bit the caller lacks is refused, nothing started', () => {
     const b = new ImageBuilder();
     b.task(b.cred({ uid: 1000, caps: { bounding: me.caps.bounding | capBit(CAP.SYS_RESOURCE) } }));
-    const kids = childPids().length;
+    const kids = childPids();
     expect(() => restart(b.build(), '/bin/true', [])).toThrow(RestartDenied);
-    expect(childPids().length).toBe(kids);
+    expect(newChildren(kids)).toEqual([]);
   });
 });

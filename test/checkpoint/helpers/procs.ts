@@ -99,13 +99,46 @@ export function expectUntraced(pid: number, state = /^[RS]/): void {
 }
 
 /**
- * A task that slept in a call: untraced at once, and asleep again within `ms` (once detached it
- * restarts its call by itself, a moment after the read has answered).
+ * Looks at `cond` every few ms until it holds or `ms` have passed; its last answer. For what the
+ * kernel or another process does a moment later: a loaded machine delays it, and only the bound
+ * (wide, as it costs nothing when the answer comes) says how long we wait for it.
  */
-export async function expectAsleepAgain(pid: number, ms = 50): Promise<void> {
-  expect(procStatus(pid).TracerPid).toBe('0');
+export async function pollUntil(cond: () => boolean, ms: number): Promise<boolean> {
   const t0 = Date.now();
-  while (!procStatus(pid).State.startsWith('S') && Date.now() - t0 < ms) await new Promise((r) => setImmediate(r));
+  while (!cond()) {
+    if (Date.now() - t0 >= ms) return cond();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+/**
+ * Waits (5 s at most) until a tracer holds every thread of `pid` (and, unless `stopped` is false,
+ * has stopped each, as it does before a checkpoint's hold) and returns the tracer's pid: a kill
+ * meant to land inside the hold is sent at once after, not after a sleep that may outlast it.
+ */
+export async function waitHeld(pid: number, stopped = true): Promise<number> {
+  const held = (): boolean => {
+    try {
+      return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+        const s = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        return !/^TracerPid:\s+0$/m.test(s) && (!stopped || /^State:\s+t/m.test(s));
+      });
+    } catch {
+      return false; // gone: not held
+    }
+  };
+  expect(await pollUntil(held, 5000)).toBe(true);
+  return Number(procStatus(pid).TracerPid);
+}
+
+/**
+ * A task that slept in a call: untraced at once, and asleep again soon (once detached it restarts
+ * its call by itself, a moment after the read has answered; 2 s at most, for a loaded machine).
+ */
+export async function expectAsleepAgain(pid: number): Promise<void> {
+  expect(procStatus(pid).TracerPid).toBe('0');
+  await pollUntil(() => procStatus(pid).State.startsWith('S'), 2000);
   expectUntraced(pid, /^S/);
 }
 
