@@ -380,19 +380,6 @@ std::shared_ptr<std::vector<int>> PidsArgument(const Napi::CallbackInfo& info, c
 // Processes read on the calling thread rather than on the pool (leaders only; see below).
 constexpr size_t kInlinePids = 4;
 
-// How long the thread that read /proc waits for the tracer before it leaves the wait to the
-// event loop: the most a call holds its thread (the JS thread for a few processes) beyond its
-// own reads. A job of a few processes is done well within it; a tracer held longer (a task
-// that does not stop, a long batch) is waited for on the loop, told by a notice.
-constexpr long kWaitUs = 1000;
-
-// Waits up to kWaitUs for the tracer, on this thread: an answer that comes in time settles
-// the call in the same turn, without the notice, the loop's wake and its turn (two hand-offs
-// and a dozen system calls fewer).
-void WaitBriefly(LiveRead* r) {
-  if (r->batch) r->batch->EndedWithin(kWaitUs);
-}
-
 // readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
 // readLiveTasksFlat (the same, flat).
 Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
@@ -443,19 +430,15 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   // A few processes' /proc files are read here, on the calling thread, as libuv reads
   // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
   if (!o.threads && r->pids.size() <= kInlinePids) {
+    // Then the call returns and the loop waits for the tracer: never waited for here, neither
+    // spinning (the scheduler often puts the tracer, woken by our request, on this very CPU)
+    // nor asleep (measured: dearer than the loop's turn, the notice included).
     ReadProcPart(r.get());
-    WaitBriefly(r.get());
     auto deferred = Napi::Promise::Deferred::New(env);
     then(env, deferred, Failure());
     return deferred.Promise();
   }
-  return PromiseWorker::StartThen(
-      env,
-      [r](Failure*) {
-        ReadProcPart(r.get());
-        WaitBriefly(r.get());
-      },
-      then);
+  return PromiseWorker::StartThen(env, [r](Failure*) { ReadProcPart(r.get()); }, then);
 }
 
 // The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid

@@ -101,12 +101,10 @@ SecurebitsBatch::~SecurebitsBatch() {
   if (state_ && !state_->joined) TracerWait(&state_->job);
 }
 
-bool SecurebitsBatch::Ended() { return EndedWithin(0); }
-
-bool SecurebitsBatch::EndedWithin(long max_us) {
+bool SecurebitsBatch::Ended() {
   State& s = *state_;
   if (!s.joined) {
-    int r = TracerWaitFor(&s.job, max_us);
+    int r = TracerPoll(&s.job);
     if (r == 0) return false;
     s.completed = r > 0;
     s.joined = true;

@@ -45,8 +45,6 @@ class SecurebitsBatch {
                                                bool continue_on_refusal);
   // Whether the tracer is done with the batch (or died first), without blocking.
   bool Ended();
-  // The same, waiting at most max_us for the tracer (on the calling thread).
-  bool EndedWithin(long max_us);
   // Has the eventfd `fd` written once the tracer is done (a JS thread's loop waits on it with
   // WhenTracerDone); at once if it is. Nothing when the tracer cannot be told: its end is then
   // found by looking.

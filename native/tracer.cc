@@ -11,7 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -415,29 +414,6 @@ int TracerPoll(TracerJob* job) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (job->state == 0) Pump(job->helper.get());
   return job->state;
-}
-
-int TracerWaitFor(TracerJob* job, long max_us) {
-  if (max_us <= 0) return TracerPoll(job);
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    if (job->state != 0) return job->state;  // taken in already (by another thread)
-  }
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
-    // Woken by an answer (any job's) or the helper's end, at once if one is there. An answer
-    // taken in by another thread meanwhile wakes nobody: found at the bound.
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long left = max_us * 1000LL - ((now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec));
-    struct timespec ts = {0, 0};
-    if (left > 0) ts = {time_t(left / 1000000000LL), long(left % 1000000000LL)};
-    struct pollfd p = {job->helper->sock.get(), POLLIN, 0};
-    ppoll(&p, 1, &ts, nullptr);
-    int state = TracerPoll(job);
-    if (state != 0 || left <= 0) return state;
-  }
 }
 
 bool TracerWait(TracerJob* job) {

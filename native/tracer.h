@@ -65,9 +65,6 @@ bool TracerWait(TracerJob* job);
 // Without blocking: 1 answered, 0 not yet, -1 the helper died first.
 int TracerPoll(TracerJob* job);
 
-// Blocks at most max_us for the job's answer (0: not at all); returns as TracerPoll.
-int TracerWaitFor(TracerJob* job, long max_us);
-
 // Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
 // waits on it: tracer_wait.h). A copy of fd travels with the request and is closed once written.
 // Sent only when a caller is about to wait on its loop: an answer that comes in time needs none.

@@ -1,6 +1,5 @@
-// Waiting for the tracer (tracer.h) on a JS thread's event loop, for an answer that did not
-// come within the moment the thread that read /proc waits for it (live_read.cc), rather than
-// on a pool thread: the tracer adds to the env's eventfd once it has answered a job it was asked to notify
+// Waiting for the tracer (tracer.h) on a JS thread's event loop rather than on a pool thread:
+// the tracer adds to the env's eventfd once it has answered a job it was asked to notify
 // (TracerNotifyWhenDone). A checkpoint of a few
 // processes then hands off between threads twice (to the tracer and back), not four times
 // (to a pool thread, which hands to the tracer, waits for it, then wakes the JS thread): each
