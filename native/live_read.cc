@@ -413,16 +413,19 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   PostEarly(r.get());
   // The work keeps its failures in r (Join reports them): the Failure handed here is never set.
   PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
+    auto settle = [r, flat, deferred](Napi::Env env) {
+      Failure jf;
+      Join(r.get(), &jf);
+      SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
+    };
+    if (!r->batch || r->batch->Ended()) {
+      settle(env);
+      return;
+    }
     try {
       // The tracer told to write our notifier only now, when the loop is to wait for it.
-      if (r->batch && !r->batch->Ended()) r->batch->NotifyWhenDone(r->notify_fd);
-      WhenTracerDone(
-          env, [r] { return !r->batch || r->batch->Ended(); },
-          [r, flat, deferred](Napi::Env env) {
-            Failure jf;
-            Join(r.get(), &jf);
-            SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
-          });
+      r->batch->NotifyWhenDone(r->notify_fd);
+      WhenTracerDone(env, [r] { return r->batch->Ended(); }, settle);
     } catch (const Napi::Error& e) {  // no notifier to wait on (see TracerNotifyFd)
       deferred.Reject(e.Value());
     }

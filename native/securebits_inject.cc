@@ -57,6 +57,7 @@ struct Tracee {
   bool group_stopped;  // stopped (SIGSTOP...) when we attached: stopped again at detach
   bool stuck;          // did not stop within WaitEvent's bound (uninterruptible sleep)
   int last_signal;     // the current stop is a signal-delivery-stop of this signal (else 0)
+  unsigned set_going;  // Job::sleeps when it was last resumed or interrupted
   TraceeRegs saved;
 };
 
@@ -80,7 +81,14 @@ struct Job {
   Item* cur;
   unsigned long sigchld_mask;
   char* dirbuf;
+  unsigned sleeps;  // rt_sigtimedwait calls so far (each may take a SIGCHLD of any tracee)
 };
+
+// t is resumed or interrupted: its next event comes with a SIGCHLD not taken yet.
+void SetGoing(Job* j, Tracee* t) {
+  t->running = true;
+  t->set_going = j->sleeps;
+}
 
 struct Scratch {
   Tracee slots[2][kMaxTracees];
@@ -148,6 +156,19 @@ void ReapDeadThreads(Job* j) {
 // stays a zombie for libuv to reap).
 Ev WaitEvent(Job* j, Tracee* t, int* status) {
   long long deadline = 0;
+  // A process of one thread, whose event has most often not come yet: the sleep first, saving
+  // the look that would find nothing (and the clock read). Only while no sleep since t was set
+  // going can have taken the SIGCHLD of its event (one taken for another tracee, the next
+  // process's leader interrupted ahead, would leave this sleep the whole bound). A SIGCHLD
+  // pending from an event already seen ends it at once; the look then finds nothing and the
+  // bound starts from there. (With other threads, a dead one may hold the leader's exit: they
+  // are reaped first, below.)
+  if (j->cur->ntracees == 1 && t->set_going == j->sleeps) {
+    struct timespec ts = {10, 0};
+    j->sleeps++;
+    if (Sys(SYS_rt_sigtimedwait, &j->sigchld_mask, 0, &ts, sizeof j->sigchld_mask) == -EAGAIN)
+      deadline = 1;  // 10 s without an event: the look below is the last
+  }
   for (;;) {
     long r = Sys(SYS_wait4, t->tid, status, __WALL | WNOHANG, 0);
     if (r == -EINTR) continue;
@@ -174,6 +195,7 @@ Ev WaitEvent(Job* j, Tracee* t, int* status) {
       }
       long long left = deadline - now;
       struct timespec ts = {time_t(left / 1000000000LL), long(left % 1000000000LL)};
+      j->sleeps++;
       Sys(SYS_rt_sigtimedwait, &j->sigchld_mask, 0, &ts, sizeof j->sigchld_mask);
       continue;
     }
@@ -200,7 +222,7 @@ Ev DeliverAndStop(Job* j, Tracee* t, int* status) {
     Fail(j, "ptrace(PTRACE_CONT)", int(-r), t->tid);
     return Ev::kError;
   }
-  t->running = true;
+  SetGoing(j, t);
   t->last_signal = 0;
   Ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);  // ESRCH: it is exiting, which the wait sees
   return WaitEvent(j, t, status);
@@ -258,7 +280,7 @@ bool SeizeNew(Job* j, const int* tids, int n, int* added) {
     memset(t, 0, sizeof *t);
     t->tid = tids[i];
     t->attached = true;
-    t->running = true;
+    SetGoing(j, t);
     ++*added;
     if (long r = Ptrace(PTRACE_INTERRUPT, t->tid, 0, 0)) {
       if (r == -ESRCH) {
@@ -283,17 +305,60 @@ void AttachLeader(Job* j) {
   SeizeNew(j, &pid, 1, &added);
 }
 
+// The last processes' /proc files, kept open between jobs: a process read again (a watch, a
+// benchmark) costs a read of each, not an open and a close. /proc/PID/mem holds the process's
+// memory as it was when opened: after an exec, or for another process under a reused pid,
+// reading through it finds nothing, and it is opened anew. The leader's stat holds its task:
+// gone, reading it fails (ESRCH), and it is opened anew.
+struct ProcEntry {
+  bool used;
+  int pid;
+  int mem;  // -1: not open
+  uintptr_t base;  // the vDSO's address, found with mem
+  int stat;  // -1: not open
+};
+constexpr int kProcCache = 16;
+ProcEntry g_procs[kProcCache];  // the helper's own copy (a fork's), empty at its start
+int g_procs_next = 0;
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) Sys(SYS_close, *fd);
+  *fd = -1;
+}
+
+// The entry of pid; a new one (the oldest's descriptors closed) if there is none.
+ProcEntry* Entry(int pid) {
+  for (auto& e : g_procs)
+    if (e.used && e.pid == pid) return &e;
+  ProcEntry* e = &g_procs[g_procs_next];
+  g_procs_next = (g_procs_next + 1) % kProcCache;
+  if (e->used) {
+    CloseFd(&e->mem);
+    CloseFd(&e->stat);
+  }
+  *e = {true, pid, -1, 0, -1};
+  return e;
+}
+
 // From the leader's /proc/PID/task/PID/stat: the process's thread count and the signals it
 // handles (sigcatch: the first word, signals 1-64). One read, the cheapest that has both.
 bool ReadLeaderStat(Job* j, int* threads, uint64_t* caught) {
-  char path[64];
   int pid = j->cur->req->pid;
-  *PutStr(PutInt(PutStr(PutStr(path, j->cur->path), "/"), pid), "/stat") = 0;
-  int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return false;
+  ProcEntry* e = Entry(pid);
   char* buf = j->dirbuf;
-  long n = Sys(SYS_read, fd, buf, sizeof(Scratch::dirbuf));
-  Sys(SYS_close, fd);
+  long n = 0;
+  for (bool fresh = e->stat < 0;; fresh = true) {
+    if (fresh) {
+      CloseFd(&e->stat);
+      char path[64];
+      *PutStr(PutInt(PutStr(PutStr(path, j->cur->path), "/"), pid), "/stat") = 0;
+      int fd = int(Sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+      if (fd < 0) return false;
+      e->stat = fd;
+    }
+    n = Sys(SYS_pread64, e->stat, buf, sizeof(Scratch::dirbuf), 0);
+    if (n > 0 || fresh) break;
+  }
   if (n <= 0 || n == long(sizeof(Scratch::dirbuf))) return false;
   long i = n - 1;
   while (i > 0 && buf[i] != ')') i--;  // comm may hold spaces and parentheses: the last ')'
@@ -380,20 +445,6 @@ struct Place {
   const unsigned char* pristine = nullptr;  // the slot's bytes in our own vDSO
 };
 
-// The last processes' /proc/PID/mem and vDSO address, kept between jobs: a process read again
-// (a watch, say) needs one read to check them. The descriptor holds the process's memory as it
-// was when opened: after an exec, or for another process under a reused pid, reading through it
-// finds nothing, and it is opened anew.
-struct MemEntry {
-  bool used;
-  int pid;
-  int fd;
-  uintptr_t base;
-};
-constexpr int kMemCache = 16;
-MemEntry g_mem_cache[kMemCache];  // the helper's own copy (a fork's), empty at its start
-int g_mem_next = 0;
-
 // Opens the task's /proc/PID/mem and finds its vDSO (from auxv). 0, or -errno.
 int OpenMem(const char* task_path, char* buf, int* fd, uintptr_t* base) {
   char path[40];
@@ -424,37 +475,32 @@ bool OpenPlace(Job* j, char* buf, Place* p) {
     return false;
   }
   size_t span = g_area.offset + size_t(g_area.slots) * kStubBytes;  // header to the last slot
-  MemEntry* m = nullptr;
-  for (auto& c : g_mem_cache)
-    if (c.used && c.pid == pid) m = &c;
-  for (int fresh = m ? 0 : 1; fresh < 2; fresh++) {
+  ProcEntry* m = Entry(pid);
+  for (bool fresh = m->mem < 0;; fresh = true) {
     if (fresh) {
-      if (m) {
-        Sys(SYS_close, m->fd);
-      } else {
-        m = &g_mem_cache[g_mem_next];
-        g_mem_next = (g_mem_next + 1) % kMemCache;
-        if (m->used) Sys(SYS_close, m->fd);
-      }
-      m->used = false;
-      int fd;
-      uintptr_t base;
-      if (int r = OpenMem(j->cur->path, buf, &fd, &base)) {
+      CloseFd(&m->mem);
+      if (int r = OpenMem(j->cur->path, buf, &m->mem, &m->base)) {
+        m->mem = -1;
         Fail(j, "open /proc/PID/mem", r == -ENOENT ? ESRCH : -r, pid);
         return false;
       }
-      *m = {true, pid, fd, base};
     }
-    // The same image as ours: the same ELF header, and the area as ours has it.
-    if (m->base != 0 && Sys(SYS_pread64, m->fd, buf, span, m->base) == long(span) &&
+    // The same image as ours (the same ELF header: checked once, when opened), and the area as
+    // ours has it. Through a kept descriptor, a read of the area alone (its last page): one that
+    // brings it whole shows the memory the descriptor holds is still the process's.
+    if (!fresh) {
+      size_t from = g_area.offset;
+      long want = long(span - from);
+      if (Sys(SYS_pread64, m->mem, buf + from, span - from, m->base + from) == want) break;
+      continue;
+    }
+    if (m->base != 0 && Sys(SYS_pread64, m->mem, buf, span, m->base) == long(span) &&
         memcmp(buf, reinterpret_cast<const void*>(g_area.ours), sizeof(Elf64_Ehdr)) == 0)
       break;
-    if (fresh) {
-      Fail(j, what, kNoStubErrno, pid, "the task's vDSO is not the kernel's");
-      return false;
-    }
+    Fail(j, what, kNoStubErrno, pid, "the task's vDSO is not the kernel's");
+    return false;
   }
-  p->mem = m->fd;
+  p->mem = m->mem;
   for (int s = 0; s < g_area.slots; s++) {
     size_t off = g_area.offset + size_t(s) * kStubBytes;
     const unsigned char* ours = reinterpret_cast<const unsigned char*>(g_area.ours + off);
@@ -547,7 +593,7 @@ bool Inject(Job* j, Place* p, Tracee* t, unsigned char* code, int* value) {
         Fail(j, "ptrace(PTRACE_CONT)", int(-r), t->tid);
         return false;
       }
-      t->running = true;
+      SetGoing(j, t);
       int status = 0;
       Ev ev = WaitEvent(j, t, &status);
       if (ev == Ev::kExited) {
@@ -843,6 +889,7 @@ size_t SecurebitsServe(const char* request, size_t len, char* out, char* scratch
   Job job;
   job.sigchld_mask = 1UL << (SIGCHLD - 1);
   job.dirbuf = sc->dirbuf;
+  job.sleeps = 0;
   // The next process's leader is interrupted while this one is worked on, so that its stop
   // overlaps with our work here; only that one runs ahead: at most two processes are held.
   for (int i = 0; i < head.nitems; i++) {

@@ -160,10 +160,6 @@ int TracerNotifyFd(Napi::Env env) {
 }
 
 void WhenTracerDone(Napi::Env env, std::function<bool()> ended, std::function<void(Napi::Env)> then) {
-  if (ended()) {
-    then(env);
-    return;
-  }
   int err = 0;
   EnvWaiter* w = Waiter(env, &err);
   if (!w) throw ErrnoError(env, "eventfd", -err, 0, "waiting for the ptrace helper");

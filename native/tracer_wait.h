@@ -17,10 +17,11 @@ namespace crc {
 int TracerNotifyFd(Napi::Env env);
 
 // Calls then(env) on env's JS thread once ended() is true (in a callback scope: a promise it
-// settles runs its reactions): at once if it is already; else when the tracer next signals the
-// env's notifier, or at the latest at the next look (every 50 ms while anything waits), for a
-// tracer killed mid-job, which signals nothing. then() must not throw. Dropped (neither called)
-// if the env ends first.
+// settles runs its reactions): when the tracer next signals the env's notifier, or at the
+// latest at the next look (every 50 ms while anything waits), for a tracer killed mid-job,
+// which signals nothing. The caller has looked already (an answer there needs no wait) and
+// asked for the notice (an answer that comes meanwhile is followed by it). then() must not
+// throw. Dropped (neither called) if the env ends first.
 void WhenTracerDone(Napi::Env env, std::function<bool()> ended, std::function<void(Napi::Env)> then);
 
 }  // namespace crc

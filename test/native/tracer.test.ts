@@ -76,9 +76,9 @@ describe('the tracer', () => {
     expect(procStatus(tracer).NSpgid).not.toBe(ours.NSpgid);
     // A pipe's write end held there would keep a reader from seeing EOF. It holds its own only:
     // its end of the socketpair (a notifier comes with a request for a notice and goes once
-    // written), and the
-    // /proc/PID/mem of the last processes it read (kept for the next read of the same one).
-    expect(tracerFds(tracer)).toEqual([`/proc/${p.pid}/mem 2`, 'socket 2']);
+    // written), and the /proc/PID/mem and leader's stat of the last processes it read (kept
+    // for the next read of the same one).
+    expect(tracerFds(tracer)).toEqual([`/proc/${p.pid}/mem 2`, `/proc/${p.pid}/task/${p.pid}/stat 0`, 'socket 2']);
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
     expect(tracerPid()).toBe(tracer);
     expect(stopTracer()).toBe(true);
@@ -212,8 +212,8 @@ describe('the tracer', () => {
         console.log(JSON.stringify(out));
       }, 100);`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 }));
-    // fds: its socket and the target's /proc/PID/mem (no notifier is kept after its job).
-    expect(out).toEqual({ main: 0, worker0: 0, exit0: 0, worker1: 0, exit1: 0, again: 0, replaced: false, fds: 2 });
+    // fds: its socket and the target's /proc/PID/mem and stat (no notifier is kept after its job).
+    expect(out).toEqual({ main: 0, worker0: 0, exit0: 0, worker1: 0, exit1: 0, again: 0, replaced: false, fds: 3 });
   });
 
   test('is not part of our process tree', async () => {
