@@ -1,15 +1,21 @@
 #include "spawn.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "fd_io.h"
 
@@ -86,7 +92,8 @@ bool ImageMemfd(const uint8_t* data, size_t len, UniqueFd* fd, Failure* f) {
 void ReapBlocking(int pidfd) {
   siginfo_t info;
   for (;;) {
-    if (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED) == 0 || (errno != EINTR && errno != EAGAIN)) return;
+    // __WALL: a child with no exit signal (the tracer) is waited for too.
+    if (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED | __WALL) == 0 || (errno != EINTR && errno != EAGAIN)) return;
     // EAGAIN: a pidfd that libuv watched is O_NONBLOCK; it turns readable when the child exits.
     if (errno == EAGAIN) {
       struct pollfd p = {pidfd, POLLIN, 0};
@@ -146,6 +153,45 @@ bool StartRestartChild(const Plan& plan, std::vector<UniqueFd>* child_ends, pid_
   *pid_out = pid_t(pid);
   *pidfd_out = std::move(pidfd_owner);
   return true;
+}
+
+namespace {
+
+// The reaper thread runs the addon's code, and a worker's end unloads the addons it loaded: once
+// a thread is needed the addon is pinned in memory for the life of the process.
+bool PinAddon() {
+  static std::once_flag once;
+  static bool pinned = false;
+  std::call_once(once, [] {
+    Dl_info info;
+    pinned = dladdr(reinterpret_cast<void*>(&PinAddon), &info) != 0 && info.dli_fname != nullptr &&
+             dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+  });
+  return pinned;
+}
+
+}  // namespace
+
+// Every signal is blocked in the reaper thread: they are for Node's threads.
+bool ReapLater(UniqueFd pidfd) {
+  if (!PinAddon()) return false;  // rather than a thread in unmapped code
+  sigset_t all, old;
+  sigfillset(&all);
+  if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) return false;  // it would take Node's signals
+  int fd = pidfd.get();
+  bool started = false;
+  try {
+    std::thread([fd] {
+      ReapBlocking(fd);
+      close(fd);
+    }).detach();
+    pidfd.release();  // the thread's now
+    started = true;
+  } catch (const std::system_error&) {
+    // No thread to spare.
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return started;
 }
 
 }  // namespace crc

@@ -40,4 +40,12 @@ bool StartRestartChild(const Plan& plan, std::vector<UniqueFd>* child_ends, pid_
 // waitid(P_PIDFD) until the child is reaped.
 void ReapBlocking(int pidfd);
 
+// Reaps the child of `pidfd` on a thread of its own once it exits, for a child that outlives
+// whatever watched it: nothing else in the process waits for it (libuv reaps only its own
+// children), so it would stay a zombie for the life of the process. The addon is pinned in
+// memory first (a worker's end unloads the addons it loaded, and the thread runs our code);
+// false where it cannot be pinned or no thread can be started: the caller reaps it, or it is
+// left to become a zombie.
+bool ReapLater(UniqueFd pidfd);
+
 }  // namespace crc

@@ -1,9 +1,7 @@
 // The spawn binding: spawn(opts) starts a program in a child that first takes on given
 // credentials (spawn.h). The child's exit is watched through a pidfd in the libuv loop and reaped
 // with waitid(P_PIDFD): no SIGCHLD handler, nothing of Node's own child handling touched.
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,10 +9,7 @@
 #include <uv.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "cred_state.h"
@@ -138,41 +133,6 @@ void MaybeFree(Watch* w) {
   if (w->closed && w->collected) delete w;
 }
 
-// The reaper thread runs the addon's code, and a worker's end unloads the addons it loaded: once
-// a thread is needed the addon is pinned in memory for the life of the process.
-bool PinAddon() {
-  static std::once_flag once;
-  static bool pinned = false;
-  std::call_once(once, [] {
-    Dl_info info;
-    pinned = dladdr(reinterpret_cast<void*>(&PinAddon), &info) != 0 && info.dli_fname != nullptr &&
-             dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
-  });
-  return pinned;
-}
-
-// A program that outlives the watch is reaped by a thread of its own once it exits: nothing else
-// in the process waits for it (libuv reaps only its own children), so it would stay a zombie for
-// the life of the process. Every signal is blocked in that thread: they are for Node's threads.
-void ReapLater(UniqueFd pidfd) {
-  if (!PinAddon()) return;  // left a zombie when it exits, rather than a thread in unmapped code
-  sigset_t all, old;
-  sigfillset(&all);
-  if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
-    return;  // the thread would take signals meant for Node's: a zombie rather than that
-  int fd = pidfd.get();
-  try {
-    std::thread([fd] {
-      ReapBlocking(fd);
-      close(fd);
-    }).detach();
-    pidfd.release();  // the thread's now
-  } catch (const std::system_error&) {
-    // No thread to spare: the program runs on unwatched and is left a zombie when it exits.
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
-
 // The exit is told to JS from here, after the pidfd is closed: when JS hears of the exit, no fd
 // of the child is held any more.
 void OnPollClosed(uv_handle_t* h) {
@@ -226,7 +186,8 @@ void OnEnvEnd(napi_async_cleanup_hook_handle, void* arg) {
     w->exited = true;  // kill() finds nothing to signal any more
     // Unchecked: should it fail, the parent-death signal still comes as this thread ends.
     if (w->die_with_parent) (void)syscall(SYS_pidfd_send_signal, w->pidfd.get(), SIGKILL, nullptr, 0);
-    ReapLater(std::move(w->pidfd));
+    // Nothing else could reap it here: without a thread (none to spare) it is left a zombie.
+    (void)ReapLater(std::move(w->pidfd));
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);
 }

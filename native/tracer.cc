@@ -19,6 +19,7 @@
 
 #include "one_shot_child.h"
 #include "raw_syscall.h"
+#include "spawn.h"
 #include "unique_fd.h"
 
 namespace crc {
@@ -456,6 +457,18 @@ bool TracerStopIfIdle() {
     }
   }
   ReapRetired();
+  // One with nothing to do that is still not gone (a loaded machine, a SIGSTOP) is reaped by a
+  // thread of its own once it exits: no later call may come to reap it. Through a pidfd opened
+  // while it is still our unreaped child, so the pid cannot name another process meanwhile.
+  for (size_t i = 0; i < g_retired.size();) {
+    TracerHelper* h = g_retired[i].get();
+    UniqueFd pidfd(h->pending.empty() ? int(syscall(SYS_pidfd_open, h->pid, 0)) : -1);
+    if (!pidfd || !ReapLater(std::move(pidfd))) {
+      i++;  // reaped by a later call
+      continue;
+    }
+    g_retired.erase(g_retired.begin() + long(i));  // closes our end: it sees end of file
+  }
   return true;
 }
 

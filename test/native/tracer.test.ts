@@ -50,17 +50,33 @@ function tracerPid(): number {
 }
 
 /**
- * Whether a tracer told to end is gone: once it has exited (3 s at most, for a loaded machine), a
- * look at our helpers reaps it. (stopTracer waits only a moment for its exit; one slower to exit
- * stays a zombie until the next look.) A tracer that did not end stays, and fails this.
+ * Whether a tracer told to end is gone: exited and reaped (3 s at most, for a loaded machine),
+ * with no further call into the addon (stopTracer hands one slow to exit to a reaper thread). A
+ * tracer that did not end, or is left a zombie, stays and fails this.
  */
 async function endedAndReaped(tracer: number): Promise<boolean> {
-  await pollUntil(() => ['Z', 'X', 'gone'].includes(state(tracer)), 3000);
-  tracers();
+  await pollUntil(() => !exists(tracer), 3000);
   return !exists(tracer);
 }
 
 describe('the tracer', () => {
+  test('one too slow to exit when stopped (stopped itself, here) is reaped once it exits, with no later call', async () => {
+    stopTracer();
+    const p = await credproc([]);
+    await checkpoint(p.pid);
+    const tracer = tracerPid();
+    process.kill(tracer, 'SIGSTOP');
+    try {
+      await pollUntil(() => state(tracer) === 'T', 3000);
+      expect(stopTracer()).toBe(true); // gave up waiting after a moment
+      expect(state(tracer)).toBe('T');
+      expect(native().helperPids()).not.toContain(tracer); // a reaper thread's now
+    } finally {
+      process.kill(tracer, 'SIGCONT');
+    }
+    expect(await endedAndReaped(tracer)).toBe(true);
+  });
+
   test('is kept between checkpoints, holds no descriptor but its own, and is reaped when stopped', async () => {
     stopTracer();
     const p = await credproc(['--securebits=16']);
