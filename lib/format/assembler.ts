@@ -144,7 +144,7 @@ const NO_UTS: ImageHeader['uts'] = Object.freeze({ release: '', version: '', mac
 const NO_TASKS: TaskCreds[] = [];
 
 /** Slots the object tables start with (a creds-only image of a task or two needs about 8). */
-const OBJ_TABLE_START = 16;
+const OBJ_TABLE_START = 8;
 
 /** Bodies of no bytes are one shared array: nothing can be written into it. */
 const EMPTY = new Uint8Array(0);
@@ -344,10 +344,17 @@ export class ImageAssembler {
   record(view: DataView, at: number, offset: number, type: number, len: number): void {
     const prevType = this.prevType;
     this.prevType = type;
+    // A big image is mostly TASK_CREDS: they are told apart first, by a method small enough for
+    // the engine to inline into the framer's loop (as readTaskCreds into it).
+    if (type === this.tTaskCreds && this.phase === Phase.Body && this.pendDepth === 0) return this.readTaskCreds(view, at, offset, len);
     if (this.phase !== Phase.Body) return this.frameRecord(view, at, offset, type, len);
+    return this.bodyRecord(view, at, offset, type, len, prevType);
+  }
+
+  /** Records of the body but its TASK_CREDS (unless an OBJREF waits for its object). */
+  private bodyRecord(view: DataView, at: number, offset: number, type: number, len: number, prevType: number): void {
     if (this.pendDepth > 0)
       return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
-    if (type === this.tTaskCreds) return this.readTaskCreds(view, at, offset, len);
     // Literal cases: a switch over module-object properties costs a load per case per record.
     switch (type) {
       case 6: // OBJREF
@@ -359,11 +366,7 @@ export class ImageAssembler {
       case 8003: // TASK_EXT
         return this.readTaskExt(view, at, offset, len, prevType);
       case 8004: // UNMAPPED_EXT
-        return readUnmappedExt(view, at, len, {
-          le: this.le, prevType, credType: this.table.record.CRED, prevRef: this.prevRef, prevValue: this.prevValue,
-          userns: (ref) => this.fetch<UserNamespace>(ref, this.table.obj.USER_NS, offset, type, 'userns_ref'),
-          fail: (text) => this.err('extension', offset, type, text),
-        });
+        return this.readUnmappedExt(view, at, offset, len, prevType);
       case 9001: // TAIL
         return this.readTail(view, at, offset, len);
     }
@@ -726,49 +729,44 @@ export class ImageAssembler {
     return cred;
   }
 
+  /** The bulk of a big image: every rule checked inline, the one broken found apart. */
   private readTaskCreds(view: DataView, at: number, offset: number, len: number): void {
-    const type = this.tTaskCreds;
-    if (len !== 16) this.fixedLen(offset, type, len, RecordSize.TASK_CREDS);
+    if (len !== 16) this.fixedLen(offset, this.tTaskCreds, len, RecordSize.TASK_CREDS);
     const le = this.le;
-    const credRef = le ? view.getInt32(at + 8, true) : view.getInt32(at + 8, false);
-    const ecredRef = le ? view.getInt32(at + 12, true) : view.getInt32(at + 12, false);
-    if (credRef <= 0 || ecredRef <= 0)
-      throw this.err('task-cred', offset, type, `cred_ref ${credRef}, ecred_ref ${ecredRef}: a task needs both creds`);
-    // The hot path of big images: check the table inline, call fetch() only to report.
+    const credRef = view.getInt32(at + 8, le);
+    const ecredRef = view.getInt32(at + 12, le);
     const types = this.objType;
-    const values = this.objValue;
     const oCred = this.oCred;
-    if (types[credRef] !== oCred) this.fetch<Cred>(credRef, oCred, offset, type, 'cred_ref');
-    if (types[ecredRef] !== oCred) this.fetch<Cred>(ecredRef, oCred, offset, type, 'ecred_ref');
+    const i = this.nTasks;
+    if (credRef <= 0 || ecredRef <= 0 || types[credRef] !== oCred || types[ecredRef] !== oCred || i >= this.nrTasks)
+      this.taskCredsFault(offset, credRef, ecredRef);
+    const values = this.objValue;
     const cred = values[credRef] as Cred;
     const ecred = values[ecredRef] as Cred;
-    const i = this.nTasks;
-    if (i >= this.nrTasks)
-      throw this.err('tree-count', offset, type, `TASK_CREDS #${i + 1}, but TREE counts ${this.nrTasks} tasks`);
     const pv = this.pidsView as DataView;
     const b = this.pidsAt + 24 * i;
-    // Constant byte-order arguments let the JIT emit plain loads (the hottest path of big images).
-    const pids: TaskPids = le
-      ? {
-          vpid: pv.getInt32(b, true),
-          vppid: pv.getInt32(b + 4, true),
-          vtgid: pv.getInt32(b + 8, true),
-          vpgid: pv.getInt32(b + 12, true),
-          vsid: pv.getInt32(b + 16, true),
-          depth: pv.getUint32(b + 20, true),
-        }
-      : {
-          vpid: pv.getInt32(b, false),
-          vppid: pv.getInt32(b + 4, false),
-          vtgid: pv.getInt32(b + 8, false),
-          vpgid: pv.getInt32(b + 12, false),
-          vsid: pv.getInt32(b + 16, false),
-          depth: pv.getUint32(b + 20, false),
-        };
+    const pids: TaskPids = {
+      vpid: pv.getInt32(b, le),
+      vppid: pv.getInt32(b + 4, le),
+      vtgid: pv.getInt32(b + 8, le),
+      vpgid: pv.getInt32(b + 12, le),
+      vsid: pv.getInt32(b + 16, le),
+      depth: pv.getUint32(b + 20, le),
+    };
     const task: TaskCreds = { pids, cred, ecred, noNewPrivs: false };
     if (this.keepTasks) this.tasks[i] = task;
     this.nTasks = i + 1;
     this.prevValue = task;
+  }
+
+  /** Throws the first rule a TASK_CREDS breaks, in readTaskCreds' order (it found one). */
+  private taskCredsFault(offset: number, credRef: number, ecredRef: number): never {
+    const type = this.tTaskCreds;
+    if (credRef <= 0 || ecredRef <= 0)
+      throw this.err('task-cred', offset, type, `cred_ref ${credRef}, ecred_ref ${ecredRef}: a task needs both creds`);
+    this.fetch<Cred>(credRef, this.oCred, offset, type, 'cred_ref');
+    this.fetch<Cred>(ecredRef, this.oCred, offset, type, 'ecred_ref');
+    throw this.err('tree-count', offset, type, `TASK_CREDS #${this.nTasks + 1}, but TREE counts ${this.nrTasks} tasks`);
   }
 
   private readCredExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
@@ -829,6 +827,16 @@ export class ImageAssembler {
     const flags = view.getUint32(at + 8, this.le);
     if ((flags & ~TASK_EXT_FLAGS) !== 0) throw this.err('extension', offset, type, `unknown flags 0x${flags.toString(16)}`);
     (this.prevValue as TaskCreds).noNewPrivs = (flags & TaskExtFlag.NO_NEW_PRIVS) !== 0;
+  }
+
+  /** In a method of its own: the closures would otherwise cost the caller a context per record. */
+  private readUnmappedExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
+    const type = RecordType.UNMAPPED_EXT;
+    readUnmappedExt(view, at, len, {
+      le: this.le, prevType, credType: this.table.record.CRED, prevRef: this.prevRef, prevValue: this.prevValue,
+      userns: (ref) => this.fetch<UserNamespace>(ref, this.table.obj.USER_NS, offset, type, 'userns_ref'),
+      fail: (text) => this.err('extension', offset, type, text),
+    });
   }
 
   private readTail(view: DataView, at: number, offset: number, len: number): void {
