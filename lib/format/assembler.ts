@@ -344,17 +344,17 @@ export class ImageAssembler {
   record(view: DataView, at: number, offset: number, type: number, len: number): void {
     const prevType = this.prevType;
     this.prevType = type;
-    // A big image is mostly TASK_CREDS: they are told apart first, by a method small enough for
-    // the engine to inline into the framer's loop (as readTaskCreds into it).
-    if (type === this.tTaskCreds && this.phase === Phase.Body && this.pendDepth === 0) return this.readTaskCreds(view, at, offset, len);
     if (this.phase !== Phase.Body) return this.frameRecord(view, at, offset, type, len);
+    if (this.pendDepth > 0)
+      return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
+    // A big image is mostly TASK_CREDS. This method stays small enough for the engine to inline
+    // it into the framer's loop, and readTaskCreds into it; the other records go on apart.
+    if (type === this.tTaskCreds) return this.readTaskCreds(view, at, offset, len);
     return this.bodyRecord(view, at, offset, type, len, prevType);
   }
 
-  /** Records of the body but its TASK_CREDS (unless an OBJREF waits for its object). */
+  /** The body's records but TASK_CREDS and those of an object an OBJREF announced. */
   private bodyRecord(view: DataView, at: number, offset: number, type: number, len: number, prevType: number): void {
-    if (this.pendDepth > 0)
-      return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
     // Literal cases: a switch over module-object properties costs a load per case per record.
     switch (type) {
       case 6: // OBJREF
