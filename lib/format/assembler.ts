@@ -159,11 +159,27 @@ function bodyOf(view: DataView, at: number, len: number): Uint8Array {
   return out;
 }
 
+/** A copy of `n` bytes at `from`. */
+function copyBytes(view: DataView, from: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getUint8(from + i);
+  return out;
+}
+
+/** Whether the bytes at `from` begin with all of `kept` (byte against byte: cheaper than a
+ *  string's chars, whose every read checks how the string is stored). */
+function startsWith(view: DataView, from: number, kept: Uint8Array): boolean {
+  const n = kept.length;
+  let k = 0;
+  while (k < n && kept[k] === view.getUint8(from + k)) k++;
+  return k === n;
+}
+
 /**
  * A prefix record's body as a byte string (one char per byte). The prefix repeats from image to
- * image, so each part keeps the last string it made and hands it out again while the bytes say
- * the same (strings are immutable: sharing them is safe); a body over PREFIX_KEEP bytes is made
- * afresh, so nothing large outlives its decode.
+ * image, so each part keeps the last string it made (and its bytes) and hands it out again while
+ * the bytes say the same (strings are immutable: sharing them is safe); a body over PREFIX_KEEP
+ * bytes is made afresh, so nothing large outlives its decode.
  */
 const enum PrefixPart {
   HeaderArch,
@@ -172,20 +188,18 @@ const enum PrefixPart {
   LsmInfo,
 }
 const PREFIX_LAST: string[] = ['', '', '', ''];
+const PREFIX_LAST_BYTES: Uint8Array[] = [EMPTY, EMPTY, EMPTY, EMPTY];
 const PREFIX_KEEP = 64;
 
 function prefixBody(part: PrefixPart, view: DataView, at: number, len: number): string {
   const n = len - 8;
   const from = at + 8;
-  const last = PREFIX_LAST[part];
-  if (last.length === n) {
-    let k = 0;
-    while (k < n && last.charCodeAt(k) === view.getUint8(from + k)) k++;
-    if (k === n) return last;
-  }
+  const kept = PREFIX_LAST_BYTES[part];
+  if (kept.length === n && startsWith(view, from, kept)) return PREFIX_LAST[part];
   if (n > PREFIX_KEEP) return Buffer.from(view.buffer, view.byteOffset + from, n).toString('latin1');
   let text = '';
   for (let k = 0; k < n; k++) text += String.fromCharCode(view.getUint8(from + k));
+  PREFIX_LAST_BYTES[part] = copyBytes(view, from, n);
   return (PREFIX_LAST[part] = text);
 }
 
@@ -198,19 +212,18 @@ function prefixBody(part: PrefixPart, view: DataView, at: number, len: number): 
 const UTS_SLOTS = 256;
 const UTS_CACHE: (string | undefined)[] = new Array<string | undefined>(UTS_SLOTS).fill(undefined);
 
-/** The strings of the last image, by uts BUFFER (release, version, machine). */
+/** The strings of the last image, by uts BUFFER (release, version, machine), and their bytes. */
 const UTS_LAST: string[] = ['', '', ''];
+const UTS_LAST_BYTES: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
 
 /** The uts string of BUFFER `i` (0..2): the last image's if the bytes say the same. */
 function utsStringAt(i: number, view: DataView, from: number, end: number): string {
-  const last = UTS_LAST[i];
-  const n = last.length;
-  if (from + n < end && view.getUint8(from + n) === 0) {
-    let same = true;
-    for (let k = 0; k < n && same; k++) same = last.charCodeAt(k) === view.getUint8(from + k);
-    if (same) return last;
-  }
-  return (UTS_LAST[i] = utsString(view, from, end));
+  const kept = UTS_LAST_BYTES[i];
+  const n = kept.length;
+  if (from + n < end && view.getUint8(from + n) === 0 && startsWith(view, from, kept)) return UTS_LAST[i];
+  const text = utsString(view, from, end);
+  UTS_LAST_BYTES[i] = copyBytes(view, from, text.length);
+  return (UTS_LAST[i] = text);
 }
 
 function utsString(view: DataView, from: number, end: number): string {
