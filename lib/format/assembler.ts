@@ -149,20 +149,12 @@ const OBJ_TABLE_START = 8;
 /** Bodies of no bytes are one shared array: nothing can be written into it. */
 const EMPTY = new Uint8Array(0);
 
-/** A copy of a record's body (the bytes after its 8-byte header): one allocation. */
-function bodyOf(view: DataView, at: number, len: number): Uint8Array {
-  const n = len - 8;
+/** A copy of `n` bytes at `from` (none: the shared empty array): one allocation. */
+function copyBytes(view: DataView, from: number, n: number): Uint8Array {
   if (n === 0) return EMPTY;
   const out = new Uint8Array(n);
-  if (n <= 64) for (let i = 0, p = at + 8; i < n; i++, p++) out[i] = view.getUint8(p);
-  else out.set(new Uint8Array(view.buffer, view.byteOffset + at + 8, n));
-  return out;
-}
-
-/** A copy of `n` bytes at `from`. */
-function copyBytes(view: DataView, from: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = view.getUint8(from + i);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = view.getUint8(from + i);
+  else out.set(new Uint8Array(view.buffer, view.byteOffset + from, n));
   return out;
 }
 
@@ -631,7 +623,7 @@ export class ImageAssembler {
     let value: unknown;
     if (isSecurity) {
       // A SECURITY object, kept verbatim for round trips.
-      value = { objref: ref, type, body: bodyOf(view, at, len) };
+      value = { objref: ref, type, body: copyBytes(view, at + 8, len - 8) };
       (this.security ??= []).push(value as SecurityObject);
     } else {
       const o = d.obj;
