@@ -144,26 +144,34 @@ const NO_UTS: ImageHeader['uts'] = Object.freeze({ release: '', version: '', mac
 const NO_TASKS: TaskCreds[] = [];
 
 /** Slots the object tables start with (a creds-only image of a task or two needs about 8). */
-const OBJ_TABLE_START = 16;
+const OBJ_TABLE_START = 8;
 
 /** Bodies of no bytes are one shared array: nothing can be written into it. */
 const EMPTY = new Uint8Array(0);
 
-/** A copy of a record's body (the bytes after its 8-byte header): one allocation. */
-function bodyOf(view: DataView, at: number, len: number): Uint8Array {
-  const n = len - 8;
+/** A copy of `n` bytes at `from` (none: the shared empty array): one allocation. */
+function copyBytes(view: DataView, from: number, n: number): Uint8Array {
   if (n === 0) return EMPTY;
   const out = new Uint8Array(n);
-  if (n <= 64) for (let i = 0, p = at + 8; i < n; i++, p++) out[i] = view.getUint8(p);
-  else out.set(new Uint8Array(view.buffer, view.byteOffset + at + 8, n));
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = view.getUint8(from + i);
+  else out.set(new Uint8Array(view.buffer, view.byteOffset + from, n));
   return out;
+}
+
+/** Whether the bytes at `from` begin with all of `kept` (byte against byte: cheaper than a
+ *  string's chars, whose every read checks how the string is stored). */
+function startsWith(view: DataView, from: number, kept: Uint8Array): boolean {
+  const n = kept.length;
+  let k = 0;
+  while (k < n && kept[k] === view.getUint8(from + k)) k++;
+  return k === n;
 }
 
 /**
  * A prefix record's body as a byte string (one char per byte). The prefix repeats from image to
- * image, so each part keeps the last string it made and hands it out again while the bytes say
- * the same (strings are immutable: sharing them is safe); a body over PREFIX_KEEP bytes is made
- * afresh, so nothing large outlives its decode.
+ * image, so each part keeps the last string it made (and its bytes) and hands it out again while
+ * the bytes say the same (strings are immutable: sharing them is safe); a body over PREFIX_KEEP
+ * bytes is made afresh, so nothing large outlives its decode.
  */
 const enum PrefixPart {
   HeaderArch,
@@ -172,20 +180,18 @@ const enum PrefixPart {
   LsmInfo,
 }
 const PREFIX_LAST: string[] = ['', '', '', ''];
+const PREFIX_LAST_BYTES: Uint8Array[] = [EMPTY, EMPTY, EMPTY, EMPTY];
 const PREFIX_KEEP = 64;
 
 function prefixBody(part: PrefixPart, view: DataView, at: number, len: number): string {
   const n = len - 8;
   const from = at + 8;
-  const last = PREFIX_LAST[part];
-  if (last.length === n) {
-    let k = 0;
-    while (k < n && last.charCodeAt(k) === view.getUint8(from + k)) k++;
-    if (k === n) return last;
-  }
+  const kept = PREFIX_LAST_BYTES[part];
+  if (kept.length === n && startsWith(view, from, kept)) return PREFIX_LAST[part];
   if (n > PREFIX_KEEP) return Buffer.from(view.buffer, view.byteOffset + from, n).toString('latin1');
   let text = '';
   for (let k = 0; k < n; k++) text += String.fromCharCode(view.getUint8(from + k));
+  PREFIX_LAST_BYTES[part] = copyBytes(view, from, n);
   return (PREFIX_LAST[part] = text);
 }
 
@@ -198,19 +204,18 @@ function prefixBody(part: PrefixPart, view: DataView, at: number, len: number): 
 const UTS_SLOTS = 256;
 const UTS_CACHE: (string | undefined)[] = new Array<string | undefined>(UTS_SLOTS).fill(undefined);
 
-/** The strings of the last image, by uts BUFFER (release, version, machine). */
+/** The strings of the last image, by uts BUFFER (release, version, machine), and their bytes. */
 const UTS_LAST: string[] = ['', '', ''];
+const UTS_LAST_BYTES: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
 
 /** The uts string of BUFFER `i` (0..2): the last image's if the bytes say the same. */
 function utsStringAt(i: number, view: DataView, from: number, end: number): string {
-  const last = UTS_LAST[i];
-  const n = last.length;
-  if (from + n < end && view.getUint8(from + n) === 0) {
-    let same = true;
-    for (let k = 0; k < n && same; k++) same = last.charCodeAt(k) === view.getUint8(from + k);
-    if (same) return last;
-  }
-  return (UTS_LAST[i] = utsString(view, from, end));
+  const kept = UTS_LAST_BYTES[i];
+  const n = kept.length;
+  if (from + n < end && view.getUint8(from + n) === 0 && startsWith(view, from, kept)) return UTS_LAST[i];
+  const text = utsString(view, from, end);
+  UTS_LAST_BYTES[i] = copyBytes(view, from, text.length);
+  return (UTS_LAST[i] = text);
 }
 
 function utsString(view: DataView, from: number, end: number): string {
@@ -347,7 +352,14 @@ export class ImageAssembler {
     if (this.phase !== Phase.Body) return this.frameRecord(view, at, offset, type, len);
     if (this.pendDepth > 0)
       return type === RecordType.OBJREF ? this.readObjref(view, at, offset, len) : this.readObject(view, at, offset, type, len);
+    // A big image is mostly TASK_CREDS. This method stays small enough for the engine to inline
+    // it into the framer's loop, and readTaskCreds into it; the other records go on apart.
     if (type === this.tTaskCreds) return this.readTaskCreds(view, at, offset, len);
+    return this.bodyRecord(view, at, offset, type, len, prevType);
+  }
+
+  /** The body's records but TASK_CREDS and those of an object an OBJREF announced. */
+  private bodyRecord(view: DataView, at: number, offset: number, type: number, len: number, prevType: number): void {
     // Literal cases: a switch over module-object properties costs a load per case per record.
     switch (type) {
       case 6: // OBJREF
@@ -359,11 +371,7 @@ export class ImageAssembler {
       case 8003: // TASK_EXT
         return this.readTaskExt(view, at, offset, len, prevType);
       case 8004: // UNMAPPED_EXT
-        return readUnmappedExt(view, at, len, {
-          le: this.le, prevType, credType: this.table.record.CRED, prevRef: this.prevRef, prevValue: this.prevValue,
-          userns: (ref) => this.fetch<UserNamespace>(ref, this.table.obj.USER_NS, offset, type, 'userns_ref'),
-          fail: (text) => this.err('extension', offset, type, text),
-        });
+        return this.readUnmappedExt(view, at, offset, len, prevType);
       case 9001: // TAIL
         return this.readTail(view, at, offset, len);
     }
@@ -615,7 +623,7 @@ export class ImageAssembler {
     let value: unknown;
     if (isSecurity) {
       // A SECURITY object, kept verbatim for round trips.
-      value = { objref: ref, type, body: bodyOf(view, at, len) };
+      value = { objref: ref, type, body: copyBytes(view, at + 8, len - 8) };
       (this.security ??= []).push(value as SecurityObject);
     } else {
       const o = d.obj;
@@ -726,49 +734,44 @@ export class ImageAssembler {
     return cred;
   }
 
+  /** The bulk of a big image: every rule checked inline, the one broken found apart. */
   private readTaskCreds(view: DataView, at: number, offset: number, len: number): void {
-    const type = this.tTaskCreds;
-    if (len !== 16) this.fixedLen(offset, type, len, RecordSize.TASK_CREDS);
+    if (len !== 16) this.fixedLen(offset, this.tTaskCreds, len, RecordSize.TASK_CREDS);
     const le = this.le;
-    const credRef = le ? view.getInt32(at + 8, true) : view.getInt32(at + 8, false);
-    const ecredRef = le ? view.getInt32(at + 12, true) : view.getInt32(at + 12, false);
-    if (credRef <= 0 || ecredRef <= 0)
-      throw this.err('task-cred', offset, type, `cred_ref ${credRef}, ecred_ref ${ecredRef}: a task needs both creds`);
-    // The hot path of big images: check the table inline, call fetch() only to report.
+    const credRef = view.getInt32(at + 8, le);
+    const ecredRef = view.getInt32(at + 12, le);
     const types = this.objType;
-    const values = this.objValue;
     const oCred = this.oCred;
-    if (types[credRef] !== oCred) this.fetch<Cred>(credRef, oCred, offset, type, 'cred_ref');
-    if (types[ecredRef] !== oCred) this.fetch<Cred>(ecredRef, oCred, offset, type, 'ecred_ref');
+    const i = this.nTasks;
+    if (credRef <= 0 || ecredRef <= 0 || types[credRef] !== oCred || types[ecredRef] !== oCred || i >= this.nrTasks)
+      this.taskCredsFault(offset, credRef, ecredRef);
+    const values = this.objValue;
     const cred = values[credRef] as Cred;
     const ecred = values[ecredRef] as Cred;
-    const i = this.nTasks;
-    if (i >= this.nrTasks)
-      throw this.err('tree-count', offset, type, `TASK_CREDS #${i + 1}, but TREE counts ${this.nrTasks} tasks`);
     const pv = this.pidsView as DataView;
     const b = this.pidsAt + 24 * i;
-    // Constant byte-order arguments let the JIT emit plain loads (the hottest path of big images).
-    const pids: TaskPids = le
-      ? {
-          vpid: pv.getInt32(b, true),
-          vppid: pv.getInt32(b + 4, true),
-          vtgid: pv.getInt32(b + 8, true),
-          vpgid: pv.getInt32(b + 12, true),
-          vsid: pv.getInt32(b + 16, true),
-          depth: pv.getUint32(b + 20, true),
-        }
-      : {
-          vpid: pv.getInt32(b, false),
-          vppid: pv.getInt32(b + 4, false),
-          vtgid: pv.getInt32(b + 8, false),
-          vpgid: pv.getInt32(b + 12, false),
-          vsid: pv.getInt32(b + 16, false),
-          depth: pv.getUint32(b + 20, false),
-        };
+    const pids: TaskPids = {
+      vpid: pv.getInt32(b, le),
+      vppid: pv.getInt32(b + 4, le),
+      vtgid: pv.getInt32(b + 8, le),
+      vpgid: pv.getInt32(b + 12, le),
+      vsid: pv.getInt32(b + 16, le),
+      depth: pv.getUint32(b + 20, le),
+    };
     const task: TaskCreds = { pids, cred, ecred, noNewPrivs: false };
     if (this.keepTasks) this.tasks[i] = task;
     this.nTasks = i + 1;
     this.prevValue = task;
+  }
+
+  /** Throws the first rule a TASK_CREDS breaks, in readTaskCreds' order (it found one). */
+  private taskCredsFault(offset: number, credRef: number, ecredRef: number): never {
+    const type = this.tTaskCreds;
+    if (credRef <= 0 || ecredRef <= 0)
+      throw this.err('task-cred', offset, type, `cred_ref ${credRef}, ecred_ref ${ecredRef}: a task needs both creds`);
+    this.fetch<Cred>(credRef, this.oCred, offset, type, 'cred_ref');
+    this.fetch<Cred>(ecredRef, this.oCred, offset, type, 'ecred_ref');
+    throw this.err('tree-count', offset, type, `TASK_CREDS #${this.nTasks + 1}, but TREE counts ${this.nrTasks} tasks`);
   }
 
   private readCredExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
@@ -829,6 +832,16 @@ export class ImageAssembler {
     const flags = view.getUint32(at + 8, this.le);
     if ((flags & ~TASK_EXT_FLAGS) !== 0) throw this.err('extension', offset, type, `unknown flags 0x${flags.toString(16)}`);
     (this.prevValue as TaskCreds).noNewPrivs = (flags & TaskExtFlag.NO_NEW_PRIVS) !== 0;
+  }
+
+  /** In a method of its own: the closures would otherwise cost the caller a context per record. */
+  private readUnmappedExt(view: DataView, at: number, offset: number, len: number, prevType: number): void {
+    const type = RecordType.UNMAPPED_EXT;
+    readUnmappedExt(view, at, len, {
+      le: this.le, prevType, credType: this.table.record.CRED, prevRef: this.prevRef, prevValue: this.prevValue,
+      userns: (ref) => this.fetch<UserNamespace>(ref, this.table.obj.USER_NS, offset, type, 'userns_ref'),
+      fail: (text) => this.err('extension', offset, type, text),
+    });
   }
 
   private readTail(view: DataView, at: number, offset: number, len: number): void {

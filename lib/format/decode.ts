@@ -3,6 +3,7 @@ import { ImageAssembler, type DecodeDetails } from './assembler';
 import { MAX_GROUPINFO_LEN, MAX_RECORD_LEN, RecordSize, RecordType } from './constants';
 import { ImageFormatError } from './errors';
 import { HEAD_PROBE_LEN, checkFrame, headByteOrder, truncated } from './frame';
+import { imageView } from './image-view';
 import type { Image } from './types';
 
 export type { DecodeDetails };
@@ -22,7 +23,7 @@ function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]
   // length, not byteLength: the engine inlines the one, and calls out for the other.
   const n = bytes.length;
   if (n < HEAD_PROBE_LEN) throw truncated(0, n, HEAD_PROBE_LEN);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const view = imageView(bytes);
   const le = headByteOrder(view, 0);
   a.le = le;
   let off = 0;
