@@ -73,6 +73,10 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
       await expect(readImage(Readable.from([Buffer.from(part)]))).rejects.toMatchObject({ message: (err as Error).message });
     }
   });
+  test('an image that is not bytes is a TypeError, whatever its size', () => {
+    for (const notBytes of ['x'.repeat(100), Array.from(golden()), { length: 64 }, 'x'.repeat(5000)])
+      expect(() => decode(notBytes as unknown as Uint8Array)).toThrow(TypeError);
+  });
   test('record-len: below the 8-byte header', () => expectRule(poke(golden(), AT.OBJREF_GI + 4, 4), 'record-len', AT.OBJREF_GI, 'OBJREF'));
   test('record-len: wrong for a fixed-size record', () => {
     // 32: neither a TREE (16) nor, for record 101, a v23 PIDS (24).
