@@ -306,10 +306,11 @@ void AttachLeader(Job* j) {
 }
 
 // The last processes' /proc files, kept open between jobs: a process read again (a watch, a
-// benchmark) costs a read of each, not an open and a close. /proc/PID/mem holds the process's
-// memory as it was when opened: after an exec, or for another process under a reused pid,
-// reading through it finds nothing, and it is opened anew. The leader's stat holds its task:
-// gone, reading it fails (ESRCH), and it is opened anew.
+// benchmark) costs a read of each, not an open and a close. /proc/PID/mem holds the memory the
+// process had when it was opened, which after an exec may be another process's (a vfork
+// parent's) or no one's: a kept one is used only once shown to reach the task's memory
+// (ReachesTask), else opened anew. The leader's stat holds its task: gone, reading it fails
+// (ESRCH), and it is opened anew.
 struct ProcEntry {
   bool used;
   int pid;
@@ -467,6 +468,23 @@ int OpenMem(const char* task_path, char* buf, int* fd, uintptr_t* base) {
   return *fd < 0 ? *fd : 0;
 }
 
+// Whether `mem` (a kept /proc/PID/mem) reaches the memory task `tid` runs in now: a word at
+// `at` written through it reads back through ptrace, which reads the task's own memory. A
+// descriptor opened before an exec does not (one opened while the task was a vfork child that
+// has since exec'd holds its parent's memory, with the old vDSO still in place). The word is
+// put back as it was either way. `at` is a free slot (as the descriptor shows it), which no
+// code runs; the task is stopped.
+bool ReachesTask(int mem, int tid, uintptr_t at) {
+  uint64_t was = 0;
+  if (Sys(SYS_pread64, mem, &was, sizeof was, at) != long(sizeof was)) return false;
+  uint64_t probe = ~was;
+  if (Sys(SYS_pwrite64, mem, &probe, sizeof probe, at) != long(sizeof probe)) return false;
+  uint64_t seen = was;  // raw PTRACE_PEEKDATA stores the word at `data`
+  bool same = Sys(SYS_ptrace, PTRACE_PEEKDATA, tid, at, &seen) == 0 && seen == probe;
+  Sys(SYS_pwrite64, mem, &was, sizeof was, at);
+  return same;
+}
+
 bool OpenPlace(Job* j, char* buf, Place* p) {
   int pid = j->cur->req->pid;
   const char* what = "find a place for the injection stub";
@@ -485,33 +503,33 @@ bool OpenPlace(Job* j, char* buf, Place* p) {
         return false;
       }
     }
-    // The same image as ours (the same ELF header: checked once, when opened), and the area as
-    // ours has it. Through a kept descriptor, a read of the area alone (its last page): one that
-    // brings it whole shows the memory the descriptor holds is still the process's.
-    if (!fresh) {
-      size_t from = g_area.offset;
-      long want = long(span - from);
-      if (Sys(SYS_pread64, m->mem, buf + from, span - from, m->base + from) == want) break;
-      continue;
+    // The same image as ours: the same ELF header, and the area as ours has it.
+    if (m->base == 0 || Sys(SYS_pread64, m->mem, buf, span, m->base) != long(span) ||
+        memcmp(buf, reinterpret_cast<const void*>(g_area.ours), sizeof(Elf64_Ehdr)) != 0) {
+      if (!fresh) continue;
+      Fail(j, what, kNoStubErrno, pid, "the task's vDSO is not the kernel's");
+      return false;
     }
-    if (m->base != 0 && Sys(SYS_pread64, m->mem, buf, span, m->base) == long(span) &&
-        memcmp(buf, reinterpret_cast<const void*>(g_area.ours), sizeof(Elf64_Ehdr)) == 0)
-      break;
-    Fail(j, what, kNoStubErrno, pid, "the task's vDSO is not the kernel's");
-    return false;
-  }
-  p->mem = m->mem;
-  for (int s = 0; s < g_area.slots; s++) {
-    size_t off = g_area.offset + size_t(s) * kStubBytes;
-    const unsigned char* ours = reinterpret_cast<const unsigned char*>(g_area.ours + off);
-    if (memcmp(buf + off, ours, kStubBytes) == 0) {
+    // The first slot whose bytes are as the image has them (a stub there, left by a tracer that
+    // was killed, may still be needed by a thread: never reused). A kept descriptor must also
+    // still reach the task's memory (opened now, with the task stopped, it does).
+    p->slot = 0;
+    for (int s = 0; s < g_area.slots && p->slot == 0; s++) {
+      size_t off = g_area.offset + size_t(s) * kStubBytes;
+      const unsigned char* ours = reinterpret_cast<const unsigned char*>(g_area.ours + off);
+      if (memcmp(buf + off, ours, kStubBytes) != 0) continue;
       p->slot = m->base + off;
       p->pristine = ours;
-      return true;
     }
+    if (p->slot != 0 && !fresh && !ReachesTask(m->mem, pid, p->slot)) continue;
+    if (p->slot == 0) {
+      if (!fresh) continue;
+      Fail(j, what, EBUSY, pid, "every slot holds a stub an earlier tracer left");
+      return false;
+    }
+    p->mem = m->mem;
+    return true;
   }
-  Fail(j, what, EBUSY, pid, "every slot holds a stub an earlier tracer left");
-  return false;
 }
 
 // Writes code at the slot: one write through /proc/PID/mem (PTRACE_POKEDATA where that is

@@ -22,6 +22,10 @@
 #include "spawn.h"
 #include "unique_fd.h"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
 namespace crc {
 namespace {
 
@@ -460,14 +464,18 @@ bool TracerStopIfIdle() {
   // One with nothing to do that is still not gone (a loaded machine, a SIGSTOP) is reaped by a
   // thread of its own once it exits: no later call may come to reap it. Through a pidfd opened
   // while it is still our unreaped child, so the pid cannot name another process meanwhile.
+  // (A kernel with pidfd_open but without waitid on a pidfd, 5.3, keeps it for a later call.)
   for (size_t i = 0; i < g_retired.size();) {
     TracerHelper* h = g_retired[i].get();
     UniqueFd pidfd(h->pending.empty() ? int(syscall(SYS_pidfd_open, h->pid, 0)) : -1);
-    if (!pidfd || !ReapLater(std::move(pidfd))) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    bool waitable = pidfd && waitid(idtype_t(P_PIDFD), id_t(pidfd.get()), &si, WEXITED | WNOHANG | __WALL) == 0;
+    if (!waitable || (si.si_pid == 0 && !ReapLater(std::move(pidfd)))) {
       i++;  // reaped by a later call
       continue;
     }
-    g_retired.erase(g_retired.begin() + long(i));  // closes our end: it sees end of file
+    g_retired.erase(g_retired.begin() + long(i));  // reaped now, or by the thread; our end closed
   }
   return true;
 }

@@ -82,6 +82,8 @@ const base = __filename.slice(0, -'.js'.length);
  */
 function fresh() {
   const made = fs.statSync(__filename).mtimeMs;
+  const sources = fs.statSync(base + '.src', { throwIfNoEntry: false });
+  if (sources === undefined || sources.size !== SOURCES_SIZE) return false;
   for (const rel in defs) {
     const st = fs.statSync(dist + rel, { throwIfNoEntry: false });
     if (st === undefined || st.size !== defs[rel][0] || (st.mtimeMs !== defs[rel][1] && st.mtimeMs !== made)) return false;
@@ -96,12 +98,17 @@ let sources;
 const compiled = new Map();
 module.compiled = compiled;
 
-/** The code cache beside this bundle: { modules: { rel: [offset, length] }, data }, or null. */
+/**
+ * The code cache beside this bundle: { modules: { rel: [offset, length] }, data }, or null. It is
+ * code: taken only as the bundle itself would be trusted, owned by us or root and writable by
+ * its owner alone.
+ */
 function readCodeCache() {
   try {
     const st = fs.statSync(base + '.cache', { throwIfNoEntry: false });
     const own = fs.statSync(__filename);
     if (st === undefined || st.mtimeMs < own.mtimeMs) return null;
+    if ((st.uid !== 0 && st.uid !== process.geteuid()) || (st.mode & 0o022) !== 0) return null;
     const all = fs.readFileSync(base + '.cache');
     const headerLength = all.readUInt32LE(0);
     const header = JSON.parse(all.toString('utf8', 4, 4 + headerLength));
@@ -173,6 +180,7 @@ function bundle(name) {
     offset += body.length;
   }
   out += '};\n';
+  out += `const SOURCES_SIZE = ${offset};\n`;
   out += LOADER;
   out += `\nmodule.exports = fresh() ? load(${JSON.stringify(entry)}, module) : null;\n`;
   // The sources first: a bundle is never there without them.

@@ -87,6 +87,7 @@ function train(dist) {
   const main = path.join(dist, 'cli', 'main.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-train-'));
   const target = spawn('sleep', ['60'], { stdio: 'ignore' });
+  target.on('error', () => {}); // no sleep: the checkpoint run fails and says so below
   const missed = [];
   try {
     for (const run of runs(dist, tmp, target.pid)) {
@@ -119,5 +120,6 @@ function train(dist) {
   if (missed.length > 0) console.log(`code cache: runs that failed (what they would have compiled is compiled at start): ${missed.join('; ')}`);
 }
 
-if (require.main === module) train(path.resolve(process.argv[2] || path.join(__dirname, '..', 'dist')));
+// The real path: the preload compares it with the bundles' own (require.cache holds real paths).
+if (require.main === module) train(fs.realpathSync(path.resolve(process.argv[2] || path.join(__dirname, '..', 'dist'))));
 else if (process.env.CR_CREDS_TRAIN_DIST) writeCachesAtExit(process.env.CR_CREDS_TRAIN_DIST);

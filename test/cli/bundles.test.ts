@@ -88,6 +88,28 @@ test("a command's modules come from its code cache, and a cache older than its b
   expect(new Set(Object.values(foreign.from))).toEqual(new Set(['rejected']));
   fs.writeFileSync(cacheFile, good);
   fs.utimesSync(cacheFile, kept.atime, kept.mtime);
+
+  // Code that others may write is not taken (as a bundle others may write would not be trusted).
+  fs.chmodSync(cacheFile, 0o664);
+  const writable = compiledFrom(['inspect', image]);
+  expect([writable.code, writable.stdout]).toEqual([0, cached.stdout]);
+  expect(new Set(Object.values(writable.from))).toEqual(new Set(['source']));
+  fs.chmodSync(cacheFile, 0o644);
+  expect(new Set(Object.values(compiledFrom(['inspect', image]).from))).toEqual(new Set(['cache']));
+});
+
+test('a bundle without its sources stands aside: the command loads module by module', () => {
+  const src = path.join(dist(), 'cli', 'bundles', 'encode.src');
+  const kept = fs.readFileSync(src);
+  fs.rmSync(src);
+  try {
+    const r = run(['encode', '--help']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/^usage: cr-creds encode/);
+    expect(r.loaded).toContain('cli/commands/encode.js');
+  } finally {
+    fs.writeFileSync(src, kept);
+  }
 });
 
 test('validate and inspect read their modules from the bundle', () => {

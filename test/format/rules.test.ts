@@ -74,7 +74,10 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
     }
   });
   test('an image that is not bytes is a TypeError, whatever its size', () => {
-    for (const notBytes of ['x'.repeat(100), Array.from(golden()), { length: 64 }, 'x'.repeat(5000)])
+    const g = golden();
+    const wide = new Uint16Array(g.length);
+    wide.set(g);
+    for (const notBytes of ['x'.repeat(100), Array.from(g), { length: 64 }, 'x'.repeat(5000), wide, new DataView(g.buffer)])
       expect(() => decode(notBytes as unknown as Uint8Array)).toThrow(TypeError);
   });
   test('record-len: below the 8-byte header', () => expectRule(poke(golden(), AT.OBJREF_GI + 4, 4), 'record-len', AT.OBJREF_GI, 'OBJREF'));

@@ -335,6 +335,44 @@ describe('the tracer never leaves a task traced', () => {
     expect(exists(pid)).toBe(false);
   });
 
+  test("a vfork child read before and after its exec: the tracer's kept memory file is the parent's then, and is not used", async () => {
+    // Read while in vfork, the child's /proc/PID/mem is its parent's memory, and stays so after
+    // the exec. A stub written through it would miss the child, which would then jump to an
+    // address its new memory lacks (SIGSEGV).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-vforkexec-'));
+    const src = path.join(dir, 'vforkexec.c');
+    fs.writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <sys/wait.h>\n#include <unistd.h>\n' +
+        'int main(int argc, char** argv) { printf("ready %d\\n", getpid()); fflush(stdout);\n' +
+        '  pid_t c = vfork(); if (c == 0) { char b[2]; read(0, b, 1); execl("/bin/sleep", "sleep", "3", (char*)0); _exit(127); }\n' +
+        '  int st; waitpid(c, &st, 0); printf("child %s %d\\n", WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st)); return 0; }\n',
+    );
+    execFileSync('cc', ['-O1', '-o', path.join(dir, 'vforkexec'), src]);
+    const p = spawn(path.join(dir, 'vforkexec'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise<void>((r) => p.on('exit', () => r()));
+    try {
+      let kid = 0;
+      await pollUntil(() => {
+        kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim() || 0);
+        return kid > 0;
+      }, 5000);
+      expect(kid).toBeGreaterThan(0);
+      expect(fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim()).toBe('vforkexec'); // not yet exec'd
+      expect(await native().readSecurebits(kid)).toEqual([0]); // in vfork: its memory is the parent's
+      p.stdin!.end('x'); // the child execs
+      await pollUntil(() => fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep', 5000);
+      expect(await native().readSecurebits(kid)).toEqual([0]); // the same tracer: kept files
+      await exited;
+      expect(out).toContain('child exit 0');
+    } finally {
+      p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20000);
+
   test('a thread that never stops (vfork parent, its child stopped): ETIMEDOUT, and the tracer goes, the task untraced', async () => {
     // Takes WaitEvent's bound (10 s) for the stop that never comes.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-vfork-'));
