@@ -19,6 +19,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -468,20 +469,28 @@ int OpenMem(const char* task_path, char* buf, int* fd, uintptr_t* base) {
   return *fd < 0 ? *fd : 0;
 }
 
-// Whether `mem` (a kept /proc/PID/mem) reaches the memory task `tid` runs in now: a word at
-// `at` written through it reads back through ptrace, which reads the task's own memory. A
-// descriptor opened before an exec does not (one opened while the task was a vfork child that
-// has since exec'd holds its parent's memory, with the old vDSO still in place). The word is
-// put back as it was either way. `at` is a free slot (as the descriptor shows it), which no
-// code runs; the task is stopped.
-bool ReachesTask(int mem, int tid, uintptr_t at) {
-  uint64_t was = 0;
-  if (Sys(SYS_pread64, mem, &was, sizeof was, at) != long(sizeof was)) return false;
-  uint64_t probe = ~was;
-  if (Sys(SYS_pwrite64, mem, &probe, sizeof probe, at) != long(sizeof probe)) return false;
-  uint64_t seen = was;  // raw PTRACE_PEEKDATA stores the word at `data`
-  bool same = Sys(SYS_ptrace, PTRACE_PEEKDATA, tid, at, &seen) == 0 && seen == probe;
-  Sys(SYS_pwrite64, mem, &was, sizeof was, at);
+// Whether `mem` (a kept /proc/PID/mem) reaches the memory task `tid` runs in now. A descriptor
+// opened before an exec does not: one opened while the task was a vfork child that has since
+// exec'd holds its parent's memory, vDSO and all. `seen` is what the descriptor showed from
+// `base` (the vDSO) on; `at` is a free slot in it. First the task's own bytes (read through
+// its memory, not the descriptor's) must show the same vDSO header and slot word; then a word
+// written into the task (stopped, its own copy of the page) must read back through the
+// descriptor. Nothing is written but into the task we hold, and its word is put back.
+bool ReachesTask(int mem, int tid, uintptr_t base, uintptr_t at, const unsigned char* seen) {
+  unsigned char header[sizeof(Elf64_Ehdr)];
+  uint64_t word = 0;
+  struct iovec local[2] = {{header, sizeof header}, {&word, sizeof word}};
+  struct iovec remote[2] = {{reinterpret_cast<void*>(base), sizeof header}, {reinterpret_cast<void*>(at), sizeof word}};
+  // (Its sixth argument, flags, is 0.)
+  if (Sys(SYS_process_vm_readv, tid, local, 2, remote, 2) != long(sizeof header + sizeof word)) return false;
+  uint64_t was;
+  memcpy(&was, seen + (at - base), sizeof was);
+  if (memcmp(header, seen, sizeof header) != 0 || word != was) return false;
+  if (Ptrace(PTRACE_POKEDATA, tid, long(at), long(~was)) != 0) return false;
+  uint64_t back = was;
+  bool same = Sys(SYS_pread64, mem, &back, sizeof back, at) == long(sizeof back) && back == ~was;
+  // Should this fail, the slot no longer reads as free and is not used again: no harm.
+  Ptrace(PTRACE_POKEDATA, tid, long(at), long(was));
   return same;
 }
 
@@ -521,7 +530,8 @@ bool OpenPlace(Job* j, char* buf, Place* p) {
       p->slot = m->base + off;
       p->pristine = ours;
     }
-    if (p->slot != 0 && !fresh && !ReachesTask(m->mem, pid, p->slot)) continue;
+    if (p->slot != 0 && !fresh && !ReachesTask(m->mem, pid, m->base, p->slot, reinterpret_cast<unsigned char*>(buf)))
+      continue;
     if (p->slot == 0) {
       if (!fresh) continue;
       Fail(j, what, EBUSY, pid, "every slot holds a stub an earlier tracer left");

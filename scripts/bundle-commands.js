@@ -82,8 +82,13 @@ const base = __filename.slice(0, -'.js'.length);
  */
 function fresh() {
   const made = fs.statSync(__filename).mtimeMs;
-  const sources = fs.statSync(base + '.src', { throwIfNoEntry: false });
-  if (sources === undefined || sources.size !== SOURCES_SIZE) return false;
+  // The sources are read here, once: a bundle that cannot have them stands aside.
+  try {
+    sources = fs.readFileSync(base + '.src');
+  } catch {
+    return false;
+  }
+  if (sources.length !== SOURCES_SIZE) return false;
   for (const rel in defs) {
     const st = fs.statSync(dist + rel, { throwIfNoEntry: false });
     if (st === undefined || st.size !== defs[rel][0] || (st.mtimeMs !== defs[rel][1] && st.mtimeMs !== made)) return false;
@@ -121,7 +126,6 @@ function readCodeCache() {
 let codeCache;
 
 function compile(rel, filename) {
-  sources ??= fs.readFileSync(base + '.src');
   if (codeCache === undefined) codeCache = readCodeCache();
   const at = codeCache === null ? undefined : codeCache.modules[rel];
   const cachedData = at === undefined ? undefined : codeCache.data.subarray(at[0], at[0] + at[1]);

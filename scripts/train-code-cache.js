@@ -34,6 +34,10 @@ function readCache(file, bundleSize, sourcesSize) {
  */
 function writeCachesAtExit(dist) {
   const bundles = path.join(dist, 'cli', 'bundles') + path.sep;
+  // V8 files a cache under the flags in force when it is made, and turns it away under others:
+  // the heap flags a command sets for big inputs (lib/cli/heap-flags.ts) are not set while
+  // training, so that the caches fit a start, where they are not set yet either.
+  require('v8').setFlagsFromString = () => {};
   process.on('exit', (code) => {
     if (code !== 0) return;
     for (const [file, mod] of Object.entries(require.cache)) {
@@ -52,7 +56,9 @@ function writeCachesAtExit(dist) {
       const header = Buffer.from(JSON.stringify({ bundleSize, sourcesSize, modules }));
       const length = Buffer.alloc(4);
       length.writeUInt32LE(header.length);
-      fs.writeFileSync(base + '.cache', Buffer.concat([length, header, ...entries.values()]));
+      // Writable by its owner alone, whatever the umask: the loader takes no other.
+      fs.writeFileSync(base + '.cache', Buffer.concat([length, header, ...entries.values()]), { mode: 0o644 });
+      fs.chmodSync(base + '.cache', 0o644);
     }
   });
 }
