@@ -75,13 +75,14 @@ const vm = require('vm');
 // Paths are dist's plus a module's path in it (posix, as Linux's): no path work per module.
 const dist = __dirname.slice(0, -'cli/bundles'.length);
 const base = __filename.slice(0, -'.js'.length);
+const own = fs.statSync(__filename);
 
 /**
  * Whether every source is as it was when this bundle was made: its size, and its modification
  * time as it was then, or the bundle's own (npm pack gives every file one time).
  */
 function fresh() {
-  const made = fs.statSync(__filename).mtimeMs;
+  const made = own.mtimeMs;
   // The sources are read here, once: a bundle that cannot have them stands aside.
   try {
     sources = fs.readFileSync(base + '.src');
@@ -111,7 +112,6 @@ module.compiled = compiled;
 function readCodeCache() {
   try {
     const st = fs.statSync(base + '.cache', { throwIfNoEntry: false });
-    const own = fs.statSync(__filename);
     if (st === undefined || st.mtimeMs < own.mtimeMs) return null;
     if ((st.uid !== 0 && st.uid !== process.geteuid()) || (st.mode & 0o022) !== 0) return null;
     const all = fs.readFileSync(base + '.cache');

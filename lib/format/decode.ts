@@ -20,10 +20,14 @@ const TAIL: number = RecordType.TAIL;
  * still finds a damaged frame, a missing tail or trailing bytes further on.
  */
 function run(bytes: Uint8Array, a: ImageAssembler, problems?: ImageFormatError[]): Image | undefined {
+  // Said first, not left to what reads it: the kept small-image buffer would copy any array-like,
+  // and cut the elements of a wider typed array to bytes.
+  if (!ArrayBuffer.isView(bytes) || (bytes as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT !== 1)
+    throw new TypeError('decode: the image must be a Uint8Array or Buffer');
   // length, not byteLength: the engine inlines the one, and calls out for the other.
   const n = bytes.length;
   if (n < HEAD_PROBE_LEN) throw truncated(0, n, HEAD_PROBE_LEN);
-  const view = imageView(bytes);
+  const view = imageView(bytes, n);
   const le = headByteOrder(view, 0);
   a.le = le;
   let off = 0;

@@ -14,13 +14,8 @@ const SMALL_IMAGE = 4096;
 const SMALL = new Uint8Array(SMALL_IMAGE);
 const SMALL_VIEW = new DataView(SMALL.buffer);
 
-/** A view whose offsets 0 .. bytes.length - 1 read `bytes`, valid until the next call. */
-export function imageView(bytes: Uint8Array): DataView {
-  // Said here, not left to DataView's constructor: a copy would take any array-like, and cut
-  // the elements of a wider typed array to bytes.
-  if (!ArrayBuffer.isView(bytes) || (bytes as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT !== 1)
-    throw new TypeError('decode: the image must be a Uint8Array or Buffer');
-  const n = bytes.length;
+/** A view whose offsets 0 .. n - 1 read `bytes` (n its length), valid until the next call. */
+export function imageView(bytes: Uint8Array, n: number): DataView {
   if (n > SMALL_IMAGE) return new DataView(bytes.buffer, bytes.byteOffset, n);
   SMALL.set(bytes);
   return SMALL_VIEW;

@@ -77,7 +77,7 @@ describe.each(BOTH_DIALECTS)('%s', (dialect) => {
     const g = golden();
     const wide = new Uint16Array(g.length);
     wide.set(g);
-    for (const notBytes of ['x'.repeat(100), Array.from(g), { length: 64 }, 'x'.repeat(5000), wide, new DataView(g.buffer)])
+    for (const notBytes of ['x'.repeat(100), Array.from(g), { length: 64 }, { length: 5 }, 'x'.repeat(5000), wide, new DataView(g.buffer)])
       expect(() => decode(notBytes as unknown as Uint8Array)).toThrow(TypeError);
   });
   test('record-len: below the 8-byte header', () => expectRule(poke(golden(), AT.OBJREF_GI + 4, 4), 'record-len', AT.OBJREF_GI, 'OBJREF'));

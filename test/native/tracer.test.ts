@@ -59,6 +59,14 @@ async function endedAndReaped(tracer: number): Promise<boolean> {
   return !exists(tracer);
 }
 
+/** A C program of the test's own, compiled into a directory of its own (removed by the caller). */
+function compiledC(name: string, source: string): { dir: string; bin: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cr-creds-${name}-`));
+  fs.writeFileSync(path.join(dir, `${name}.c`), source);
+  execFileSync('cc', ['-O1', '-o', path.join(dir, name), path.join(dir, `${name}.c`)]);
+  return { dir, bin: path.join(dir, name) };
+}
+
 describe('the tracer', () => {
   test('one too slow to exit when stopped (stopped itself, here) is reaped once it exits, with no later call', async () => {
     stopTracer();
@@ -339,17 +347,14 @@ describe('the tracer never leaves a task traced', () => {
     // Read while in vfork, the child's /proc/PID/mem is its parent's memory, and stays so after
     // the exec. A stub written through it would miss the child, which would then jump to an
     // address its new memory lacks (SIGSEGV).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-vforkexec-'));
-    const src = path.join(dir, 'vforkexec.c');
-    fs.writeFileSync(
-      src,
+    const { dir, bin } = compiledC(
+      'vforkexec',
       '#include <stdio.h>\n#include <sys/wait.h>\n#include <unistd.h>\n' +
-        'int main(int argc, char** argv) { printf("ready %d\\n", getpid()); fflush(stdout);\n' +
-        '  pid_t c = vfork(); if (c == 0) { char b[2]; read(0, b, 1); execl("/bin/sleep", "sleep", "3", (char*)0); _exit(127); }\n' +
+        'int main(void) { pid_t c = vfork();\n' +
+        '  if (c == 0) { char b[2]; read(0, b, 1); execl("/bin/sleep", "sleep", "3", (char*)0); _exit(127); }\n' +
         '  int st; waitpid(c, &st, 0); printf("child %s %d\\n", WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st)); return 0; }\n',
     );
-    execFileSync('cc', ['-O1', '-o', path.join(dir, 'vforkexec'), src]);
-    const p = spawn(path.join(dir, 'vforkexec'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const p = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     const exited = new Promise<void>((r) => p.on('exit', () => r()));
@@ -375,17 +380,14 @@ describe('the tracer never leaves a task traced', () => {
 
   test('a thread that never stops (vfork parent, its child stopped): ETIMEDOUT, and the tracer goes, the task untraced', async () => {
     // Takes WaitEvent's bound (10 s) for the stop that never comes.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-vfork-'));
-    const src = path.join(dir, 'vforkstop.c');
-    fs.writeFileSync(
-      src,
+    const { dir, bin } = compiledC(
+      'vforkstop',
       '#include <signal.h>\n#include <stdio.h>\n#include <sys/wait.h>\n#include <unistd.h>\n' +
         'int main(void) { printf("ready %d\\n", getpid()); fflush(stdout);\n' +
         '  pid_t c = vfork(); if (c == 0) { raise(SIGSTOP); _exit(0); }\n' +
         '  waitpid(c, 0, 0); puts("done"); return 0; }\n',
     );
-    execFileSync('cc', ['-O1', '-o', path.join(dir, 'vforkstop'), src]);
-    const p = await startReady(path.join(dir, 'vforkstop'), []);
+    const p = await startReady(bin, []);
     let kid = 0;
     // Whatever fails, the stopped child goes too (the parent, ours, goes with killAll).
     const cleanup = () => kid && exists(kid) && process.kill(kid, 'SIGKILL');
