@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string_view>
 
@@ -27,10 +28,15 @@ using Sv = std::string_view;
 
 enum class Unknown { kFail, kMark, kSkip };
 
+// The most the calling thread waits for the tracer on its CPU before leaving the wait to the
+// loop: the tracer most often answers within it.
+constexpr long long kSpinNs = 100 * 1000;
+
 struct LiveOptions {
   bool threads = false;
   Unknown unknown = Unknown::kFail;
   int test_delay_ms = 0;
+  long long spin_ns = kSpinNs;  // tests may set another bound
   int self = 0;              // our pid
   int self_securebits = -1;  // the calling thread's, read on the JS thread when self is asked for
 };
@@ -399,6 +405,8 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     }
     Napi::Value d = opts.Get("testDelayMs");
     if (d.IsNumber()) o.test_delay_ms = d.As<Napi::Number>().Int32Value();
+    Napi::Value spin = opts.Get("testSpinMs");
+    if (spin.IsNumber()) o.spin_ns = std::llround(std::clamp(spin.As<Napi::Number>().DoubleValue(), 0.0, 1000.0) * 1e6);
   }
   o.self = getpid();
   if (std::find(pids->begin(), pids->end(), o.self) != pids->end())
@@ -412,13 +420,20 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   }
   PostEarly(r.get());
   // The work keeps its failures in r (Join reports them): the Failure handed here is never set.
-  PromiseWorker::Then then = [r, flat](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
+  // A few processes' /proc files are read here, on the calling thread, as libuv reads
+  // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
+  bool inline_read = !o.threads && r->pids.size() <= kInlinePids;
+  // Then the tracer is waited for on this CPU a moment (on more than one CPU) before the loop is
+  // left to wait: its answer most often comes within that, and a CPU that halted meanwhile, woken
+  // by its notice, costs more than the wait (tens of microseconds on a VM).
+  long long spin_ns = inline_read ? o.spin_ns : 0;
+  PromiseWorker::Then then = [r, flat, spin_ns](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
     auto settle = [r, flat, deferred](Napi::Env env) {
       Failure jf;
       Join(r.get(), &jf);
       SettlePromise(env, deferred, jf, [&](Napi::Env env) { return TasksToJs(env, r->tasks, flat); });
     };
-    if (!r->batch || r->batch->Ended()) {
+    if (!r->batch || r->batch->EndedWithin(spin_ns)) {
       settle(env);
       return;
     }
@@ -430,12 +445,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
       deferred.Reject(e.Value());
     }
   };
-  // A few processes' /proc files are read here, on the calling thread, as libuv reads
-  // /proc/self files: about 10 us of kernel work each, shorter than a pool thread's round trip.
-  if (!o.threads && r->pids.size() <= kInlinePids) {
-    // Then the call returns and the loop waits for the tracer: never waited for here, neither
-    // spinning (the scheduler often puts the tracer, woken by our request, on this very CPU)
-    // nor asleep (measured: dearer than the loop's turn, the notice included).
+  if (inline_read) {
     ReadProcPart(r.get());
     auto deferred = Napi::Promise::Deferred::New(env);
     then(env, deferred, Failure());

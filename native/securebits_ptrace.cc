@@ -101,10 +101,12 @@ SecurebitsBatch::~SecurebitsBatch() {
   if (state_ && !state_->joined) TracerWait(&state_->job);
 }
 
-bool SecurebitsBatch::Ended() {
+bool SecurebitsBatch::Ended() { return EndedWithin(0); }
+
+bool SecurebitsBatch::EndedWithin(long long max_ns) {
   State& s = *state_;
   if (!s.joined) {
-    int r = TracerPoll(&s.job);
+    int r = max_ns > 0 ? TracerPollSpinning(&s.job, max_ns) : TracerPoll(&s.job);
     if (r == 0) return false;
     s.completed = r > 0;
     s.joined = true;

@@ -45,6 +45,8 @@ class SecurebitsBatch {
                                                bool continue_on_refusal);
   // Whether the tracer is done with the batch (or died first), without blocking.
   bool Ended();
+  // Ended(), after waiting up to max_ns on this CPU for the tracer (TracerPollSpinning).
+  bool EndedWithin(long long max_ns);
   // Has the eventfd `fd` written once the tracer is done (a JS thread's loop waits on it with
   // WhenTracerDone); at once if it is. Nothing when the tracer cannot be told: its end is then
   // found by looking.

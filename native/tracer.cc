@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -37,6 +38,14 @@ struct FrameHeader {
   // for a notice request: no body, one eventfd riding along, written once the job `id` (sent
   // before it, hence answered by then) is answered.
   uint64_t handler;
+};
+
+// A page shared with the helper (mapped MAP_SHARED before its fork): the id of the last job it
+// answered, stored once the answer is in the socket, so that a caller may wait for it on its
+// CPU without a system call (TracerPollSpinning). Ids go up by one a job, and jobs are answered
+// in the order they were sent.
+struct Board {
+  uint32_t answered;
 };
 
 // The kernel's sigset (one word) for SIGTERM, SIGINT and SIGHUP.
@@ -122,7 +131,7 @@ void CloseAllBut(int keep) {
     if (fd != keep) Sys(SYS_close, fd);
 }
 
-[[noreturn]] void HelperMain(int sock, char* mem) {
+[[noreturn]] void HelperMain(int sock, char* mem, Board* board) {
   Sys(SYS_setsid);
   Sys(SYS_prctl, PR_SET_NAME, "cr-creds-trace");
   CloseAllBut(sock);
@@ -170,6 +179,7 @@ void CloseAllBut(int keep) {
       // a new helper, rather than into a socket nobody reads.
       if (g_exit_after_answer) Sys(SYS_shutdown, sock, SHUT_RD);
       if (SendAll(sock, answer, sizeof a + n) < 0) break;
+      __atomic_store_n(&board->answered, h.id, __ATOMIC_RELEASE);
       if (g_exit_after_answer) break;
     }
     in.have -= frame;
@@ -211,8 +221,12 @@ CredSnapshot CurrentCreds() {
 }  // namespace
 
 struct TracerHelper {
+  ~TracerHelper() {
+    if (board) munmap(board, sizeof *board);
+  }
   int pid = 0;
   UniqueFd sock;
+  Board* board = nullptr;  // shared with the helper
   CredSnapshot creds;
   bool dead = false;     // its socket reached end of file: it is exiting
   bool retired = false;  // no more jobs: it exits once it has answered those it has
@@ -227,6 +241,15 @@ std::shared_ptr<TracerHelper> g_helper;
 // Retired and dead helpers, kept until reaped.
 std::vector<std::shared_ptr<TracerHelper>> g_retired;
 uint32_t g_next_id = 0;
+
+// A spin's pause between looks (the core's other hardware thread runs meanwhile).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // Under g_mu.
 void MarkDead(TracerHelper* h) {
@@ -306,6 +329,13 @@ int StartHelper() {
   void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return -errno;
   auto h = std::make_shared<TracerHelper>();
+  void* board = mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (board == MAP_FAILED) {
+    int err = errno;
+    munmap(mem, size);
+    return -err;
+  }
+  h->board = static_cast<Board*>(board);
   h->creds = CurrentCreds();
   sigset_t all, old;
   sigfillset(&all);
@@ -317,7 +347,7 @@ int StartHelper() {
   // A plain fork (no exit signal: its end wakes nobody; we reap it with __WALL). The child
   // runs nothing but HelperMain's raw system calls.
   long pid = Sys(SYS_clone, 0, 0, 0, 0, 0);
-  if (pid == 0) HelperMain(theirs.get(), static_cast<char*>(mem));
+  if (pid == 0) HelperMain(theirs.get(), static_cast<char*>(mem), h->board);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   munmap(mem, size);
   if (pid < 0) return int(pid);
@@ -419,6 +449,22 @@ int TracerPoll(TracerJob* job) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (job->state == 0) Pump(job->helper.get());
   return job->state;
+}
+
+int TracerPollSpinning(TracerJob* job, long long max_ns) {
+  if (int state = TracerPoll(job)) return state;
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return 0;
+  const Board* board = job->helper->board;
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  // (Ids wrap: the difference says which is later.)
+  while (int32_t(__atomic_load_n(&board->answered, __ATOMIC_ACQUIRE) - job->id) < 0) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - t0.tv_sec) * 1000000000LL + (now.tv_nsec - t0.tv_nsec) >= max_ns) return 0;
+    CpuRelax();
+  }
+  return TracerPoll(job);
 }
 
 bool TracerWait(TracerJob* job) {

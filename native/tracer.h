@@ -8,11 +8,13 @@
 // session of its own (out of our process group: terminal and service-manager signals to the
 // group never reach it), holding none of our descriptors but its end of a socketpair over which
 // jobs come and answers go (a notifier asked for comes with its request and is closed once
-// written; a handler may keep descriptors of its own). It ends when that socket reaches end of file: when
-// our process is gone (whichever thread started it), or when we retire it. SIGTERM, SIGINT and
-// SIGHUP sent to it directly are acted on between processes, never in the middle of one. Its
-// memory is a copy-on-write copy of ours at the fork, which the kernel frees as it ends (at most
-// a few seconds after the last checkpoint: lib/checkpoint).
+// written; a handler may keep descriptors of its own), and sharing with us one page of memory,
+// where it marks each job answered (for a caller that waits on its CPU: TracerPollSpinning).
+// It ends when that socket reaches end of file: when our process is gone (whichever thread
+// started it), or when we retire it. SIGTERM, SIGINT and SIGHUP sent to it directly are acted on
+// between processes, never in the middle of one. Its memory is a copy-on-write copy of ours at
+// the fork (but for that page), which the kernel frees as it ends (at most a few seconds after
+// the last checkpoint: lib/checkpoint).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +66,12 @@ bool TracerWait(TracerJob* job);
 
 // Without blocking: 1 answered, 0 not yet, -1 the helper died first.
 int TracerPoll(TracerJob* job);
+
+// TracerPoll, but when the job is not answered yet and this thread may run on more than one CPU,
+// first waits up to max_ns for the answer on this CPU: spinning, which keeps the CPU awake
+// (waking a halted one costs tens of microseconds on a VM), on a word the helper sets in memory
+// it shares with us once the answer is sent. Never on one CPU: the helper could not run.
+int TracerPollSpinning(TracerJob* job, long long max_ns);
 
 // Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
 // waits on it: tracer_wait.h). A copy of fd travels with the request and is closed once written.

@@ -15,7 +15,8 @@
 // one CPU (taskset: this script, its helper, the floor and the target alike). The floor is one
 // synchronous loop; a checkpoint hands the ptrace work to the tracer (a wake-up of a sleeping
 // process, which on a VM whose idle CPUs halt to the host costs 15-45 us across CPUs) and reads
-// /proc meanwhile; then the event loop waits for the tracer's answer.
+// /proc meanwhile; then it waits for the tracer's answer on its CPU (at most 0.1 ms, and only
+// where it may run on more than one CPU), past that on the event loop.
 // Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
 // same reads process by process, and image size beside writing each task in an image of its own
 // (the dedup ratio).

@@ -100,6 +100,11 @@ export interface ReadLiveTasksOptions {
   unknownSecurebits?: 'fail' | 'mark' | 'skip';
   /** Tests only: keep the task stopped this long under ptrace. */
   testDelayMs?: number;
+  /**
+   * Tests only: the most a call of up to 4 processes (leaders only) waits on its CPU for the
+   * tracer before the loop waits for it (default 0.1; never on one CPU).
+   */
+  testSpinMs?: number;
 }
 
 /**

@@ -146,11 +146,12 @@ describe('the tracer', () => {
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(0);
   });
 
-  test('a checkpoint never holds our thread for it: it waits on the loop and is told when it is done', async () => {
-    // A checkpoint of a few processes reads /proc on its own thread, then leaves the wait for
-    // the tracer to the event loop. Held 2 s by the tracer, the call returns at once (a call
-    // that waited would take the 2 s; half of it leaves room for a loaded machine); held 5 ms,
-    // it settles soon after, told by the tracer's notice, not found by the loop's look.
+  test('a checkpoint holds our thread no longer than its wait on the CPU: then the loop waits, told when it is done', async () => {
+    // A checkpoint of a few processes reads /proc on its own thread, waits for the tracer on its
+    // CPU a moment (0.1 ms), then leaves the wait to the event loop. Held 2 s by the tracer, the
+    // call returns at once (a call that waited would take the 2 s; half of it leaves room for a
+    // loaded machine); held 5 ms, it settles soon after, told by the tracer's notice, not found
+    // by the loop's look.
     const p = await credproc(['--securebits=16']);
     let t0 = process.hrtime.bigint();
     const held = native().readLiveTasksFlat([p.pid], { testDelayMs: 2000 });
@@ -170,6 +171,36 @@ describe('the tracer', () => {
     // delays runs, and of 20 one that settles by the notice is enough.
     expect(settled[0]).toBeLessThan(45);
     expect((await checkpoint(p.pid)).tasks[0].cred.securebits).toBe(16);
+    expectUntraced(p.pid);
+  });
+
+  test('a checkpoint waits for the tracer on its CPU only where it may run on more than one', async () => {
+    // Held 5 ms by the tracer, with the wait on the CPU allowed 500 ms: on more than one CPU the
+    // answer comes during that wait, so the promise is settled by the time the call returns; on
+    // one CPU there is no such wait (the tracer could not run meanwhile), so it is not. This
+    // process may run on both CPUs of CI's machine; a child pinned to one shows the other case.
+    const settledAtReturn = async (pid: number): Promise<boolean> => {
+      let settled = false;
+      const read = native().readLiveTasksFlat([pid], { testDelayMs: 5, testSpinMs: 500 });
+      void read.then(() => (settled = true));
+      await null; // the reactions of a promise settled already run before this
+      const atReturn = settled;
+      await read;
+      return atReturn;
+    };
+    const p = await credproc([]);
+    const cpus = procStatus(process.pid).Cpus_allowed_list;
+    const many = /[-,]/.test(cpus);
+    expect(await settledAtReturn(p.pid)).toBe(many);
+    // One CPU: the same call in a child under taskset.
+    const script =
+      `const n = require(${JSON.stringify(ADDON)});` +
+      `(async () => { let settled = false;` +
+      ` const read = n.readLiveTasksFlat([${p.pid}], { testDelayMs: 5, testSpinMs: 500 });` +
+      ` read.then(() => (settled = true)); await null; const atReturn = settled; await read;` +
+      ` n.stopTracer(); console.log(JSON.stringify({ settled: atReturn })); })();`;
+    const one = JSON.parse(execFileSync('taskset', ['-c', cpus.split(/[-,]/)[0], process.execPath, '-e', script], { encoding: 'utf8' }));
+    expect(one).toEqual({ settled: false });
     expectUntraced(p.pid);
   });
 
