@@ -89,11 +89,14 @@ bool ImageMemfd(const uint8_t* data, size_t len, UniqueFd* fd, Failure* f) {
   return true;
 }
 
-void ReapBlocking(int pidfd) {
+namespace {
+
+// waitid(P_PIDFD) until the child has exited, reaping it unless `flags` holds WNOWAIT.
+void WaitPidfd(int pidfd, int flags) {
   siginfo_t info;
   for (;;) {
     // __WALL: a child with no exit signal (the tracer) is waited for too.
-    if (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED | __WALL) == 0 || (errno != EINTR && errno != EAGAIN)) return;
+    if (waitid(idtype_t(P_PIDFD), id_t(pidfd), &info, WEXITED | __WALL | flags) == 0 || (errno != EINTR && errno != EAGAIN)) return;
     // EAGAIN: a pidfd that libuv watched is O_NONBLOCK; it turns readable when the child exits.
     if (errno == EAGAIN) {
       struct pollfd p = {pidfd, POLLIN, 0};
@@ -101,6 +104,13 @@ void ReapBlocking(int pidfd) {
     }
   }
 }
+
+// Until the child has exited, leaving it to be reaped.
+void WaitExited(int pidfd) { WaitPidfd(pidfd, WNOWAIT); }
+
+}  // namespace
+
+void ReapBlocking(int pidfd) { WaitPidfd(pidfd, 0); }
 
 bool StartRestartChild(const Plan& plan, std::vector<UniqueFd>* child_ends, pid_t* pid_out,
                        UniqueFd* pidfd_out, bool* failed, ErrorRecord* rec, Failure* f) {
@@ -173,7 +183,7 @@ bool PinAddon() {
 }  // namespace
 
 // Every signal is blocked in the reaper thread: they are for Node's threads.
-bool ReapLater(UniqueFd pidfd) {
+bool ReapLater(UniqueFd pidfd, std::function<void()> exited) {
   if (!PinAddon()) return false;  // rather than a thread in unmapped code
   sigset_t all, old;
   sigfillset(&all);
@@ -181,7 +191,11 @@ bool ReapLater(UniqueFd pidfd) {
   int fd = pidfd.get();
   bool started = false;
   try {
-    std::thread([fd] {
+    std::thread([fd, exited = std::move(exited)] {
+      if (exited) {
+        WaitExited(fd);
+        exited();
+      }
       ReapBlocking(fd);
       close(fd);
     }).detach();

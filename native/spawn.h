@@ -2,6 +2,7 @@
 // before fork (spawn_plan.h), the child runs only raw syscalls (spawn_child.cc), and a
 // close-on-exec pipe brings back either EOF (the exec happened) or one ErrorRecord.
 #pragma once
+#include <functional>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,7 +46,8 @@ void ReapBlocking(int pidfd);
 // children), so it would stay a zombie for the life of the process. The addon is pinned in
 // memory first (a worker's end unloads the addons it loaded, and the thread runs our code);
 // false where it cannot be pinned or no thread can be started: the caller reaps it, or it is
-// left to become a zombie.
-bool ReapLater(UniqueFd pidfd);
+// left to become a zombie. `exited`, if given, is called on that thread once the child has
+// exited and before it is reaped (until then its pid cannot name another process).
+bool ReapLater(UniqueFd pidfd, std::function<void()> exited = nullptr);
 
 }  // namespace crc

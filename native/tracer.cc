@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -240,6 +240,8 @@ std::mutex g_mu;  // everything below, and every job's answer and state
 std::shared_ptr<TracerHelper> g_helper;
 // Retired and dead helpers, kept until reaped.
 std::vector<std::shared_ptr<TracerHelper>> g_retired;
+// Retired helpers handed to a reaper thread (ReapLater), until they have exited.
+std::vector<int> g_handed;
 uint32_t g_next_id = 0;
 
 // A spin's pause between looks (the core's other hardware thread runs meanwhile).
@@ -517,7 +519,20 @@ bool TracerStopIfIdle() {
     siginfo_t si;
     memset(&si, 0, sizeof si);
     bool waitable = pidfd && waitid(idtype_t(P_PIDFD), id_t(pidfd.get()), &si, WEXITED | WNOHANG | __WALL) == 0;
-    if (!waitable || (si.si_pid == 0 && !ReapLater(std::move(pidfd)))) {
+    int pid = h->pid;
+    if (waitable && si.si_pid == 0) {
+      // Still one of our helpers till it has exited (a tree walk of ours leaves it out).
+      g_handed.push_back(pid);
+      auto exited = [pid] {
+        std::lock_guard<std::mutex> lock(g_mu);
+        g_handed.erase(std::remove(g_handed.begin(), g_handed.end(), pid), g_handed.end());
+      };
+      if (!ReapLater(std::move(pidfd), exited)) {
+        g_handed.pop_back();
+        waitable = false;
+      }
+    }
+    if (!waitable) {
       i++;  // reaped by a later call
       continue;
     }
@@ -532,6 +547,7 @@ std::vector<int> HelperPids() {
   ReapRetired();
   if (g_helper) pids.insert(pids.begin(), g_helper->pid);
   for (auto& h : g_retired) pids.push_back(h->pid);
+  pids.insert(pids.end(), g_handed.begin(), g_handed.end());
   return pids;
 }
 

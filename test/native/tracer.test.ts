@@ -78,11 +78,15 @@ describe('the tracer', () => {
       await pollUntil(() => state(tracer) === 'T', 3000);
       expect(stopTracer()).toBe(true); // gave up waiting after a moment
       expect(state(tracer)).toBe('T');
-      expect(native().helperPids()).not.toContain(tracer); // a reaper thread's now
+      // A reaper thread's now, and still one of our helpers till it exits (a tree walk of our
+      // own process leaves it out).
+      expect(native().helperPids()).toContain(tracer);
+      expect((await processTree(process.pid)).map((t) => t.pid)).not.toContain(tracer);
     } finally {
       process.kill(tracer, 'SIGCONT');
     }
     expect(await endedAndReaped(tracer)).toBe(true);
+    expect(native().helperPids()).not.toContain(tracer);
   });
 
   test('is kept between checkpoints, holds no descriptor but its own, and is reaped when stopped', async () => {
