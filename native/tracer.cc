@@ -488,8 +488,13 @@ int TracerNotifyWhenDone(TracerJob* job, int fd) {
   if (h->retired) return -EPIPE;  // our side of its socket is shut: found by looking
   FrameHeader hdr = {0, job->id, 0};
   int r = SendFrame(h, hdr, nullptr, fd);
-  if (r == -EPIPE || r == -ECONNRESET) MarkDead(h);
-  return r;
+  if (r != -EPIPE && r != -ECONNRESET) return r;
+  // Gone, or it stopped reading before its last answer (TracerExitAfterAnswer), which may be in
+  // our socket already: taken in first, the rest failed. The job has ended: told at once.
+  Pump(h);
+  MarkDead(h);
+  uint64_t one = 1;
+  return write(fd, &one, sizeof one) == sizeof one ? 0 : -errno;
 }
 
 bool TracerStopIfIdle() {

@@ -76,7 +76,8 @@ int TracerPollSpinning(TracerJob* job, long long max_ns);
 // Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
 // waits on it: tracer_wait.h). A copy of fd travels with the request and is closed once written.
 // Sent only when a caller is about to wait on its loop: an answer that comes in time needs none.
-// 0, or -errno (the helper is gone or retired: the job's end is found by looking).
+// Written here at once when the job has ended (answered, or the helper found gone). 0, or
+// -errno (the helper is retired: the job's end is found by looking).
 int TracerNotifyWhenDone(TracerJob* job, int fd);
 
 // Ends the helper if it has nothing to do and reaps it; false (and nothing done) if busy.
