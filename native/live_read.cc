@@ -454,9 +454,29 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   return PromiseWorker::StartThen(env, [r](Failure*) { ReadProcPart(r.get()); }, then);
 }
 
+// From /proc/PID/stat: the state letter and the thread count; false when it cannot be read
+// (the process is gone).
+bool ReadStateAndThreads(const char* path, char* buf, size_t cap, char* state, long* threads) {
+  std::string big;
+  long n = ReadProcFile(path, buf, cap, &big, true);
+  if (n <= 0) return false;
+  Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
+  size_t close = text.rfind(')');  // comm may hold spaces and parentheses: the last ')'
+  if (close == Sv::npos || close + 2 >= text.size()) return false;
+  *state = text[close + 2];
+  // Fields after the comm, space-separated: the state is the 3rd, num_threads the 20th.
+  int field = 3;
+  size_t i = close + 2;
+  for (; i < text.size() && field < 20; i++)
+    if (text[i] == ' ') field++;
+  *threads = field == 20 ? strtol(text.data() + i, nullptr, 10) : 0;
+  return true;
+}
+
 // The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid
-// in order: the count, then that many child pids; a count of -1 when /proc/PID/task cannot be
-// opened (the process is gone); threads that exit meanwhile are skipped.
+// in order: the count, then that many child pids; a count of -1 when the process is gone, -2
+// when it is a zombie (it has exited: its children went to a reaper); threads that exit
+// meanwhile are skipped.
 void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
   const std::vector<int> helpers = HelperPids();
@@ -465,16 +485,22 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   char path[96];
   std::vector<int> tids;
   for (int pid : pids) {
-    int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
-    tids.clear();
-    // One thread (nlink 3: procfs counts 2 + threads): no listing needed. A thread started
-    // after this look is missed, as one started after a listing would be.
-    struct stat st;
-    if (stat(path, &st) != 0) {
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    char state = 0;
+    long threads = 0;
+    if (!ReadStateAndThreads(path, buf, sizeof buf, &state, &threads)) {
       flat->push_back(-1);
       continue;
     }
-    if (st.st_nlink == 3) {
+    if (state == 'Z' || state == 'X') {
+      flat->push_back(-2);
+      continue;
+    }
+    int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
+    tids.clear();
+    // One thread: no listing needed. A thread started after this look is missed, as one
+    // started after a listing would be.
+    if (threads == 1) {
       tids.push_back(pid);
     } else {
       Failure gone;

@@ -17,9 +17,9 @@
 // process, which on a VM whose idle CPUs halt to the host costs 15-45 us across CPUs) and reads
 // /proc meanwhile; then it waits for the tracer's answer on its CPU (at most 0.1 ms, and only
 // where it may run on more than one CPU), past that on the event loop.
-// Then a tree of TREE processes: wall time (median of TREE_RUNS) beside the C floor doing the
-// same reads process by process, and image size beside writing each task in an image of its own
-// (the dedup ratio).
+// Then a tree of TREE processes: wall time beside the C floor doing the same reads process by
+// process, in TREE_RUNS pairs (the floor's run, then ours; the ratio is the median of the
+// pairs'), and image size beside writing each task in an image of its own (the dedup ratio).
 //
 // FLOOR=PATH: a floor already built (where there is no cc).
 // BEFORE=DIR: also measures another build of the package (DIR holding its dist/ and build/, an
@@ -34,7 +34,7 @@ const ROUNDS = Number(process.env.ROUNDS || 40);
 const BLOCKS = Number(process.env.BLOCKS || 15);
 const WARMUP = Number(process.env.WARMUP || 3000);
 const TREE = Number(process.env.TREE || 1000);
-const TREE_RUNS = Number(process.env.TREE_RUNS || 3);
+const TREE_RUNS = Number(process.env.TREE_RUNS || 5);
 
 function loadLib(root) {
   try {
@@ -158,20 +158,33 @@ async function singles(bin, root, label) {
 
 async function treeRun(bin, treePid, pids, root, label) {
   lib = loadLib(root);
-  const treeFloor = floor(bin, 'list', ...pids) / 1000;
+  // TREE_RUNS pairs, the floor's run and ours alternating (each ratio to the floor run just
+  // before it, as for one process): the median ratio, and the medians of each.
   let image;
-  const wall =
-    (await timeIt(async () => {
-      image = await lib.checkpointTree(treePid);
-    }, TREE_RUNS)) / 1000;
+  const floors = [];
+  const walls = [];
+  const pairRatios = [];
+  for (let r = 0; r < TREE_RUNS; r++) {
+    floors.push(floor(bin, 'list', ...pids) / 1000);
+    walls.push(
+      (await timeIt(async () => {
+        image = await lib.checkpointTree(treePid);
+      }, 1)) / 1000,
+    );
+    pairRatios.push(walls[r] / floors[r]);
+  }
+  const treeFloor = median(floors);
+  const wall = median(walls);
   const t1 = process.hrtime.bigint();
   const whole = lib.encode(image).byteLength;
   const encodeMs = Number(process.hrtime.bigint() - t1) / 1e6;
   let apart = 0;
   for (const t of image.tasks) apart += lib.encode({ ...image, tasks: [t] }).byteLength;
   console.log(`${label}tree of ${image.tasks.length} processes (fan-out 10):`);
-  console.log(`  floor, each process in turn (C)        ${treeFloor.toFixed(0)} ms (${((treeFloor * 1000) / pids.length).toFixed(0)} us a process)`);
-  console.log(`  checkpointTree wall time, median of ${TREE_RUNS}  ${wall.toFixed(0)} ms (${((wall * 1000) / image.tasks.length).toFixed(0)} us a process), ratio to floor: ${(wall / treeFloor).toFixed(2)}x; encode ${encodeMs.toFixed(1)} ms`);
+  console.log(`  floor, each process in turn (C), median of ${TREE_RUNS}  ${treeFloor.toFixed(0)} ms (${((treeFloor * 1000) / pids.length).toFixed(0)} us a process)`);
+  console.log(
+    `  checkpointTree wall time, median of ${TREE_RUNS}  ${wall.toFixed(0)} ms (${((wall * 1000) / image.tasks.length).toFixed(0)} us a process), ratio to floor: ${median(pairRatios).toFixed(2)}x (runs ${Math.min(...pairRatios).toFixed(2)}-${Math.max(...pairRatios).toFixed(2)}x); encode ${encodeMs.toFixed(1)} ms`,
+  );
   console.log(`  image size                             ${whole} bytes (${(whole / image.tasks.length).toFixed(1)} a task)`);
   console.log(`  each task in an image of its own       ${apart} bytes   dedup ratio: ${(apart / whole).toFixed(1)}x`);
   if (lib.stopTracer) lib.stopTracer();

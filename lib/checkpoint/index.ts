@@ -13,14 +13,14 @@ import { native } from '../native/binding';
 import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
-import { isZombie, readLive, type CheckpointProgress, type LiveProcess, type UnknownSecurebits } from './live';
+import { readLive, type CheckpointProgress, type LiveProcess, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
 import { resolveTarget, type CheckpointTarget } from './target';
 
 export * from './errors';
 export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
 export { buildImage, liveHeader } from './image';
-export { processTree } from './tree';
+export { processTree, type TreeProcess } from './tree';
 export { stopTracer } from './tracer';
 export type { CheckpointTarget, ChildLike, PidfdTarget } from './target';
 
@@ -163,7 +163,7 @@ export async function checkpointTree(root: CheckpointTarget, options: Checkpoint
   }
   const report = options.onProgress;
   // A zombie descendant has exited (its children went to a reaper): not part of the live tree.
-  const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !isZombie(t.pid));
+  const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !t.zombie);
   const live = await readLive(
     tree.map((t) => t.pid),
     options,

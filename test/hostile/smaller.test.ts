@@ -4,7 +4,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { Readable } from 'stream';
 import { DIALECTS, DIALECT_NAMES, ImageBuilder, MAX_GROUPINFO_LEN, decode, encode, readImage, validate, validateStream } from '../../lib/format';
-import { checkpoint } from '../../lib/checkpoint';
+import { checkpoint, processTree } from '../../lib/checkpoint';
 import { cli } from '../cli/io';
 
 const isRoot = process.getuid?.() === 0;
@@ -94,10 +94,15 @@ rootTest('a zombie is named as exited, with and without securebits', async () =>
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(`cr-creds: process ${zombie} has exited (a zombie its parent has not reaped): there is nothing to checkpoint\n`);
     }
-    // In a tree, a zombie descendant is left out (its parent is live).
-    const tree = await cli(['checkpoint', String(parent.pid), '--tree', '--skip-securebits', '-o', '-']);
-    expect(tree.stderr).toBe('');
-    expect(tree.code).toBe(0);
+    // In a tree, a zombie descendant is left out (its parent is live), and ptrace never tried on it.
+    for (const extra of [['--skip-securebits'], []]) {
+      const tree = await cli(['checkpoint', String(parent.pid), '--tree', ...extra, '-o', '-']);
+      expect(tree.stderr).toBe('');
+      expect(tree.code).toBe(0);
+    }
+    expect((await processTree(parent.pid!)).map((t) => [t.pid, t.zombie])).toEqual([[parent.pid, undefined], [zombie, true]]);
+    const { checkpointTree: withSecurebits } = await import('../../lib/checkpoint');
+    expect((await withSecurebits(parent.pid!)).tasks.map((t) => t.pids.vpid)).toEqual([parent.pid]);
   } finally {
     parent.kill('SIGKILL');
   }

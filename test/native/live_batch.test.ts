@@ -137,6 +137,18 @@ describe('readLiveTasksFlat', () => {
 });
 
 describe('readChildren', () => {
+  test('-2 for a zombie (exited, not reaped by its parent), with no children', async () => {
+    const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
+    const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
+      for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(Array.from(await native().readChildren([parent.pid!, zombie]))).toEqual([1, zombie, -2]);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
   test('the children of each pid in order; -1 for a process that is gone', async () => {
     const sh = spawn('sh', ['-c', 'sleep 100 & sleep 100 & echo ready $$; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const shPid = await new Promise<number>((r) => sh.stdout!.on('data', (d: Buffer) => r(Number(/ready (\d+)/.exec(String(d))![1]))));
