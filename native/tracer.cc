@@ -454,7 +454,13 @@ int TracerPoll(TracerJob* job) {
 }
 
 int TracerPollSpinning(TracerJob* job, long long max_ns) {
-  if (int state = TracerPoll(job)) return state;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (job->state == 0) Pump(job->helper.get());
+    if (job->state != 0) return job->state;
+    // Jobs posted before it come first: the answer is further off than a spin.
+    if (job->helper->pending.size() > 1) return 0;
+  }
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return 0;
   const Board* board = job->helper->board;

@@ -67,10 +67,11 @@ bool TracerWait(TracerJob* job);
 // Without blocking: 1 answered, 0 not yet, -1 the helper died first.
 int TracerPoll(TracerJob* job);
 
-// TracerPoll, but when the job is not answered yet and this thread may run on more than one CPU,
-// first waits up to max_ns for the answer on this CPU: spinning, which keeps the CPU awake
-// (waking a halted one costs tens of microseconds on a VM), on a word the helper sets in memory
-// it shares with us once the answer is sent. Never on one CPU: the helper could not run.
+// TracerPoll, but when the job is not answered yet, is the only one the helper has, and this
+// thread may run on more than one CPU, first waits up to max_ns for the answer on this CPU:
+// spinning, which keeps the CPU awake (waking a halted one costs tens of microseconds on a VM),
+// on a word the helper sets in memory it shares with us once the answer is sent. Never on one
+// CPU (the helper could not run), nor behind other jobs (their answers come first).
 int TracerPollSpinning(TracerJob* job, long long max_ns);
 
 // Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
