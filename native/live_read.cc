@@ -425,7 +425,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   bool inline_read = !o.threads && r->pids.size() <= kInlinePids;
   // Then the tracer is waited for on this CPU a moment (on more than one CPU) before the loop is
   // left to wait: its answer most often comes within that, and a CPU that halted meanwhile, woken
-  // by its notice, costs more than the wait (tens of microseconds on a VM).
+  // by its notice, costs more than the wait.
   long long spin_ns = inline_read ? o.spin_ns : 0;
   PromiseWorker::Then then = [r, flat, spin_ns](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
     auto settle = [r, flat, deferred](Napi::Env env) {
@@ -474,9 +474,10 @@ bool ReadStateAndThreads(const char* path, char* buf, size_t cap, char* state, l
 }
 
 // The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid
-// in order: the count, then that many child pids; a count of -1 when the process is gone, -2
-// when it is a zombie (it has exited: its children went to a reaper); threads that exit
-// meanwhile are skipped.
+// in order: the count, then that many child pids; a count of -1 when the process is gone. A
+// process whose leader is a zombie (it has exited, or its main thread has while other threads
+// live on, keeping its children) has -2 before its count. Threads that exit meanwhile are
+// skipped.
 void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
   const std::vector<int> helpers = HelperPids();
@@ -492,10 +493,7 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
       flat->push_back(-1);
       continue;
     }
-    if (state == 'Z' || state == 'X') {
-      flat->push_back(-2);
-      continue;
-    }
+    if (state == 'Z' || state == 'X') flat->push_back(-2);
     int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
     tids.clear();
     // One thread: no listing needed. A thread started after this look is missed, as one

@@ -121,7 +121,7 @@ void SecurebitsBatch::NotifyWhenDone(int fd) {
     (void)!write(fd, &one, sizeof one);
     return;
   }
-  TracerNotifyWhenDone(&s.job, fd);  // -errno: the tracer is gone, which a look finds
+  TracerNotifyWhenDone(&s.job, fd);  // -errno: the end of the job is found by looking
 }
 
 void SecurebitsBatch::Finish(std::vector<SecurebitsResult>* results) {

@@ -186,6 +186,11 @@ void CloseAllBut(int keep) {
     memmove(in.buf, in.buf + frame, in.have);
     if (TracerTermPending()) break;
   }
+  // Notices held for jobs it will not answer now: their loops look at once (and find it gone).
+  for (int fd; (fd = TakeFd(&in)) >= 0;) {
+    uint64_t one = 1;
+    Sys(SYS_write, fd, &one, sizeof one);
+  }
   Sys(SYS_exit_group, 0);
   __builtin_unreachable();
 }
@@ -236,12 +241,14 @@ struct TracerHelper {
 
 namespace {
 
-std::mutex g_mu;  // everything below, and every job's answer and state
+// Everything below, and every job's answer and state. Never destroyed, as g_handed: a reaper
+// thread may use them while the process exits.
+std::mutex& g_mu = *new std::mutex;
 std::shared_ptr<TracerHelper> g_helper;
 // Retired and dead helpers, kept until reaped.
 std::vector<std::shared_ptr<TracerHelper>> g_retired;
 // Retired helpers handed to a reaper thread (ReapLater), until they have exited.
-std::vector<int> g_handed;
+std::vector<int>& g_handed = *new std::vector<int>;
 uint32_t g_next_id = 0;
 
 // A spin's pause between looks (the core's other hardware thread runs meanwhile).
@@ -338,6 +345,7 @@ int StartHelper() {
     return -err;
   }
   h->board = static_cast<Board*>(board);
+  h->board->answered = g_next_id;  // (ids go on from there: none of them looks answered)
   h->creds = CurrentCreds();
   sigset_t all, old;
   sigfillset(&all);
@@ -353,6 +361,14 @@ int StartHelper() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   munmap(mem, size);
   if (pid < 0) return int(pid);
+  // Later forks (other helpers, children of ours until they exec) get none of it.
+  if (madvise(h->board, sizeof(Board), MADV_DONTFORK) != 0) {
+    int err = errno;
+    kill(pid_t(pid), SIGKILL);
+    while (waitpid(pid_t(pid), nullptr, __WALL) < 0 && errno == EINTR) {
+    }
+    return -err;
+  }
   h->pid = int(pid);
   h->sock = std::move(ours);
   g_helper = std::move(h);
@@ -443,7 +459,11 @@ int TracerPost(TracerJob* job) {
     h->pending.erase(job->id);
     job->helper.reset();
     if (!(r == -EPIPE || r == -ECONNRESET) || attempt > 0) return r;
-    MarkDead(h);  // died since it was last looked at: once more, with a new one
+    // It stopped reading (it ends after its last answer, which may still be on its way) or it
+    // died since it was last looked at: what it sent is taken in, its other jobs end as it does,
+    // and this one goes to a new helper.
+    Pump(h);
+    RetireCurrent();
   }
 }
 
@@ -459,17 +479,18 @@ int TracerPollSpinning(TracerJob* job, long long max_ns) {
     if (job->state == 0) Pump(job->helper.get());
     if (job->state != 0) return job->state;
     // Jobs posted before it come first: the answer is further off than a spin.
-    if (job->helper->pending.size() > 1) return 0;
+    if (job->helper->pending.begin()->first != job->id) return 0;
   }
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return 0;
   const Board* board = job->helper->board;
   struct timespec t0, now;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (clock_gettime(CLOCK_MONOTONIC, &t0) != 0) return 0;
   // (Ids wrap: the difference says which is later.)
   while (int32_t(__atomic_load_n(&board->answered, __ATOMIC_ACQUIRE) - job->id) < 0) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - t0.tv_sec) * 1000000000LL + (now.tv_nsec - t0.tv_nsec) >= max_ns) return 0;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0 ||
+        (now.tv_sec - t0.tv_sec) * 1000000000LL + (now.tv_nsec - t0.tv_nsec) >= max_ns)
+      return 0;
     CpuRelax();
   }
   return TracerPoll(job);
@@ -495,10 +516,12 @@ int TracerNotifyWhenDone(TracerJob* job, int fd) {
   FrameHeader hdr = {0, job->id, 0};
   int r = SendFrame(h, hdr, nullptr, fd);
   if (r != -EPIPE && r != -ECONNRESET) return r;
-  // Gone, or it stopped reading before its last answer (TracerExitAfterAnswer), which may be in
-  // our socket already: taken in first, the rest failed. The job has ended: told at once.
+  // It stopped reading (it ends after its last answer: TracerExitAfterAnswer) or it is gone.
+  // What it sent is taken in; if that ends the job, the loop is told at once, else its answer is
+  // still on its way and the look finds it.
   Pump(h);
-  MarkDead(h);
+  if (g_helper.get() == h) RetireCurrent();
+  if (job->state == 0) return r;
   uint64_t one = 1;
   return write(fd, &one, sizeof one) == sizeof one ? 0 : -errno;
 }

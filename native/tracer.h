@@ -8,13 +8,14 @@
 // session of its own (out of our process group: terminal and service-manager signals to the
 // group never reach it), holding none of our descriptors but its end of a socketpair over which
 // jobs come and answers go (a notifier asked for comes with its request and is closed once
-// written; a handler may keep descriptors of its own), and sharing with us one page of memory,
-// where it marks each job answered (for a caller that waits on its CPU: TracerPollSpinning).
+// written; a handler may keep descriptors of its own), and sharing with us one page of memory
+// (which no later fork of ours inherits), where it marks each job answered (for a caller that
+// waits on its CPU: TracerPollSpinning).
 // It ends when that socket reaches end of file: when our process is gone (whichever thread
 // started it), or when we retire it. SIGTERM, SIGINT and SIGHUP sent to it directly are acted on
 // between processes, never in the middle of one. Its memory is a copy-on-write copy of ours at
 // the fork (but for that page), which the kernel frees as it ends (at most a few seconds after
-// the last checkpoint: lib/checkpoint).
+// the last checkpoint: lib/checkpoint). Notices it holds when it ends are written first.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -69,16 +70,17 @@ int TracerPoll(TracerJob* job);
 
 // TracerPoll, but when the job is not answered yet, is the only one the helper has, and this
 // thread may run on more than one CPU, first waits up to max_ns for the answer on this CPU:
-// spinning, which keeps the CPU awake (waking a halted one costs tens of microseconds on a VM),
-// on a word the helper sets in memory it shares with us once the answer is sent. Never on one
-// CPU (the helper could not run), nor behind other jobs (their answers come first).
+// spinning, which keeps the CPU awake (waking a halted one costs more than a short spin), on a
+// word the helper sets in memory it shares with us once the answer is sent. Never on one CPU
+// (the helper could not run), nor behind other jobs (their answers come first).
 int TracerPollSpinning(TracerJob* job, long long max_ns);
 
 // Asks the helper to add 1 to the eventfd `fd` once it has answered the job (a JS thread's loop
 // waits on it: tracer_wait.h). A copy of fd travels with the request and is closed once written.
 // Sent only when a caller is about to wait on its loop: an answer that comes in time needs none.
 // Written here at once when the job has ended (answered, or the helper found gone). 0, or
-// -errno (the helper is retired: the job's end is found by looking).
+// -errno (the helper is retired, or stopped reading with the answer still on its way: the job's
+// end is found by looking).
 int TracerNotifyWhenDone(TracerJob* job, int fd);
 
 // Ends the helper if it has nothing to do and reaps it; false (and nothing done) if busy.

@@ -162,7 +162,8 @@ export async function checkpointTree(root: CheckpointTarget, options: Checkpoint
     return image;
   }
   const report = options.onProgress;
-  // A zombie descendant has exited (its children went to a reaper): not part of the live tree.
+  // A zombie descendant (it has exited, or its main thread has) is no live process to read: left
+  // out, its children (kept by its other threads) not.
   const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !t.zombie);
   const live = await readLive(
     tree.map((t) => t.pid),

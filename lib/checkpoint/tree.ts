@@ -8,17 +8,28 @@ export interface TreeProcess {
   pid: number;
   /** Its parent's pid (the root's: undefined). */
   parent?: number;
-  /** It has exited and its parent has not reaped it (it has no children: they went to a reaper). */
+  /**
+   * Its leader is a zombie: it has exited and its parent has not reaped it, or its main thread
+   * has exited while other threads live on (they keep its children, which the walk still finds).
+   */
   zombie?: true;
 }
 
-/** The children of each pid, in one call into the addon: null for a process that is gone. */
-async function childrenOf(pids: number[]): Promise<(number[] | 'zombie' | null)[]> {
+/** What the walk learns of a process: its children (null: it is gone), and whether it is a zombie. */
+interface Found {
+  children: number[] | null;
+  zombie: boolean;
+}
+
+/** The children of each pid, in one call into the addon. */
+async function childrenOf(pids: number[]): Promise<Found[]> {
   const flat = await native().readChildren(pids);
-  const out: (number[] | 'zombie' | null)[] = [];
+  const out: Found[] = [];
   for (let k = 0; k < flat.length; ) {
+    const zombie = flat[k] === -2;
+    if (zombie) k++;
     const n = flat[k++];
-    out.push(n === -2 ? 'zombie' : n < 0 ? null : Array.from(flat.subarray(k, k + n)));
+    out.push({ children: n < 0 ? null : Array.from(flat.subarray(k, k + n)), zombie });
     k += Math.max(n, 0);
   }
   return out;
@@ -35,15 +46,11 @@ export async function processTree(root: number, onFound?: (found: number) => voi
   for (let i = 0; i < out.length; ) {
     const level = out.slice(i).map((e) => e.pid);
     const children = await childrenOf(level);
-    if (i === 0 && children[0] === null)
+    if (i === 0 && children[0].children === null)
       throw new ProcessGoneError(`process ${root}: no such process`, 'ESRCH', root, 'open /proc/PID/task');
     level.forEach((parent, k) => {
-      const found = children[k];
-      if (found === 'zombie') {
-        out[i + k].zombie = true;
-        return;
-      }
-      for (const c of found ?? []) {
+      if (children[k].zombie) out[i + k].zombie = true;
+      for (const c of children[k].children ?? []) {
         if (seen.has(c)) continue;
         seen.add(c);
         out.push({ pid: c, parent });

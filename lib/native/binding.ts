@@ -139,8 +139,8 @@ export interface LiveCheckpointBinding {
   readLiveTasksFlat(pids: number[], options?: ReadLiveTasksOptions): Promise<LiveTasksFlat>;
   /**
    * The children of each pid (every thread's /proc/PID/task/TID/children), off the main thread:
-   * per pid in order its count, then that many pids; a count of -1 when the process is gone, -2
-   * when it is a zombie.
+   * per pid in order its count, then that many pids; a count of -1 when the process is gone. A
+   * process whose leader is a zombie has -2 before its count.
    */
   readChildren(pids: number[]): Promise<Int32Array>;
   /** The strict status parser alone (throws ERR_PROC_PARSE). */

@@ -1,7 +1,9 @@
 // The smaller defects: one rule for an oversized GROUPINFO whichever reader; u32 hex in
 // securebits errors; duplicate pids; a zombie named as exited; --tree across a pid namespace.
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Readable } from 'stream';
 import { DIALECTS, DIALECT_NAMES, ImageBuilder, MAX_GROUPINFO_LEN, decode, encode, readImage, validate, validateStream } from '../../lib/format';
 import { checkpoint, processTree } from '../../lib/checkpoint';
@@ -105,6 +107,35 @@ rootTest('a zombie is named as exited, with and without securebits', async () =>
     expect((await withSecurebits(parent.pid!)).tasks.map((t) => t.pids.vpid)).toEqual([parent.pid]);
   } finally {
     parent.kill('SIGKILL');
+  }
+});
+
+rootTest('a process whose main thread has exited (its leader a zombie) is left out of a tree, its children are not', async () => {
+  // main() forks a sleep, starts a thread and calls pthread_exit: /proc shows the leader 'Z'
+  // while the other thread lives on and keeps the child.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-zleader-'));
+  const src = path.join(dir, 'zleader.c');
+  fs.writeFileSync(
+    src,
+    '#include <pthread.h>\n#include <stdio.h>\n#include <unistd.h>\n' +
+      'static void* run(void* a) { for (;;) pause(); return 0; }\n' +
+      'int main(void) { pid_t c = fork(); if (c == 0) { execlp("sleep", "sleep", "100", (char*)0); _exit(1); }\n' +
+      '  pthread_t t; pthread_create(&t, 0, run, 0); printf("%d %d\\n", getpid(), c); fflush(stdout); pthread_exit(0); }\n',
+  );
+  execFileSync('cc', ['-O1', '-pthread', '-o', path.join(dir, 'zleader'), src]);
+  const sh = spawn('sh', ['-c', `${path.join(dir, 'zleader')}; sleep 100`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let pids: number[] = [];
+  try {
+    pids = (await new Promise<string>((r) => sh.stdout!.once('data', (d) => r(String(d))))).trim().split(' ').map(Number);
+    const [zleader, child] = pids;
+    for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zleader}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await processTree(sh.pid!)).map((t) => [t.pid, t.zombie])).toEqual([[sh.pid, undefined], [zleader, true], [child, undefined]]);
+    const { checkpointTree: withSecurebits } = await import('../../lib/checkpoint');
+    expect((await withSecurebits(sh.pid!)).tasks.map((t) => t.pids.vpid)).toEqual([sh.pid, child]);
+  } finally {
+    for (const pid of pids.reverse()) process.kill(pid, 'SIGKILL');
+    sh.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

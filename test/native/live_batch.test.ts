@@ -137,13 +137,13 @@ describe('readLiveTasksFlat', () => {
 });
 
 describe('readChildren', () => {
-  test('-2 for a zombie (exited, not reaped by its parent), with no children', async () => {
+  test('-2 before the count of a zombie (exited, not reaped by its parent), which has no children', async () => {
     const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
     const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
       for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(Array.from(await native().readChildren([parent.pid!, zombie]))).toEqual([1, zombie, -2]);
+      expect(Array.from(await native().readChildren([parent.pid!, zombie]))).toEqual([1, zombie, -2, 0]);
     } finally {
       parent.kill('SIGKILL');
     }
