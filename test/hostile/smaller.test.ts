@@ -8,6 +8,7 @@ import { Readable } from 'stream';
 import { DIALECTS, DIALECT_NAMES, ImageBuilder, MAX_GROUPINFO_LEN, decode, encode, readImage, validate, validateStream } from '../../lib/format';
 import { checkpoint, processTree } from '../../lib/checkpoint';
 import { cli } from '../cli/io';
+import { zombieChild } from '../checkpoint/helpers/procs';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot && process.env.CI) throw new Error('CI runs as root: these tests must not skip');
@@ -85,12 +86,8 @@ test('checkpoint refuses a pid given twice (CLI: usage error; API: RangeError)',
 
 rootTest('a zombie is named as exited, with and without securebits', async () => {
   // A parent that never reaps its child: the child stays a zombie while the parent sleeps.
-  // (A shell may reap its background job before it execs; python never waits unless told.)
-  const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
-  const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const { parent, zombie } = await zombieChild();
   try {
-    const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
-    for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
     for (const extra of [['--skip-securebits'], []]) {
       const r = await cli(['checkpoint', String(zombie), ...extra, '-o', '-']);
       expect(r.code).toBe(1);

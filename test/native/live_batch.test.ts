@@ -6,7 +6,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { native, type LiveTask } from '../../lib/native/binding';
 import { readLive } from '../../lib/checkpoint';
-import { credproc, expectAsleepAgain, expectUntraced, killAll, pollUntil, procStatus, waitExit } from '../checkpoint/helpers/procs';
+import { credproc, expectAsleepAgain, expectUntraced, killAll, pollUntil, procStatus, waitExit, zombieChild } from '../checkpoint/helpers/procs';
 
 afterAll(killAll);
 
@@ -138,11 +138,8 @@ describe('readLiveTasksFlat', () => {
 
 describe('readChildren', () => {
   test('-2 before the count of a zombie (exited, not reaped by its parent), which has no children', async () => {
-    const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
-    const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const { parent, zombie } = await zombieChild();
     try {
-      const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
-      for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')); i++) await new Promise((r) => setTimeout(r, 10));
       expect(Array.from(await native().readChildren([parent.pid!, zombie]))).toEqual([1, zombie, -2, 0]);
     } finally {
       parent.kill('SIGKILL');

@@ -113,6 +113,18 @@ export async function pollUntil(cond: () => boolean, ms: number): Promise<boolea
 }
 
 /**
+ * A parent that never reaps its child, and that child, a zombie once this resolves (python never
+ * waits unless told; a shell may reap a background job before it execs). Kill `parent` after.
+ */
+export async function zombieChild(): Promise<{ parent: ChildProcess; zombie: number }> {
+  const script = 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)\n';
+  const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
+  await pollUntil(() => /\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')), 2000);
+  return { parent, zombie };
+}
+
+/**
  * Waits (5 s at most) until a tracer holds every thread of `pid` (and, unless `stopped` is false,
  * has stopped each, as it does before a checkpoint's hold) and returns the tracer's pid: a kill
  * meant to land inside the hold is sent at once after, not after a sleep that may outlast it.
