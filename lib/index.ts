@@ -101,6 +101,7 @@ export {
   ProcessGoneError,
   ProcParseError,
   SecurebitsUnreadableError,
+  SecurebitsReaderUnavailableError,
   UnsupportedArchitectureError,
   NoLinuxCrError,
   NotExpressibleError,
@@ -110,6 +111,7 @@ export {
   type ChildLike,
   type PidfdTarget,
   type UnknownSecurebits,
+  type SecurebitsReader,
 } from './checkpoint';
 
 /** Restart: a program whose process carries an image's credentials (docs/restart.md). */

@@ -4,19 +4,25 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <string_view>
+#include <system_error>
+#include <thread>
 
 #include "cred_state_js.h"
 #include "live_worker.h"
 #include "proc_status.h"
 #include "registry.h"
+#include "securebits_bpf.h"
 #include "securebits_ptrace.h"
 #include "tracer.h"
 #include "tracer_wait.h"
@@ -28,6 +34,10 @@ using Sv = std::string_view;
 
 enum class Unknown { kFail, kMark, kSkip };
 
+// How securebits are read: over ptrace by the tracer, or by the BPF reader on the reading
+// thread (securebits_bpf.h).
+enum class Reader { kPtrace, kBpf };
+
 // The most the calling thread waits for the tracer on its CPU before leaving the wait to the
 // loop: the tracer most often answers within it.
 constexpr long long kSpinNs = 100 * 1000;
@@ -35,6 +45,7 @@ constexpr long long kSpinNs = 100 * 1000;
 struct LiveOptions {
   bool threads = false;
   Unknown unknown = Unknown::kFail;
+  Reader reader = Reader::kPtrace;
   int test_delay_ms = 0;
   long long spin_ns = kSpinNs;  // tests may set another bound
   int self = 0;              // our pid
@@ -201,21 +212,151 @@ struct LiveRead {
   std::vector<int> pids;
   LiveOptions o;
   int notify_fd = -1;  // the calling thread's notifier (tracer_wait.h)
-  std::shared_ptr<SecurebitsBatch> batch;  // null when no securebits are read
+  std::shared_ptr<SecurebitsBatch> batch;  // null when no securebits go to the tracer
+  std::vector<SecurebitsResult> bpf_results;  // with the BPF reader: as the tracer's results
   std::vector<LiveTask> tasks;
   size_t nread = 0;  // processes read from /proc: [0, nread)
   Failure proc_failure;
 };
 
 void PostEarly(LiveRead* r) {
-  if (r->o.threads || r->o.unknown == Unknown::kSkip) return;
+  if (r->o.threads || r->o.unknown == Unknown::kSkip || r->o.reader == Reader::kBpf) return;
   r->batch = SecurebitsBatch::Post(SecurebitsRequests(r->pids, r->pids.size(), r->o, nullptr),
                                    r->o.unknown == Unknown::kMark);
+}
+
+// The securebits of a process read from /proc, by the BPF reader: a result as the tracer's.
+// read(tid, pid, &value) answers one thread: 0, or -errno (-ESRCH: no such thread).
+template <typename Read>
+SecurebitsResult ReadSecurebitsBpf(const LiveTask& t, Read read) {
+  SecurebitsResult res;
+  res.done = true;
+  if (t.threads[0].st.state == 'Z') {  // its leader has exited: as gone as ptrace finds it
+    res.failure.Errno(kBpfReaderName, ESRCH, t.pid, "the process has exited");
+  }
+  for (size_t i = 0; i < t.threads.size() && !res.failure.set; i++) {
+    uint32_t v = 0;
+    int err = read(t.threads[i].tid, t.pid, &v);
+    if (err == 0) {
+      res.values.push_back(int(v));
+    } else if (err == -ESRCH && i > 0) {
+      res.values.push_back(-1);  // that thread exited meanwhile
+    } else {
+      res.failure.Errno(kBpfReaderName, -err, t.pid, err == -ESRCH ? "the process is gone" : "");
+    }
+  }
+  if (res.failure.set) res.values.assign(t.threads.size(), -1);
+  return res;
+}
+
+// Processes [begin, end) read from /proc, stopping at the first that fails: the index of that
+// one (end if none) and its failure.
+size_t ReadProcRange(LiveRead* r, size_t begin, size_t end, Failure* f) {
+  for (size_t i = begin; i < end; i++)
+    if (!ReadLiveProc(r->pids[i], r->o, &r->tasks[i], f)) return i;
+  return end;
+}
+
+// Reads of /proc (and BPF) wait on nothing but the kernel: a long list is spread over threads,
+// one per CPU we may run on, at most kMaxThreads, each with kPerThread items at least.
+constexpr size_t kPerThread = 16;
+constexpr size_t kMaxThreads = 4;
+
+// The bounds of n items in parts as above: part k is [bounds[k], bounds[k + 1]).
+std::vector<size_t> PartBounds(size_t n) {
+  cpu_set_t cpus;
+  size_t cpu_count = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? size_t(CPU_COUNT(&cpus)) : 1;
+  size_t parts = std::max<size_t>(1, std::min({cpu_count, kMaxThreads, n / kPerThread}));
+  std::vector<size_t> bounds;
+  for (size_t k = 0; k <= parts; k++) bounds.push_back(n * k / parts);
+  return bounds;
+}
+
+// Runs part(k) for each part k of PartBounds, the first on this thread, the others on threads
+// of their own (or on this one, where no thread can be had), and waits for them all. An
+// exception a part throws is thrown here once all have ended (the first part's first).
+void InParts(size_t parts, const std::function<void(size_t)>& part) {
+  std::vector<std::exception_ptr> errors(parts);
+  auto guarded = [&](size_t k) {
+    try {
+      part(k);
+    } catch (...) {
+      errors[k] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(parts);
+  for (size_t k = 1; k < parts; k++) {
+    try {
+      threads.emplace_back(guarded, k);
+    } catch (const std::system_error&) {
+      guarded(k);
+    }
+  }
+  guarded(0);
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// From this many threads on, the BPF reader reads every task of the system in one pass rather
+// than each thread in turn.
+constexpr size_t kReadAllFrom = 32;
+
+// The BPF reader's securebits of the processes read, [0, nread), into r->bpf_results.
+void ReadBpfPart(LiveRead* r) {
+  size_t wanted = 0;
+  for (size_t i = 0; i < r->nread; i++)
+    if (TracesSecurebits(r->pids[i], r->o)) wanted += r->tasks[i].threads.size();
+  std::vector<BpfTask> all;
+  if (wanted >= kReadAllFrom && SecurebitsBpfReadAll(&all) == 0) {
+    // (Pids of the initial pid namespace, ours: ReadAll refuses another.)
+    auto lookup = [&all](int tid, int pid, uint32_t* v) {
+      auto it = std::lower_bound(all.begin(), all.end(), uint32_t(tid), [](const BpfTask& t, uint32_t id) { return t.pid < id; });
+      if (it == all.end() || it->pid != uint32_t(tid) || it->tgid != uint32_t(pid)) return -ESRCH;
+      *v = it->securebits;
+      return 0;
+    };
+    for (size_t i = 0; i < r->nread; i++)
+      if (TracesSecurebits(r->pids[i], r->o)) r->bpf_results.push_back(ReadSecurebitsBpf(r->tasks[i], lookup));
+    return;
+  }
+  std::vector<SecurebitsResult> sb(r->nread);
+  std::vector<size_t> bounds = PartBounds(r->nread);
+  InParts(bounds.size() - 1, [&](size_t k) {
+    for (size_t i = bounds[k]; i < bounds[k + 1]; i++)
+      if (TracesSecurebits(r->pids[i], r->o)) sb[i] = ReadSecurebitsBpf(r->tasks[i], SecurebitsBpfRead);
+  });
+  for (auto& res : sb)
+    if (res.done) r->bpf_results.push_back(std::move(res));
+}
+
+// Without the tracer (the BPF reader, or securebits skipped): /proc in parts (InParts), as if
+// read in order (up to the first process that fails), then the BPF reader's part.
+void ReadWithoutTracer(LiveRead* r) {
+  size_t n = r->pids.size();
+  std::vector<size_t> bounds = PartBounds(n);
+  size_t parts = bounds.size() - 1;
+  std::vector<size_t> stopped(parts);
+  std::vector<Failure> failures(parts);
+  InParts(parts, [&](size_t k) { stopped[k] = ReadProcRange(r, bounds[k], bounds[k + 1], &failures[k]); });
+  r->nread = n;
+  for (size_t k = 0; k < parts; k++) {
+    if (stopped[k] == bounds[k + 1]) continue;
+    r->nread = stopped[k];
+    r->proc_failure = failures[k];
+    break;
+  }
+  if (r->o.reader == Reader::kBpf && r->o.unknown != Unknown::kSkip) ReadBpfPart(r);
 }
 
 // /proc for each process, stopping at the first that fails; then the late post, if any.
 void ReadProcPart(LiveRead* r) {
   r->tasks.resize(r->pids.size());
+  if (r->o.reader == Reader::kBpf || r->o.unknown == Unknown::kSkip) {
+    ReadWithoutTracer(r);
+    return;
+  }
   for (; r->nread < r->pids.size(); r->nread++)
     if (!ReadLiveProc(r->pids[r->nread], r->o, &r->tasks[r->nread], &r->proc_failure)) break;
   if (!r->batch && r->o.unknown != Unknown::kSkip)
@@ -229,6 +370,7 @@ void ReadProcPart(LiveRead* r) {
 bool Join(LiveRead* r, Failure* f) {
   std::vector<SecurebitsResult> results;
   if (r->batch) r->batch->Finish(&results);
+  else results = std::move(r->bpf_results);
   size_t req = 0;  // the requests follow the processes (see TracesSecurebits)
   for (size_t i = 0; i < r->nread; i++) {
     const SecurebitsResult* sb = TracesSecurebits(r->pids[i], r->o) ? &results[req++] : nullptr;
@@ -405,6 +547,23 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     }
     Napi::Value d = opts.Get("testDelayMs");
     if (d.IsNumber()) o.test_delay_ms = d.As<Napi::Number>().Int32Value();
+    Napi::Value via = opts.Get("securebitsReader");
+    if (via.IsString()) {
+      std::string s = via.As<Napi::String>();
+      if (s != "ptrace" && s != "bpf" && s != "auto")
+        throw Napi::TypeError::New(env, "securebitsReader must be 'auto', 'bpf' or 'ptrace'");
+      // The test hook holds tasks stopped under ptrace: it means the tracer.
+      if (s != "ptrace" && o.unknown != Unknown::kSkip && o.test_delay_ms == 0) {
+        std::string why;
+        if (SecurebitsBpfAvailable(&why)) {
+          o.reader = Reader::kBpf;
+        } else if (s == "bpf") {
+          Napi::Error e = Napi::Error::New(env, "securebits cannot be read with BPF: " + why);
+          e.Set("code", "ERR_SECUREBITS_READER_UNAVAILABLE");
+          throw e;
+        }
+      }
+    }
     Napi::Value spin = opts.Get("testSpinMs");
     if (spin.IsNumber()) o.spin_ns = std::llround(std::clamp(spin.As<Napi::Number>().DoubleValue(), 0.0, 1000.0) * 1e6);
   }
@@ -414,7 +573,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   auto r = std::make_shared<LiveRead>();
   r->pids = std::move(*pids);
   r->o = o;
-  if (o.unknown != Unknown::kSkip) {
+  if (o.unknown != Unknown::kSkip && o.reader == Reader::kPtrace) {
     r->notify_fd = TracerNotifyFd(env);
     if (r->notify_fd < 0) throw ErrnoError(env, "eventfd", -r->notify_fd, 0, "waiting for the ptrace helper");
   }
@@ -478,14 +637,13 @@ bool ReadStateAndThreads(const char* path, char* buf, size_t cap, char* state, l
 // process whose leader is a zombie (it has exited, or its main thread has while other threads
 // live on, keeping its children) has -2 before its count. Threads that exit meanwhile are
 // skipped.
-void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
-  // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
-  const std::vector<int> helpers = HelperPids();
+void ReadChildrenOf(const int* pids, size_t count, const std::vector<int>& helpers, std::vector<int32_t>* flat) {
   char buf[4096];
   std::string big;
   char path[96];
   std::vector<int> tids;
-  for (int pid : pids) {
+  for (size_t i = 0; i < count; i++) {
+    int pid = pids[i];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     char state = 0;
     long threads = 0;
@@ -536,6 +694,17 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
       if (in) add(v);
     }
   }
+}
+
+void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
+  // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
+  const std::vector<int> helpers = HelperPids();
+  std::vector<size_t> bounds = PartBounds(pids.size());
+  std::vector<std::vector<int32_t>> parts(bounds.size() - 1);
+  InParts(parts.size(), [&](size_t k) {
+    ReadChildrenOf(pids.data() + bounds[k], bounds[k + 1] - bounds[k], helpers, &parts[k]);
+  });
+  for (auto& part : parts) flat->insert(flat->end(), part.begin(), part.end());
 }
 
 // readChildren(pids): Promise<Int32Array>, see ReadChildren.
@@ -611,8 +780,10 @@ Napi::Value ReadSecurebitsJs(const Napi::CallbackInfo& info) {
       });
 }
 
-// stopTracer(): ends the tracer if it is idle (TracerStopIfIdle).
+// stopTracer(): ends the tracer if it is idle (TracerStopIfIdle), and lets the BPF reader's
+// program go (a read under way keeps it till it ends).
 Napi::Value StopTracerJs(const Napi::CallbackInfo& info) {
+  SecurebitsBpfRelease();
   return Napi::Boolean::New(info.Env(), TracerStopIfIdle());
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "securebits_bpf.h"
 #include "securebits_inject.h"
 #include "tracee_regs.h"
 
@@ -11,7 +12,7 @@ namespace crc {
 
 bool IsSecurebitsRefusal(const Failure& f) {
   return f.code == "ERR_UNSUPPORTED_ARCH" ||
-         (f.code.empty() && (((f.err == EPERM || f.err == EACCES) && f.syscall == kSeizeName) ||
+         (f.code.empty() && (((f.err == EPERM || f.err == EACCES) && (f.syscall == kSeizeName || f.syscall == kBpfReaderName)) ||
                              f.err == kNoStubErrno));
 }
 

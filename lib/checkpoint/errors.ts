@@ -6,8 +6,10 @@ export type CheckpointErrorCode =
   | 'ESRCH'
   /** /proc/PID/status (or a map) did not parse: a malformed or missing line. */
   | 'ERR_PROC_PARSE'
-  /** ptrace was refused, and the caller did not allow unknown securebits. */
+  /** Securebits could not be read (ptrace refused), and the caller did not allow unknown securebits. */
   | 'ERR_SECUREBITS_UNREADABLE'
+  /** securebitsReader 'bpf' was asked for and cannot be used here (the message says why). */
+  | 'ERR_SECUREBITS_READER_UNAVAILABLE'
   /** Reading another task's securebits over ptrace is implemented for x86-64 only. */
   | 'ERR_UNSUPPORTED_ARCH'
   /** linux-cr's sys_checkpoint is not in this kernel. */
@@ -44,6 +46,11 @@ export class SecurebitsUnreadableError extends CheckpointError {
   override name = 'SecurebitsUnreadableError';
 }
 
+/** The BPF reader was asked for and cannot be used: no CAP_BPF and CAP_PERFMON, no BTF, an older kernel. */
+export class SecurebitsReaderUnavailableError extends CheckpointError {
+  override name = 'SecurebitsReaderUnavailableError';
+}
+
 export class UnsupportedArchitectureError extends CheckpointError {
   override name = 'UnsupportedArchitectureError';
 }
@@ -78,6 +85,8 @@ export function fromNative(e: unknown): unknown {
       return new ProcParseError(...args);
     case 'ERR_SECUREBITS_UNREADABLE':
       return new SecurebitsUnreadableError(...args);
+    case 'ERR_SECUREBITS_READER_UNAVAILABLE':
+      return new SecurebitsReaderUnavailableError(...args);
     case 'ERR_UNSUPPORTED_ARCH':
       return new UnsupportedArchitectureError(...args);
     case 'ERR_NO_LINUX_CR':

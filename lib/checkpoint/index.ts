@@ -13,12 +13,12 @@ import { native } from '../native/binding';
 import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
-import { readLive, type CheckpointProgress, type LiveProcess, type UnknownSecurebits } from './live';
+import { readLive, type CheckpointProgress, type LiveProcess, type SecurebitsReader, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
 import { resolveTarget, type CheckpointTarget } from './target';
 
 export * from './errors';
-export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type CheckpointProgress } from './live';
+export { readLive, type LiveProcess, type LiveCreds, type ReadLiveOptions, type UnknownSecurebits, type SecurebitsReader, type CheckpointProgress } from './live';
 export { buildImage, liveHeader } from './image';
 export { processTree, type TreeProcess } from './tree';
 export { stopTracer } from './tracer';
@@ -34,6 +34,12 @@ export interface CheckpointOptions {
    * never ptrace (no task is stopped), all securebits unknown.
    */
   unknownSecurebits?: UnknownSecurebits;
+  /**
+   * How securebits are read: 'ptrace' (the task stopped a moment), 'bpf' (never stopped; needs
+   * CAP_BPF and CAP_PERFMON), 'auto': BPF where it can be used, else ptrace. Default: the
+   * CR_CREDS_SECUREBITS_READER environment variable, else 'auto'.
+   */
+  securebitsReader?: SecurebitsReader;
   /** 'auto' (default): linux-cr's sys_checkpoint when the kernel has it; 'never': always live. */
   kernel?: 'auto' | 'never';
   /**

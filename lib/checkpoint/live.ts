@@ -10,11 +10,32 @@ import { ProcessGoneError, fromNative } from './errors';
 import { tracerUsed } from './tracer';
 
 /**
- * Securebits are read inside each task over ptrace (the task is stopped a moment). Where ptrace
- * is refused: 'fail' rejects, 'mark' records them unknown (null). 'skip' does not try: no task is
- * stopped or traced, and every task's securebits are recorded unknown.
+ * Where securebits cannot be read (ptrace or the BPF reader refused): 'fail' rejects, 'mark'
+ * records them unknown (null). 'skip' does not try: no task is stopped or traced, and every
+ * task's securebits are recorded unknown.
  */
 export type UnknownSecurebits = 'fail' | 'mark' | 'skip';
+
+/**
+ * How securebits are read. 'ptrace': inside each task, by our tracer (the task is stopped a
+ * moment). 'bpf': by a BPF task iterator, in the kernel, on the reading thread: the task is never
+ * stopped or traced; needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and a kernel with BTF and
+ * task iterators of one thread (6.1), else rejects (SecurebitsReaderUnavailableError). 'auto':
+ * BPF where it can be used, else ptrace. Default: the CR_CREDS_SECUREBITS_READER environment
+ * variable, else 'auto'.
+ */
+export type SecurebitsReader = 'auto' | 'bpf' | 'ptrace';
+
+const READERS: readonly string[] = ['auto', 'bpf', 'ptrace'];
+
+/** The reader asked for, else the environment's, else 'auto'. */
+export function securebitsReader(asked: SecurebitsReader | undefined): SecurebitsReader {
+  if (asked !== undefined) return asked;
+  const env = process.env.CR_CREDS_SECUREBITS_READER;
+  if (env === undefined || env === '') return 'auto';
+  if (!READERS.includes(env)) throw new TypeError(`CR_CREDS_SECUREBITS_READER must be auto, bpf or ptrace, not ${JSON.stringify(env)}`);
+  return env as SecurebitsReader;
+}
 
 /** Where a checkpoint is: walking the tree (total unknown) or reading processes (done of total). */
 export interface CheckpointProgress {
@@ -28,7 +49,8 @@ export interface CheckpointProgress {
 export interface ReadLiveOptions {
   threads?: boolean;
   unknownSecurebits?: UnknownSecurebits;
-  /** Tests only: keep each task stopped under ptrace this long. */
+  securebitsReader?: SecurebitsReader;
+  /** Tests only: keep each task stopped under ptrace this long (the ptrace reader, whatever is asked). */
   testDelayMs?: number;
   /**
    * Called as the work goes on (processes are then read in batches, each batch one call into the
@@ -220,6 +242,7 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
     const nativeOptions = {
       threads: options.threads ?? false,
       unknownSecurebits: options.unknownSecurebits ?? 'fail',
+      securebitsReader: securebitsReader(options.securebitsReader),
       testDelayMs: options.testDelayMs,
     } as const;
     // With a listener, the same reads in the same order a batch at a time, so that it hears of

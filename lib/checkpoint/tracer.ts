@@ -24,8 +24,9 @@ export function tracerUsed(): void {
 }
 
 /**
- * Ends the tracer now if it has nothing to do (a later checkpoint starts a new one); false if a
- * checkpoint is using it.
+ * Ends the tracer now if it has nothing to do (a later checkpoint starts a new one), and lets the
+ * BPF reader's program go (a later checkpoint loads it again); false if a checkpoint is using the
+ * tracer.
  */
 export function stopTracer(): boolean {
   const stopped = native().stopTracer();

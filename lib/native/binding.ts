@@ -95,10 +95,14 @@ export interface LiveTask {
 
 export interface ReadLiveTasksOptions {
   threads?: boolean;
-  /** When ptrace is refused: 'fail' (default) rejects with ERR_SECUREBITS_UNREADABLE, 'mark'
-   *  leaves securebits null, 'skip' does not try at all (securebits null). */
+  /** When securebits cannot be read (ptrace refused): 'fail' (default) rejects with
+   *  ERR_SECUREBITS_UNREADABLE, 'mark' leaves securebits null, 'skip' does not try at all
+   *  (securebits null). */
   unknownSecurebits?: 'fail' | 'mark' | 'skip';
-  /** Tests only: keep the task stopped this long under ptrace. */
+  /** 'ptrace' (default here: lib/checkpoint picks 'auto'), 'bpf' (ERR_SECUREBITS_READER_UNAVAILABLE
+   *  where it cannot be used), 'auto': BPF where it can be used, else ptrace. */
+  securebitsReader?: 'auto' | 'bpf' | 'ptrace';
+  /** Tests only: keep the task stopped this long under ptrace (the ptrace reader then). */
   testDelayMs?: number;
   /**
    * Tests only: the most a call of up to 4 processes (leaders only) waits on its CPU for the

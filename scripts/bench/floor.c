@@ -8,12 +8,18 @@
  *                       (/proc/PID/mem, opened once), the task pointed at it, run to the
  *                       stop of the SIGURG it sends itself after its prctl(PR_GET_SECUREBITS),
  *                       registers put back, detach (the signal taken), the padding put back
+ *   floor bpf PID N     the reads of `proc` plus securebits by a BPF task iterator, as the addon's
+ *                       BPF reader does (native/securebits_bpf.cc): the program loaded once, then
+ *                       per round a link for the thread, an iterator, one read
  *   floor step PID N    the same with the former method, which a killed tracer can leave
  *                       harmful: one `syscall` written at rip, registers set up, one single
  *                       step (for reference)
  *   floor tree N FANOUT a tree of N sleeping processes (fan-out FANOUT); prints "ready PID"
  *   floor list PID...   one round of `full` over each PID in turn (the floor of a tree's
  *                       checkpoint); prints the total microseconds
+ *   floor bpflist PID... the same with `bpf`
+ *   floor bpfall PID...  the reads of `proc` for each PID in turn, then every task's securebits
+ *                       in one pass of the BPF iterator (as the addon reads a tree)
  *
  * Prints the median microseconds of one round.
  */
@@ -26,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <elf.h>
+#include <linux/bpf.h>
+#include <linux/btf.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -259,6 +267,114 @@ static long securebits_safe(pid_t pid) {
 #endif
 }
 
+/* The BPF reader: offsets from the kernel's BTF (no checks beyond what the kernel's verifier
+ * makes), the program loaded once. */
+static int bpf_prog = -1;
+
+static size_t btf_trailer(const struct btf_type *t) {
+  unsigned v = BTF_INFO_VLEN(t->info);
+  switch (BTF_INFO_KIND(t->info)) {
+    case BTF_KIND_INT: case BTF_KIND_VAR: case BTF_KIND_DECL_TAG: return 4;
+    case BTF_KIND_ARRAY: return 12;
+    case BTF_KIND_STRUCT: case BTF_KIND_UNION: case BTF_KIND_DATASEC: case BTF_KIND_ENUM64: return 12 * v;
+    case BTF_KIND_ENUM: case BTF_KIND_FUNC_PROTO: return 8 * v;
+    default: return 0;
+  }
+}
+
+static long btf_member(const struct btf_type *t, const char *strs, const char *name) {
+  const struct btf_member *m = (const void *)(t + 1);
+  for (unsigned i = 0; i < BTF_INFO_VLEN(t->info); i++)
+    if (!strcmp(strs + m[i].name_off, name))
+      return (BTF_INFO_KFLAG(t->info) ? BTF_MEMBER_BIT_OFFSET(m[i].offset) : m[i].offset) / 8;
+  return -1;
+}
+
+static int bpf_prepare(void) {
+  static char btf[16 << 20];
+  int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(fd, btf + len, sizeof btf - len)) > 0) len += n;
+  close(fd);
+  const struct btf_header *h = (const void *)btf;
+  const char *strs = btf + h->hdr_len + h->str_off, *p = btf + h->hdr_len + h->type_off, *end = p + h->type_len;
+  unsigned id = 1, func = 0;
+  long cred = -1, bits = -1, pid = -1;
+  for (; p < end; id++) {
+    const struct btf_type *t = (const void *)p;
+    const char *name = strs + t->name_off;
+    if (BTF_INFO_KIND(t->info) == BTF_KIND_FUNC && !strcmp(name, "bpf_iter_task")) func = id;
+    if (BTF_INFO_KIND(t->info) == BTF_KIND_STRUCT && !strcmp(name, "task_struct") && cred < 0) {
+      cred = btf_member(t, strs, "real_cred");
+      pid = btf_member(t, strs, "pid");
+    }
+    if (BTF_INFO_KIND(t->info) == BTF_KIND_STRUCT && !strcmp(name, "cred") && bits < 0) bits = btf_member(t, strs, "securebits");
+    p += sizeof *t + btf_trailer(t);
+  }
+  if (!func || cred < 0 || bits < 0 || pid < 0) return -1;
+  struct bpf_insn prog[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0},   {BPF_LDX | BPF_MEM | BPF_DW, 7, 6, 8, 0},
+      {BPF_JMP | BPF_JEQ | BPF_K, 7, 0, 11, 0},    {BPF_LDX | BPF_MEM | BPF_W, 2, 7, (short)pid, 0},
+      {BPF_STX | BPF_MEM | BPF_W, 10, 2, -8, 0},   {BPF_LDX | BPF_MEM | BPF_DW, 3, 7, (short)cred, 0},
+      {BPF_LDX | BPF_MEM | BPF_W, 4, 3, (short)bits, 0}, {BPF_STX | BPF_MEM | BPF_W, 10, 4, -4, 0},
+      {BPF_LDX | BPF_MEM | BPF_DW, 1, 6, 0, 0},    {BPF_LDX | BPF_MEM | BPF_DW, 1, 1, 0, 0},
+      {BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0},  {BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8},
+      {BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 8},   {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_seq_write},
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},   {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_TRACING;
+  a.expected_attach_type = BPF_TRACE_ITER;
+  a.attach_btf_id = func;
+  a.insns = (unsigned long)prog;
+  a.insn_cnt = sizeof prog / sizeof prog[0];
+  a.license = (unsigned long)"Dual MIT/GPL";
+  bpf_prog = syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+  return bpf_prog < 0 ? -1 : 0;
+}
+
+/* Every task's {pid, securebits}: one iterator over all tasks. Returns the bytes read. */
+static long securebits_bpf_all(unsigned *out, size_t cap) {
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.link_create.prog_fd = bpf_prog;
+  a.link_create.attach_type = BPF_TRACE_ITER;
+  int link = syscall(SYS_bpf, BPF_LINK_CREATE, &a, sizeof a);
+  if (link < 0) return -1;
+  memset(&a, 0, sizeof a);
+  a.iter_create.link_fd = link;
+  int iter = syscall(SYS_bpf, BPF_ITER_CREATE, &a, sizeof a);
+  long have = 0, n = 0;
+  while (iter >= 0 && (n = read(iter, (char *)out + have, cap - have)) > 0) have += n;
+  if (iter >= 0) close(iter);
+  close(link);
+  return n < 0 || iter < 0 ? -1 : have;
+}
+
+static long securebits_bpf(pid_t tid) {
+  union bpf_iter_link_info info;
+  memset(&info, 0, sizeof info);
+  info.task.tid = tid;
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.link_create.prog_fd = bpf_prog;
+  a.link_create.attach_type = BPF_TRACE_ITER;
+  a.link_create.iter_info = (unsigned long)&info;
+  a.link_create.iter_info_len = sizeof info;
+  int link = syscall(SYS_bpf, BPF_LINK_CREATE, &a, sizeof a);
+  if (link < 0) return -1;
+  memset(&a, 0, sizeof a);
+  a.iter_create.link_fd = link;
+  int iter = syscall(SYS_bpf, BPF_ITER_CREATE, &a, sizeof a);
+  unsigned v[2] = {0, 0};
+  long n = iter < 0 ? -1 : read(iter, v, sizeof v);
+  if (iter >= 0) close(iter);
+  close(link);
+  return n == sizeof v ? (long)v[1] : -1;
+}
+
 static void tree(int n, int fanout) {
   int ready[2];
   if (pipe(ready)) exit(1);
@@ -295,8 +411,9 @@ int main(int argc, char **argv) {
     tree(atoi(argv[2]), atoi(argv[3]));
     return 0;
   }
-  if (argc >= 3 && !strcmp(argv[1], "list")) {
-    stub_prepare();
+  if (argc >= 3 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "bpflist") || !strcmp(argv[1], "bpfall"))) {
+    int bpf = !strcmp(argv[1], "bpflist"), all = !strcmp(argv[1], "bpfall");
+    if (bpf || all ? bpf_prepare() : (stub_prepare(), 0)) return 3;
     struct creds c;
     struct stat st;
     char status[64], ns[64];
@@ -306,17 +423,20 @@ int main(int argc, char **argv) {
       snprintf(status, sizeof status, "/proc/%d/status", pid);
       snprintf(ns, sizeof ns, "/proc/%d/ns/user", pid);
       if (read_status(status, &c) || stat(ns, &st) || stat("/proc/self/ns/user", &st)) return 1;
-      if (securebits_safe(pid) < 0) return 1;
+      if (!all && (bpf ? securebits_bpf(pid) : securebits_safe(pid)) < 0) return 1;
     }
+    static unsigned every[1 << 20];
+    if (all && securebits_bpf_all(every, sizeof every) <= 0) return 1;
     printf("%.1f\n", now_us() - t0);
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: floor proc|full|step PID N | floor tree N FANOUT | floor list PID...\n");
+    fprintf(stderr, "usage: floor proc|full|bpf|step PID N | floor tree N FANOUT | floor list|bpflist PID...\n");
     return 2;
   }
-  int full = !strcmp(argv[1], "full"), step = !strcmp(argv[1], "step");
+  int full = !strcmp(argv[1], "full"), step = !strcmp(argv[1], "step"), bpf = !strcmp(argv[1], "bpf");
   stub_prepare();
+  if (bpf && bpf_prepare()) return 3; /* no BPF reader here */
   pid_t pid = atoi(argv[2]);
   int n = atoi(argv[3]);
   char status[64], ns[64];
@@ -331,6 +451,7 @@ int main(int argc, char **argv) {
     if (read_status(status, &c) || stat(ns, &st) || stat("/proc/self/ns/user", &st)) return 1;
     if (full && (sb = securebits_safe(pid)) < 0) return 1;
     if (step && (sb = securebits(pid)) < 0) return 1;
+    if (bpf && (sb = securebits_bpf(pid)) < 0) return 1;
     t[i] = now_us() - t0;
   }
   qsort(t, n, sizeof *t, cmp);

@@ -15,6 +15,10 @@ const ROOT = process.env.CR_CREDS_STORM_ROOT || path.join(__dirname, '..', '..')
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const SIGNALS: NodeJS.Signals[] = ['SIGKILL', 'SIGTERM', 'SIGINT'];
 
+// The ptrace reader is stormed (with BPF, which the library uses as root, no target is stopped):
+// every process started here is told so (an older build, CR_CREDS_STORM_ROOT, ignores it).
+const env = { ...process.env, CR_CREDS_SECUREBITS_READER: 'ptrace' };
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-creds-storm-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -135,7 +139,7 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
            }
          })();`,
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', env },
     );
     const until = Date.now() + 12000;
     while (Date.now() < until) {
@@ -169,7 +173,7 @@ test('kill storm: no target killed, left stopped or left traced', async () => {
     for (let i = 0; i < 60 && Date.now() < clis; i++) {
       const tree1 = i % 2 === 0;
       const args = tree1 ? ['checkpoint', '--tree', String(tree.pid)] : ['checkpoint', '--threads', String(single.pid), String(threaded.pid), String(signalled.pid)];
-      const cli = spawn(process.execPath, [CLI, ...args, '-o', path.join(dir, `run${i}.img`)], { stdio: 'ignore', detached: true });
+      const cli = spawn(process.execPath, [CLI, ...args, '-o', path.join(dir, `run${i}.img`)], { stdio: 'ignore', detached: true, env });
       const whom = pick(['cli', 'helper', 'group']);
       const sig = pick(SIGNALS);
       const deadline = Date.now() + 150 + Math.random() * 400;

@@ -14,6 +14,9 @@ import { checkpoint, processTree, stopTracer } from '../../lib/checkpoint';
 import { native } from '../../lib/native/binding';
 import { credproc, expectUntraced, killAll, pollUntil, procStatus, startReady, waitExit, waitHeld } from '../checkpoint/helpers/procs';
 
+// These are tests of the ptrace reader: checkpoint() would read with BPF where it may.
+process.env.CR_CREDS_SECUREBITS_READER = 'ptrace';
+
 afterAll(() => {
   killAll();
   stopTracer();
