@@ -15,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <string_view>
-#include <system_error>
 #include <thread>
 
 #include "cred_state_js.h"
@@ -213,6 +212,7 @@ struct LiveRead {
   LiveOptions o;
   int notify_fd = -1;  // the calling thread's notifier (tracer_wait.h)
   std::shared_ptr<SecurebitsBatch> batch;  // null when no securebits go to the tracer
+  SecurebitsBpfReader bpf;  // the BPF reader's program, held for this read (when it reads)
   std::vector<SecurebitsResult> bpf_results;  // with the BPF reader: as the tracer's results
   std::vector<LiveTask> tasks;
   size_t nread = 0;  // processes read from /proc: [0, nread)
@@ -289,7 +289,7 @@ void InParts(size_t parts, const std::function<void(size_t)>& part) {
   for (size_t k = 1; k < parts; k++) {
     try {
       threads.emplace_back(guarded, k);
-    } catch (const std::system_error&) {
+    } catch (...) {  // no thread to be had: this one runs the part
       guarded(k);
     }
   }
@@ -309,7 +309,7 @@ void ReadBpfPart(LiveRead* r) {
   for (size_t i = 0; i < r->nread; i++)
     if (TracesSecurebits(r->pids[i], r->o)) wanted += r->tasks[i].threads.size();
   std::vector<BpfTask> all;
-  if (wanted >= kReadAllFrom && SecurebitsBpfReadAll(&all) == 0) {
+  if (wanted >= kReadAllFrom && r->bpf.ReadAll(&all) == 0) {
     // (Pids of the initial pid namespace, ours: ReadAll refuses another.)
     auto lookup = [&all](int tid, int pid, uint32_t* v) {
       auto it = std::lower_bound(all.begin(), all.end(), uint32_t(tid), [](const BpfTask& t, uint32_t id) { return t.pid < id; });
@@ -325,7 +325,8 @@ void ReadBpfPart(LiveRead* r) {
   std::vector<size_t> bounds = PartBounds(r->nread);
   InParts(bounds.size() - 1, [&](size_t k) {
     for (size_t i = bounds[k]; i < bounds[k + 1]; i++)
-      if (TracesSecurebits(r->pids[i], r->o)) sb[i] = ReadSecurebitsBpf(r->tasks[i], SecurebitsBpfRead);
+      if (TracesSecurebits(r->pids[i], r->o))
+        sb[i] = ReadSecurebitsBpf(r->tasks[i], [r](int tid, int pid, uint32_t* v) { return r->bpf.Read(tid, pid, v); });
   });
   for (auto& res : sb)
     if (res.done) r->bpf_results.push_back(std::move(res));
@@ -534,6 +535,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   Napi::Env env = info.Env();
   auto pids = PidsArgument(info, "readLiveTasks", "readLiveTasks(pids, options?)");
   LiveOptions o;
+  SecurebitsBpfReader bpf;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object opts = info[1].As<Napi::Object>();
     o.threads = opts.Get("threads").ToBoolean();
@@ -555,7 +557,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
       // The test hook holds tasks stopped under ptrace: it means the tracer.
       if (s != "ptrace" && o.unknown != Unknown::kSkip && o.test_delay_ms == 0) {
         std::string why;
-        if (SecurebitsBpfAvailable(&why)) {
+        if (bpf.Open(&why)) {
           o.reader = Reader::kBpf;
         } else if (s == "bpf") {
           Napi::Error e = Napi::Error::New(env, "securebits cannot be read with BPF: " + why);
@@ -573,6 +575,7 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   auto r = std::make_shared<LiveRead>();
   r->pids = std::move(*pids);
   r->o = o;
+  r->bpf = std::move(bpf);
   if (o.unknown != Unknown::kSkip && o.reader == Reader::kPtrace) {
     r->notify_fd = TracerNotifyFd(env);
     if (r->notify_fd < 0) throw ErrnoError(env, "eventfd", -r->notify_fd, 0, "waiting for the ptrace helper");

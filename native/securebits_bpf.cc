@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <system_error>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,8 +21,8 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <system_error>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "unique_fd.h"
@@ -50,9 +49,10 @@ struct KernelLayout {
 // may read while the process exits.
 std::mutex& g_mu = *new std::mutex;
 bool g_layout_found = false;
-bool g_layout_lasting = false;                  // it cannot be found, nor ever will in this process
+// The reader cannot be used, nor ever will in this process (the kernel is as it is): why.
+bool g_lasting = false;
+std::string& g_lasting_why = *new std::string;
 KernelLayout g_layout;
-std::string& g_layout_why = *new std::string;  // why not, when lasting
 std::shared_ptr<UniqueFd>& g_prog = *new std::shared_ptr<UniqueFd>;  // the loaded program
 
 long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
@@ -268,7 +268,8 @@ struct bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_
   return i;
 }
 
-// For each task the iterator visits (one, where the link names it; else every task), writes
+// The program loaded: its descriptor, or -errno (and *why). For each task the iterator visits
+// (one, where the link names it; else every task), it writes
 // {its pid, its tgid (the kernel's: of the initial pid namespace), its real_cred->securebits},
 // three 32-bit words, to the iterator's output. ctx is struct bpf_iter__task { meta; task; },
 // meta->seq the output.
@@ -321,6 +322,7 @@ int LoadProgram(const KernelLayout& l, std::string* why) {
   }
   if (fd < 0) {
     int err = errno;
+    fd = -err;
     std::string_view text(log, strnlen(log, sizeof log));
     while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
     size_t line = text.rfind('\n');
@@ -378,10 +380,11 @@ bool InInitialPidNs() {
   return initial;
 }
 
-// Whether the task iterator of this kernel takes one thread by its tid: shown on a thread of ours
+// Whether the task iterator of this kernel takes one thread by its tid, shown on a thread of ours
 // other than the leader (kernels before 6.1 ignore the tid and visit every task; 6.1 to 6.11
-// without a later fix look the tid up as a process and find no other thread).
-bool TakesOneThread(int prog, std::string* why) {
+// without the fix of 6.12 look the tid up as a process and find no other thread): 1 it does,
+// 0 it does not (and *why), -errno when that could not be shown.
+int TakesOneThread(int prog, std::string* why) {
   std::mutex m;
   std::condition_variable cv;
   int tid = 0;
@@ -394,27 +397,31 @@ bool TakesOneThread(int prog, std::string* why) {
       cv.notify_all();
       cv.wait(lock, [&] { return done; });
     });
-  } catch (const std::system_error& e) {
-    *why = std::string("no thread to try the task iterator on: ") + e.what();
-    return false;
+  } catch (...) {
+    *why = "no thread to try the task iterator on";
+    return -EAGAIN;
   }
   std::vector<BpfTask> found;
   int r;
   {
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return tid != 0; });
-    r = Run(prog, tid, &found);
+    try {
+      r = Run(prog, tid, &found);
+    } catch (...) {
+      r = -ENOMEM;
+    }
     done = true;
     cv.notify_all();
   }
   probe.join();
   if (r != 0) {
-    *why = ErrnoText("bpf(BPF_LINK_CREATE) of one thread", -r);
-    return false;
+    *why = ErrnoText("bpf(task iterator) of one thread", -r);
+    return r;
   }
   bool one = found.size() == 1 && (!InInitialPidNs() || (found[0].pid == uint32_t(tid) && found[0].tgid == uint32_t(getpid())));
-  if (!one) *why = "this kernel's task iterator does not take one thread (6.1 and later take it; 6.1 to 6.11 need the fix of 6.12)";
-  return one;
+  if (!one) *why = "this kernel's task iterator does not take one thread (6.1 and later do; 6.1 to 6.11 need the fix of 6.12)";
+  return one ? 1 : 0;
 }
 
 // Whether our effective capabilities still allow loading the program: what the kernel asked
@@ -426,63 +433,57 @@ bool MayLoad() {
   if (syscall(SYS_capget, &h, d) != 0) return false;
   uint64_t eff = d[0].effective | uint64_t(d[1].effective) << 32;
   auto has = [eff](int cap) { return (eff >> cap) & 1; };
-#ifndef CAP_BPF
-#define CAP_PERFMON 38
-#define CAP_BPF 39
-#endif
   return has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
 }
 
-// The program, loaded if it is not (then tried on a thread of ours); null and *why (and *err,
-// an errno) when it cannot be used.
-std::shared_ptr<UniqueFd> Program(std::string* why, int* err) {
+// The program, loaded if it is not (then tried on a thread of ours); null and *why when it
+// cannot be used now.
+std::shared_ptr<UniqueFd> Program(std::string* why) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!MayLoad()) {
-    g_prog.reset();  // closed once the reads that hold it end
+    g_prog.reset();  // closed once the readers that hold it end
     *why = "the caller lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)";
-    *err = EPERM;
     return nullptr;
   }
   if (g_prog) return g_prog;
-  *err = ENOTSUP;
-  if (g_layout_lasting) {
-    *why = g_layout_why;
+  if (g_lasting) {
+    *why = g_lasting_why;
     return nullptr;
   }
   if (!g_layout_found) {
     bool lasting = false;
     if (!FindLayout(&g_layout, why, &lasting)) {
-      g_layout_lasting = lasting;
-      if (lasting) g_layout_why = *why;
+      g_lasting = lasting;
+      if (lasting) g_lasting_why = *why;
       return nullptr;
     }
     g_layout_found = true;
   }
-  auto prog = std::make_shared<UniqueFd>(LoadProgram(g_layout, why));
-  if (!*prog) {
-    *err = errno;
-    return nullptr;
+  int fd = LoadProgram(g_layout, why);
+  if (fd < 0) return nullptr;
+  auto prog = std::make_shared<UniqueFd>(fd);
+  int one = TakesOneThread(prog->get(), why);
+  if (one == 0) {
+    g_lasting = true;
+    g_lasting_why = *why;
   }
-  if (!TakesOneThread(prog->get(), why)) return nullptr;
+  if (one != 1) return nullptr;
   g_prog = prog;
   return g_prog;
 }
 
 }  // namespace
 
-bool SecurebitsBpfAvailable(std::string* why) {
-  int err = 0;
-  return Program(why, &err) != nullptr;
+bool SecurebitsBpfReader::Open(std::string* why) {
+  prog_ = Program(why);
+  return prog_ != nullptr;
 }
 
-int SecurebitsBpfRead(int tid, int tgid, uint32_t* value) {
+int SecurebitsBpfReader::Read(int tid, int tgid, uint32_t* value) const {
+  if (!prog_ || !MayLoad()) return -EPERM;
   if (tid <= 0) return -ESRCH;
-  std::string why;
-  int err = 0;
-  std::shared_ptr<UniqueFd> prog = Program(&why, &err);
-  if (!prog) return -err;
   std::vector<BpfTask> found;
-  if (int r = Run(prog->get(), tid, &found)) return r;
+  if (int r = Run(prog_->get(), tid, &found)) return r;
   // No such thread: the iterator visited none. In the initial pid namespace the record names
   // the task it read: another process's (the tid taken again since /proc was read) is not it.
   if (found.size() != 1) return -ESRCH;
@@ -491,38 +492,37 @@ int SecurebitsBpfRead(int tid, int tgid, uint32_t* value) {
   return 0;
 }
 
-int SecurebitsBpfReadAll(std::vector<BpfTask>* all) {
+int SecurebitsBpfReader::ReadAll(std::vector<BpfTask>* all) const {
+  if (!prog_ || !MayLoad()) return -EPERM;
   if (!InInitialPidNs()) return -EXDEV;
-  std::string why;
-  int err = 0;
-  std::shared_ptr<UniqueFd> prog = Program(&why, &err);
-  if (!prog) return -err;
-  if (int r = Run(prog->get(), 0, all)) return r;
+  if (int r = Run(prog_->get(), 0, all)) return r;
   std::sort(all->begin(), all->end(), [](const BpfTask& a, const BpfTask& b) { return a.pid < b.pid; });
   return 0;
 }
 
 void SecurebitsBpfRelease() {
   std::lock_guard<std::mutex> lock(g_mu);
-  g_prog.reset();  // closed once the reads that hold it end
+  g_prog.reset();  // closed once the readers that hold it end
 }
 
 }  // namespace crc
 
 #else  // kernel headers before 6.1
 
+#include <errno.h>
+
 namespace crc {
 
 const char kBpfReaderName[] = "bpf(task iterator)";
 
-bool SecurebitsBpfAvailable(std::string* why) {
+bool SecurebitsBpfReader::Open(std::string* why) {
   *why = "cr-creds was built with kernel headers older than 6.1";
   return false;
 }
 
-int SecurebitsBpfRead(int, int, uint32_t*) { return -ENOTSUP; }
+int SecurebitsBpfReader::Read(int, int, uint32_t*) const { return -EPERM; }
 
-int SecurebitsBpfReadAll(std::vector<BpfTask>*) { return -ENOTSUP; }
+int SecurebitsBpfReader::ReadAll(std::vector<BpfTask>*) const { return -EPERM; }
 
 void SecurebitsBpfRelease() {}
 

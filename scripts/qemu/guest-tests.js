@@ -26,6 +26,10 @@ const { ImageBuilder, encode, decode, validate, checkpoint, restart, CAP, capBit
 
 const SUITES = ['probe', 'creds', 'userns', 'checkpoint', 'restart', 'linuxcr'];
 
+// The checks read securebits over ptrace (the injection is what differs across kernels and
+// architectures); one check compares the BPF reader with it, where the guest's kernel has one.
+process.env.CR_CREDS_SECUREBITS_READER = 'ptrace';
+
 // --- options: argv, else the kernel command line (crcreds.KEY=VALUE) ---
 function options() {
   const o = {};
@@ -343,6 +347,22 @@ let roundTrip; // the image of the checkpoint suite, for the restart suite
 const checkpointPath = () => (native().linuxCrAvailable() ? 'kernel sys_checkpoint' : 'live: /proc, ptrace, nsfs');
 
 suites.checkpoint = async () => {
+  await check('checkpoint: the BPF reader reads what ptrace reads, or says why it cannot', async () => {
+    const image = distinctImage();
+    const h = startImage(image);
+    try {
+      const viaPtrace = (await checkpoint(h.pid)).tasks[0].cred.securebits;
+      const viaBpf = await checkpoint(h.pid, { securebitsReader: 'bpf' }).then(
+        (i) => i.tasks[0].cred.securebits,
+        (e) => (e.code === 'ERR_SECUREBITS_READER_UNAVAILABLE' ? e : Promise.reject(e)),
+      );
+      if (viaBpf instanceof Error) return `unavailable: ${viaBpf.message}`;
+      eq(viaBpf, viaPtrace, 'securebits, BPF vs ptrace');
+      return `available: securebits ${viaBpf} by both`;
+    } finally {
+      await stop(h);
+    }
+  });
   const cases = [
     ['uid 1000 in a user namespace, groups, ambient CAP_NET_BIND_SERVICE, SECBIT_NOROOT', distinctImage, plus(100000)],
     ['split ids, groups, reduced bounding, KEEP_CAPS, no_new_privs', splitImage, identity],
