@@ -1,12 +1,13 @@
 // readLiveTasks / readLiveTasksFlat / readChildren / parseProcStatus: the live read of
-// processes, orchestrated (/proc on this thread or the pool, securebits by the tracer meanwhile)
-// and handed to JavaScript.
+// processes, orchestrated (/proc on this thread or the pool, securebits by the tracer meanwhile
+// or by the BPF reader after) and handed to JavaScript.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,7 +143,7 @@ bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
   return true;
 }
 
-// The securebits part of a process, from its ptrace result (sb: null for our own process).
+// The securebits part of a process, from its reader's result (sb: null for our own process).
 bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* t, Failure* f) {
   if (o.unknown == Unknown::kSkip) return true;
   if (!sb) {
@@ -177,20 +178,20 @@ bool FinishLiveProc(const LiveOptions& o, const SecurebitsResult* sb, LiveTask* 
   return true;
 }
 
-// Whether a process's securebits go to the tracer: not when skipped, nor for our own process
-// (which cannot trace itself: FinishLiveProc answers for it).
-bool TracesSecurebits(int pid, const LiveOptions& o) {
+// Whether a process's securebits are read (by the tracer or the BPF reader): not when skipped,
+// nor for our own process (which cannot trace itself: FinishLiveProc answers for it).
+bool ReadsSecurebits(int pid, const LiveOptions& o) {
   return o.unknown != Unknown::kSkip && pid != o.self;
 }
 
-// The securebits requests of the first `count` processes (see TracesSecurebits): for the
+// The securebits requests of the first `count` processes (see ReadsSecurebits): for the
 // leader, or, with `tasks` read, for every thread read.
 std::vector<SecurebitsRequest> SecurebitsRequests(const std::vector<int>& pids, size_t count,
                                                   const LiveOptions& o,
                                                   const std::vector<LiveTask>* tasks) {
   std::vector<SecurebitsRequest> reqs;
   for (size_t i = 0; i < count; i++) {
-    if (!TracesSecurebits(pids[i], o)) continue;
+    if (!ReadsSecurebits(pids[i], o)) continue;
     reqs.emplace_back();
     SecurebitsRequest& req = reqs.back();
     req.pid = pids[i];
@@ -206,7 +207,8 @@ std::vector<SecurebitsRequest> SecurebitsRequests(const std::vector<int>& pids, 
 // One readLiveTasks call. The securebits of the leaders only are known to be wanted before
 // /proc is read: the tracer gets them at once, from the calling thread, and reads them while
 // /proc is read (ReadProcPart); with every thread wanted, they are posted once /proc has listed
-// the threads. The two are joined on the calling thread once the tracer is done (Join).
+// the threads. The two are joined on the calling thread once the tracer is done (Join). With the
+// BPF reader there is no tracer: securebits are read once /proc is (ReadWithoutTracer).
 struct LiveRead {
   std::vector<int> pids;
   LiveOptions o;
@@ -299,17 +301,21 @@ void InParts(size_t parts, const std::function<void(size_t)>& part) {
     if (e) std::rethrow_exception(e);
 }
 
-// From this many threads on, the BPF reader reads every task of the system in one pass rather
-// than each thread in turn.
-constexpr size_t kReadAllFrom = 32;
+// The BPF reader reads every task of the system in one pass, rather than each thread in turn,
+// for at least 1 thread in kReadAllShare of the system's (a pass costs a small share of a
+// thread's own read for each task it visits) and at least kReadAllFrom.
+constexpr size_t kReadAllShare = 20;
+constexpr size_t kReadAllFrom = 16;
 
 // The BPF reader's securebits of the processes read, [0, nread), into r->bpf_results.
 void ReadBpfPart(LiveRead* r) {
   size_t wanted = 0;
   for (size_t i = 0; i < r->nread; i++)
-    if (TracesSecurebits(r->pids[i], r->o)) wanted += r->tasks[i].threads.size();
+    if (ReadsSecurebits(r->pids[i], r->o)) wanted += r->tasks[i].threads.size();
   std::vector<BpfTask> all;
-  if (wanted >= kReadAllFrom && r->bpf.ReadAll(&all) == 0) {
+  struct sysinfo si;
+  size_t tasks = sysinfo(&si) == 0 ? si.procs : 0;  // the system's threads
+  if (wanted >= kReadAllFrom && wanted * kReadAllShare >= tasks && r->bpf.ReadAll(&all) == 0) {
     // (Pids of the initial pid namespace, ours: ReadAll refuses another.)
     auto lookup = [&all](int tid, int pid, uint32_t* v) {
       auto it = std::lower_bound(all.begin(), all.end(), uint32_t(tid), [](const BpfTask& t, uint32_t id) { return t.pid < id; });
@@ -318,14 +324,14 @@ void ReadBpfPart(LiveRead* r) {
       return 0;
     };
     for (size_t i = 0; i < r->nread; i++)
-      if (TracesSecurebits(r->pids[i], r->o)) r->bpf_results.push_back(ReadSecurebitsBpf(r->tasks[i], lookup));
+      if (ReadsSecurebits(r->pids[i], r->o)) r->bpf_results.push_back(ReadSecurebitsBpf(r->tasks[i], lookup));
     return;
   }
   std::vector<SecurebitsResult> sb(r->nread);
   std::vector<size_t> bounds = PartBounds(r->nread);
   InParts(bounds.size() - 1, [&](size_t k) {
     for (size_t i = bounds[k]; i < bounds[k + 1]; i++)
-      if (TracesSecurebits(r->pids[i], r->o))
+      if (ReadsSecurebits(r->pids[i], r->o))
         sb[i] = ReadSecurebitsBpf(r->tasks[i], [r](int tid, int pid, uint32_t* v) { return r->bpf.Read(tid, pid, v); });
   });
   for (auto& res : sb)
@@ -372,9 +378,9 @@ bool Join(LiveRead* r, Failure* f) {
   std::vector<SecurebitsResult> results;
   if (r->batch) r->batch->Finish(&results);
   else results = std::move(r->bpf_results);
-  size_t req = 0;  // the requests follow the processes (see TracesSecurebits)
+  size_t req = 0;  // the requests follow the processes (see ReadsSecurebits)
   for (size_t i = 0; i < r->nread; i++) {
-    const SecurebitsResult* sb = TracesSecurebits(r->pids[i], r->o) ? &results[req++] : nullptr;
+    const SecurebitsResult* sb = ReadsSecurebits(r->pids[i], r->o) ? &results[req++] : nullptr;
     if (sb && !sb->done) {  // the batch stopped before it; an earlier failure says why
       f->Errno("ptrace helper", EIO, r->tasks[i].pid, "the process was not reached");
       return false;
@@ -529,8 +535,9 @@ std::shared_ptr<std::vector<int>> PidsArgument(const Napi::CallbackInfo& info, c
 // Processes read on the calling thread rather than on the pool (leaders only; see below).
 constexpr size_t kInlinePids = 4;
 
-// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip', testDelayMs?}), and
-// readLiveTasksFlat (the same, flat).
+// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip',
+// securebitsReader?: 'ptrace'|'bpf'|'auto', testDelayMs?, testSpinMs?}), and readLiveTasksFlat
+// (the same, flat).
 Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
   Napi::Env env = info.Env();
   auto pids = PidsArgument(info, "readLiveTasks", "readLiveTasks(pids, options?)");
@@ -554,8 +561,10 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
       std::string s = via.As<Napi::String>();
       if (s != "ptrace" && s != "bpf" && s != "auto")
         throw Napi::TypeError::New(env, "securebitsReader must be 'auto', 'bpf' or 'ptrace'");
-      // The test hook holds tasks stopped under ptrace: it means the tracer.
-      if (s != "ptrace" && o.unknown != Unknown::kSkip && o.test_delay_ms == 0) {
+      // The test hook holds tasks stopped under ptrace: it means the tracer. Our own process
+      // alone needs no reader (FinishLiveProc).
+      bool others = std::any_of(pids->begin(), pids->end(), [](int p) { return p != getpid(); });
+      if (s != "ptrace" && o.unknown != Unknown::kSkip && o.test_delay_ms == 0 && others) {
         std::string why;
         if (bpf.Open(&why)) {
           o.reader = Reader::kBpf;
@@ -783,10 +792,10 @@ Napi::Value ReadSecurebitsJs(const Napi::CallbackInfo& info) {
       });
 }
 
-// stopTracer(): ends the tracer if it is idle (TracerStopIfIdle), and lets the BPF reader's
-// program go (a read under way keeps it till it ends).
+// stopTracer(releaseReaders = true): ends the tracer if it is idle (TracerStopIfIdle), and
+// unless told not to, lets the BPF reader's program go (a read under way keeps it till it ends).
 Napi::Value StopTracerJs(const Napi::CallbackInfo& info) {
-  SecurebitsBpfRelease();
+  if (info.Length() < 1 || info[0].IsUndefined() || info[0].ToBoolean()) SecurebitsBpfRelease();
   return Napi::Boolean::New(info.Env(), TracerStopIfIdle());
 }
 

@@ -424,10 +424,21 @@ int TakesOneThread(int prog, std::string* why) {
   return one ? 1 : 0;
 }
 
+// Whether we are in the initial user namespace, where capabilities count for BPF (its inode
+// number is fixed: PROC_USER_INIT_INO). Node cannot leave the one it started in (it has threads).
+bool InInitialUserNs() {
+  static const bool initial = [] {
+    struct stat st;
+    return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu;
+  }();
+  return initial;
+}
+
 // Whether our effective capabilities still allow loading the program: what the kernel asked
-// for at the load, asked of us again at every use. (They are those of our own user namespace;
-// a process that has entered another is single-threaded, never Node.)
+// for at the load, asked of us again at every use (a capability of another user namespace, a
+// container's root, does not count).
 bool MayLoad() {
+  if (!InInitialUserNs()) return false;
   struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct d[2] = {};
   if (syscall(SYS_capget, &h, d) != 0) return false;
@@ -442,7 +453,8 @@ std::shared_ptr<UniqueFd> Program(std::string* why) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!MayLoad()) {
     g_prog.reset();  // closed once the readers that hold it end
-    *why = "the caller lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)";
+    *why = InInitialUserNs() ? "the caller lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
+                             : "the caller is in a user namespace of its own (BPF wants capabilities of the initial one)";
     return nullptr;
   }
   if (g_prog) return g_prog;
@@ -460,7 +472,13 @@ std::shared_ptr<UniqueFd> Program(std::string* why) {
     g_layout_found = true;
   }
   int fd = LoadProgram(g_layout, why);
-  if (fd < 0) return nullptr;
+  if (fd < 0) {
+    // Refused with the capabilities it asks for (a security module, a verifier of another
+    // mind): so it stays, rather than a refused load, which monitors report, at every call.
+    g_lasting = true;
+    g_lasting_why = *why;
+    return nullptr;
+  }
   auto prog = std::make_shared<UniqueFd>(fd);
   int one = TakesOneThread(prog->get(), why);
   if (one == 0) {

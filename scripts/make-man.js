@@ -54,6 +54,7 @@ function page(commands, version) {
       '\\fBrestart\\fR exits with its program\'s status (128+N for a death by signal N).',
     '.SH ENVIRONMENT',
     '.TP\n.B CI\nset (not empty, 0 or false): progress is not shown unless \\fB\\-\\-progress\\fR.',
+    '.TP\n.B CR_CREDS_SECUREBITS_READER\nhow \\fBcheckpoint\\fR reads securebits when \\fB\\-\\-securebits\\-reader\\fR is not given: \\fBauto\\fR (default), \\fBbpf\\fR or \\fBptrace\\fR.',
     '.TP\n.B XDG_RUNTIME_DIR\nwhere a non-root \\fBcheckpoint\\fR remembers, for this boot, that the kernel lacks the linux\\-cr syscalls (root: \\fI/run/cr\\-creds\\fR).',
     '.SH SHELL COMPLETION',
     'bash: \\fBeval "$(cr\\-creds completion bash)"\\fR; zsh: \\fBcr\\-creds completion zsh > "${fpath[1]}/_cr\\-creds"\\fR.',

@@ -41,7 +41,7 @@ export class ProcParseError extends CheckpointError {
   override name = 'ProcParseError';
 }
 
-/** Securebits could not be read (ptrace refused); pass unknownSecurebits: 'mark' to go on. */
+/** Securebits could not be read (ptrace refused, say); pass unknownSecurebits: 'mark' to go on. */
 export class SecurebitsUnreadableError extends CheckpointError {
   override name = 'SecurebitsUnreadableError';
 }

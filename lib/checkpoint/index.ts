@@ -1,6 +1,7 @@
 // Checkpoint of live processes: their credentials, threads and user-namespace chains, into one
 // Image. Uses linux-cr's sys_checkpoint where the kernel has it; otherwise the live state read by
-// the addon (/proc, ptrace for securebits, nsfs ioctls and helpers for the namespace chain).
+// the addon (/proc, securebits by a BPF task iterator or over ptrace, nsfs ioctls and helpers for
+// the namespace chain).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -30,8 +31,8 @@ export interface CheckpointOptions {
   /** A strictly series-compatible image: refuse (NotExpressibleError) what it cannot hold. */
   compat?: 'linux-cr';
   /**
-   * Where ptrace is refused: 'fail' (default) or 'mark' the securebits unknown (null); 'skip':
-   * never ptrace (no task is stopped), all securebits unknown.
+   * Where securebits cannot be read (ptrace refused): 'fail' (default) or 'mark' them unknown
+   * (null); 'skip': never read them (no task is stopped, no BPF loaded), all unknown.
    */
   unknownSecurebits?: UnknownSecurebits;
   /**

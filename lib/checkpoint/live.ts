@@ -242,7 +242,7 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
     const nativeOptions = {
       threads: options.threads ?? false,
       unknownSecurebits: options.unknownSecurebits ?? 'fail',
-      securebitsReader: securebitsReader(options.securebitsReader),
+      securebitsReader: options.unknownSecurebits === 'skip' ? undefined : securebitsReader(options.securebitsReader),
       testDelayMs: options.testDelayMs,
     } as const;
     // With a listener, the same reads in the same order a batch at a time, so that it hears of

@@ -2,6 +2,9 @@
 // securebits over ptrace) is kept between checkpoints, since starting a process for each costs
 // more than the ptrace work itself. It goes once checkpoints stop coming: IDLE_MS after the last
 // one (its memory, a copy-on-write copy of ours, goes with it), or when stopTracer is called.
+// The BPF reader's program (native/securebits_bpf.h), which costs no process, stays loaded
+// till stopTracer is called or the process ends: a service that checkpoints every few seconds
+// loads it once.
 import { native } from '../native/binding';
 
 const IDLE_MS = 2000;
@@ -9,7 +12,7 @@ const IDLE_MS = 2000;
 let timer: NodeJS.Timeout | undefined;
 
 function onIdle(): void {
-  if (native().stopTracer()) timer = undefined;
+  if (native().stopTracer(false)) timer = undefined;
   else timer?.refresh(); // busy (another thread's checkpoint): look again later
 }
 

@@ -157,8 +157,10 @@ export interface LiveCheckpointBinding {
   /**
    * Ends the tracer (the helper process, named cr-creds-trace, that reads securebits over ptrace
    * and is kept between checkpoints) if it has nothing to do, and reaps it; false if it is busy.
+   * Unless releaseReaders is false, also lets the BPF reader's program go (whether or not the
+   * tracer was busy).
    */
-  stopTracer(): boolean;
+  stopTracer(releaseReaders?: boolean): boolean;
   /** Pids of our helper processes (the tracer, helpers still exiting): tree walks leave them out. */
   helperPids(): number[];
   /** sys_checkpoint where /proc/kallsyms shows it; else throws ERR_NO_LINUX_CR, issuing no syscall. */

@@ -9,8 +9,9 @@
  *                       stop of the SIGURG it sends itself after its prctl(PR_GET_SECUREBITS),
  *                       registers put back, detach (the signal taken), the padding put back
  *   floor bpf PID N     the reads of `proc` plus securebits by a BPF task iterator, as the addon's
- *                       BPF reader does (native/securebits_bpf.cc): the program loaded once, then
- *                       per round a link for the thread, an iterator, one read
+ *                       BPF reader does (native/securebits_bpf.cc, without its checks: the
+ *                       record's tgid, the probe): the program loaded once, then per round a link
+ *                       for the thread, an iterator, one read
  *   floor step PID N    the same with the former method, which a killed tracer can leave
  *                       harmful: one `syscall` written at rip, registers set up, one single
  *                       step (for reference)

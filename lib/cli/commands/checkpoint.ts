@@ -78,6 +78,8 @@ export const checkpoint: Command = {
       bytes = encode(image, { compat, dialect });
       if (options.kernel === 'auto' && !(await import('../../native/binding')).native().linuxCrAvailable()) cache.rememberLinuxCrAbsent();
     } catch (e) {
+      if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_READER_UNAVAILABLE')
+        throw new CliFailure(`${e.message}; --securebits-reader=ptrace reads them over ptrace`);
       if (e instanceof CheckpointError && e.code === 'ERR_SECUREBITS_UNREADABLE')
         throw new CliFailure(`${e.message.replace(/; allow unknown.*$/, '')}; pass --allow-unknown-securebits to record them as unknown`);
       throw e;

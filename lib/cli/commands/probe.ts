@@ -8,7 +8,7 @@ export const probe: Command = {
   summary: 'report what the running kernel offers for credential checkpoint/restart',
   synopsis: ['probe [--json]'],
   description:
-    'Reports the kernel release, cap_last_cap, the securebits the kernel knows, user-namespace limits (can create, how deep they nest), whether ptrace of a child works (needed to read other tasks\' securebits), and whether the linux-cr syscalls are present.',
+    'Reports the kernel release, cap_last_cap, the securebits the kernel knows, user-namespace limits (can create, how deep they nest), whether ptrace of a child works (needed to read other tasks\' securebits, unless the caller may load BPF: see checkpoint), and whether the linux-cr syscalls are present.',
   operands: 'none',
   options: [{ name: 'json', help: 'the whole probe as JSON (field names as in the API\'s ProbeResult)' }],
   notes: ['Exit status: 0; 2 usage.'],

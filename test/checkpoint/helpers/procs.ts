@@ -160,3 +160,20 @@ export function waitExit(child: ChildProcess): Promise<{ code: number | null; si
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 }
+
+/**
+ * Why the BPF securebits reader cannot be used here (null: it can). Asked of a child, so that
+ * nothing is loaded into the test's own process. Under CI (root, a kernel that has it) its tests
+ * must not skip: they run, and fail, where it is missing.
+ */
+export function bpfReaderMissing(): string | null {
+  const addon = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'cr_creds.node');
+  const script =
+    `require(${JSON.stringify(addon)}).readLiveTasksFlat([process.ppid], { securebitsReader: 'bpf' })` +
+    `.then(() => console.log('ok'), (e) => console.log(e.message));`;
+  const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout.trim();
+  return out === 'ok' ? null : out;
+}
+
+/** Whether tests of the BPF reader run: where it works, and always under CI. */
+export const bpfTestsRun = (): boolean => Boolean(process.env.CI) || bpfReaderMissing() === null;
