@@ -17,6 +17,7 @@
 #include <memory>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 
 #include "cred_state_js.h"
 #include "live_worker.h"
@@ -101,14 +102,16 @@ int VirtualParentPid(const ProcStatus& st) {
 
 // Everything but the securebits: status of the process (and of its threads when asked), its
 // user namespace, its parent.
-bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, Failure* f) {
+// `read`: the leader's status, read already (by a tree walk), else null.
+bool ReadLiveProc(int pid, const LiveOptions& o, LiveTask* t, Failure* f, const ProcStatus* read = nullptr) {
   t->pid = pid;
   char path[96];
   int base = snprintf(path, sizeof path, "/proc/%d", pid);
   LiveThread leader;
   leader.tid = pid;
   snprintf(path + base, sizeof path - base, "/status");
-  if (!ReadProcStatus(path, pid, &leader.st, f)) return false;
+  if (read) leader.st = *read;
+  else if (!ReadProcStatus(path, pid, &leader.st, f)) return false;
   if (leader.st.tgid != pid) {
     f->Errno(std::string("read ") + path, ESRCH, pid,
              "not a process (a thread id of process " + std::to_string(leader.st.tgid) + ")");
@@ -532,17 +535,11 @@ std::shared_ptr<std::vector<int>> PidsArgument(const Napi::CallbackInfo& info, c
   return pids;
 }
 
-// Processes read on the calling thread rather than on the pool (leaders only; see below).
-constexpr size_t kInlinePids = 4;
-
-// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip',
-// securebitsReader?: 'ptrace'|'bpf'|'auto', testDelayMs?, testSpinMs?}), and readLiveTasksFlat
-// (the same, flat).
-Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
+// The options argument (info[1]) of readLiveTasks and readLiveTree; `others`: a process other
+// than ours is to be read (else no reader is opened).
+void ParseLiveOptions(const Napi::CallbackInfo& info, bool others, LiveOptions* out, SecurebitsBpfReader* bpf) {
   Napi::Env env = info.Env();
-  auto pids = PidsArgument(info, "readLiveTasks", "readLiveTasks(pids, options?)");
-  LiveOptions o;
-  SecurebitsBpfReader bpf;
+  LiveOptions& o = *out;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object opts = info[1].As<Napi::Object>();
     o.threads = opts.Get("threads").ToBoolean();
@@ -563,10 +560,9 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
         throw Napi::TypeError::New(env, "securebitsReader must be 'auto', 'bpf' or 'ptrace'");
       // The test hook holds tasks stopped under ptrace: it means the tracer. Our own process
       // alone needs no reader (FinishLiveProc).
-      bool others = std::any_of(pids->begin(), pids->end(), [](int p) { return p != getpid(); });
       if (s != "ptrace" && o.unknown != Unknown::kSkip && o.test_delay_ms == 0 && others) {
         std::string why;
-        if (bpf.Open(&why)) {
+        if (bpf->Open(&why)) {
           o.reader = Reader::kBpf;
         } else if (s == "bpf") {
           Napi::Error e = Napi::Error::New(env, "securebits cannot be read with BPF: " + why);
@@ -578,6 +574,21 @@ Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
     Napi::Value spin = opts.Get("testSpinMs");
     if (spin.IsNumber()) o.spin_ns = std::llround(std::clamp(spin.As<Napi::Number>().DoubleValue(), 0.0, 1000.0) * 1e6);
   }
+}
+
+// Processes read on the calling thread rather than on the pool (leaders only; see below).
+constexpr size_t kInlinePids = 4;
+
+// readLiveTasks(pids, {threads?, unknownSecurebits?: 'fail'|'mark'|'skip',
+// securebitsReader?: 'ptrace'|'bpf'|'auto', testDelayMs?, testSpinMs?}), and readLiveTasksFlat
+// (the same, flat).
+Napi::Value ReadLiveTasksImpl(const Napi::CallbackInfo& info, bool flat) {
+  Napi::Env env = info.Env();
+  auto pids = PidsArgument(info, "readLiveTasks", "readLiveTasks(pids, options?)");
+  LiveOptions o;
+  SecurebitsBpfReader bpf;
+  bool others = std::any_of(pids->begin(), pids->end(), [](int p) { return p != getpid(); });
+  ParseLiveOptions(info, others, &o, &bpf);
   o.self = getpid();
   if (std::find(pids->begin(), pids->end(), o.self) != pids->end())
     o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
@@ -719,6 +730,122 @@ void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   for (auto& part : parts) flat->insert(flat->end(), part.begin(), part.end());
 }
 
+// The children of process pid (whose thread count is `threads`: 1 needs no listing) from every
+// thread's /proc/PID/task/TID/children, our own helpers left out; false when it is gone.
+bool ChildrenOf(int pid, int threads, const std::vector<int>& helpers, std::vector<int>* out) {
+  char path[96];
+  int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
+  std::vector<int> tids;
+  if (threads == 1) {
+    tids.push_back(pid);
+  } else {
+    Failure gone;
+    tids = ListTids(pid, &gone);
+    if (gone.set) return false;
+  }
+  char buf[4096];
+  std::string big;
+  for (int tid : tids) {
+    snprintf(path + base, sizeof path - base, "/%d/children", tid);
+    big.clear();
+    long n = ReadProcFile(path, buf, sizeof buf, &big);
+    if (n <= 0) continue;  // no children, or the thread exited meanwhile
+    Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
+    int32_t v = 0;
+    bool in = false;
+    auto add = [&] {
+      if (std::find(helpers.begin(), helpers.end(), v) == helpers.end()) out->push_back(v);
+    };
+    for (char c : text) {
+      if (c >= '0' && c <= '9') {
+        v = v * 10 + (c - '0');
+        in = true;
+      } else if (in) {
+        add();
+        v = 0;
+        in = false;
+      }
+    }
+    if (in) add();
+  }
+  return true;
+}
+
+// What the tree walk learns of one process.
+struct TreeFound {
+  bool gone = false;
+  bool zombie = false;  // its leader has exited: left out, its children walked
+  LiveTask task;
+  std::vector<int> children;
+  Failure failure;  // set: it could not be read for another reason than being gone
+};
+
+// One process of the walk: its status once (the state, the thread count and the creds), then,
+// unless it is a zombie, the rest of its live read; then its children.
+void WalkOne(int pid, bool root, const LiveOptions& o, const std::vector<int>& helpers, TreeFound* found) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  ProcStatus st;
+  Failure f;
+  if (!ReadProcStatus(path, pid, &st, &f)) {
+    found->gone = f.code.empty() && f.err == ESRCH;
+    if (!found->gone) found->failure = f;
+    return;
+  }
+  // (The root is read whole all the same: a zombie root is reported as such.)
+  found->zombie = !root && (st.state == 'Z' || st.state == 'X');
+  if (!found->zombie && !ReadLiveProc(pid, o, &found->task, &f, &st)) {
+    found->gone = f.code.empty() && f.err == ESRCH;
+    if (!found->gone) found->failure = f;
+    return;
+  }
+  if (!ChildrenOf(pid, st.threads, helpers, &found->children) && !found->zombie) found->gone = true;
+}
+
+// A process and all its descendants, walked a level at a time (breadth-first, as processTree),
+// each read as it is found: into r->pids and r->tasks (zombies left out) and *parents (each
+// task's parent's pid; the root's 0). Processes gone during the walk are left out; the root
+// must be there.
+void ReadTree(LiveRead* r, int root, std::vector<int32_t>* parents) {
+  const std::vector<int> helpers = HelperPids();
+  std::vector<int> level = {root}, level_parents = {0};
+  std::unordered_set<int> seen = {root};
+  while (!level.empty()) {
+    std::vector<TreeFound> found(level.size());
+    std::vector<size_t> bounds = PartBounds(level.size());
+    InParts(bounds.size() - 1, [&](size_t k) {
+      for (size_t i = bounds[k]; i < bounds[k + 1]; i++) WalkOne(level[i], level[i] == root, r->o, helpers, &found[i]);
+    });
+    std::vector<int> next, next_parents;
+    for (size_t i = 0; i < level.size(); i++) {
+      TreeFound& t = found[i];
+      if (t.failure.set) {
+        r->proc_failure = t.failure;
+        return;
+      }
+      if (t.gone) {
+        if (level[i] == root) {
+          r->proc_failure.Errno("open /proc/PID/task", ESRCH, root, "process " + std::to_string(root) + ": no such process");
+          return;
+        }
+        continue;
+      }
+      if (!t.zombie) {
+        r->pids.push_back(level[i]);
+        r->tasks.push_back(std::move(t.task));
+        parents->push_back(level_parents[i]);
+      }
+      for (int c : t.children) {
+        if (!seen.insert(c).second) continue;
+        next.push_back(c);
+        next_parents.push_back(level[i]);
+      }
+    }
+    level = std::move(next);
+    level_parents = std::move(next_parents);
+  }
+}
+
 // readChildren(pids): Promise<Int32Array>, see ReadChildren.
 Napi::Value ReadChildrenJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -736,6 +863,47 @@ Napi::Value ReadChildrenJs(const Napi::CallbackInfo& info) {
 Napi::Value ReadLiveTasksJs(const Napi::CallbackInfo& info) {
   return ReadLiveTasksImpl(info, false);
 }
+// readLiveTreeFlat(root, options): a process and its descendants, walked and read at once
+// (ReadTree), as { tasks: readLiveTasksFlat's answer, parents: Int32Array } (parents[i]: the
+// parent pid of tasks' i-th; the root's 0). Null, without reading, where securebits would go to
+// the tracer: that read posts every process before reading /proc, which needs the walk done
+// first (processTree, then readLiveTasksFlat).
+Napi::Value ReadLiveTreeFlatJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() <= 0)
+    throw Napi::TypeError::New(env, "readLiveTreeFlat(root, options?): root must be a positive pid");
+  int root = info[0].As<Napi::Number>().Int32Value();
+  LiveOptions o;
+  SecurebitsBpfReader bpf;
+  ParseLiveOptions(info, root != getpid(), &o, &bpf);
+  if (o.reader == Reader::kPtrace && o.unknown != Unknown::kSkip) return env.Null();
+  o.self = getpid();
+  if (root == o.self) o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  auto r = std::make_shared<LiveRead>();
+  r->o = o;
+  r->bpf = std::move(bpf);
+  auto parents = std::make_shared<std::vector<int32_t>>();
+  return PromiseWorker::StartThen(
+      env,
+      [r, root, parents](Failure*) {
+        ReadTree(r.get(), root, parents.get());
+        r->nread = r->tasks.size();
+        if (!r->proc_failure.set && r->o.reader == Reader::kBpf && r->o.unknown != Unknown::kSkip) ReadBpfPart(r.get());
+      },
+      [r, parents](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
+        Failure f = r->proc_failure;
+        if (!f.set) Join(r.get(), &f);
+        SettlePromise(env, deferred, f, [&](Napi::Env env) {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("tasks", TasksToJs(env, r->tasks, true));
+          Napi::Int32Array p = Napi::Int32Array::New(env, parents->size());
+          if (!parents->empty()) memcpy(p.Data(), parents->data(), parents->size() * sizeof(int32_t));
+          out.Set("parents", p);
+          return out;
+        });
+      });
+}
+
 Napi::Value ReadLiveTasksFlatJs(const Napi::CallbackInfo& info) {
   return ReadLiveTasksImpl(info, true);
 }
@@ -813,6 +981,7 @@ void Export(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, ReadLiveTasksFlatJs, "readLiveTasksFlat"));
   exports.Set("parseProcStatus", Napi::Function::New(env, ParseProcStatusJs, "parseProcStatus"));
   exports.Set("readChildren", Napi::Function::New(env, ReadChildrenJs, "readChildren"));
+  exports.Set("readLiveTreeFlat", Napi::Function::New(env, ReadLiveTreeFlatJs, "readLiveTreeFlat"));
   exports.Set("readSecurebits", Napi::Function::New(env, ReadSecurebitsJs, "readSecurebits"));
   exports.Set("stopTracer", Napi::Function::New(env, StopTracerJs, "stopTracer"));
   exports.Set("helperPids", Napi::Function::New(env, HelperPidsJs, "helperPids"));

@@ -117,6 +117,7 @@ bool ParseStatus(Sv text, Sv path, int pid, ProcStatus* out, Failure* f) {
       case 'T':
         if (key == "Tgid") { bit = kTgid; ok = one(&out->tgid); }
         else if (key == "TracerPid") { bit = kTracerPid; ok = one(&out->tracer_pid); }
+        else if (key == "Threads") { ok = one(&out->threads); }  // optional
         break;
       case 'P':
         if (key == "Pid") { bit = kPid; ok = one(&out->pid); }

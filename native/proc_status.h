@@ -15,6 +15,7 @@ namespace crc {
 struct ProcStatus {
   char state = '?';
   int tgid = 0, pid = 0, ppid = 0, tracer_pid = 0;
+  int threads = 0;  // of the process (0: the line is not there)
   uint32_t uid[4] = {}, gid[4] = {};  // real, effective, saved, fs
   std::vector<uint32_t> groups;
   std::vector<int> nstgid, nspid, nspgid, nssid;  // outermost pid namespace first

@@ -14,7 +14,7 @@ import { native } from '../native/binding';
 import { LinuxCrSyscallsUnknown, linuxCrSyscallsHere } from '../native/linux-cr-syscalls';
 import { fromNative, NoLinuxCrError, NotExpressibleError } from './errors';
 import { buildImage } from './image';
-import { readLive, type CheckpointProgress, type LiveProcess, type SecurebitsReader, type UnknownSecurebits } from './live';
+import { readLive, readLiveTree, type CheckpointProgress, type LiveProcess, type SecurebitsReader, type UnknownSecurebits } from './live';
 import { processTree } from './tree';
 import { resolveTarget, type CheckpointTarget } from './target';
 
@@ -169,13 +169,20 @@ export async function checkpointTree(root: CheckpointTarget, options: Checkpoint
     return image;
   }
   const report = options.onProgress;
-  // A zombie descendant (it has exited, or its main thread has) is no live process to read: left
-  // out, its children (kept by its other threads) not.
-  const tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !t.zombie);
-  const live = await readLive(
-    tree.map((t) => t.pid),
-    options,
-  );
+  // Without a listener, and where no tracer reads securebits, walked and read at once.
+  const walkedAndRead = report ? null : await readLiveTree(rootPid, options);
+  let live: LiveProcess[];
+  let tree: { pid: number; parent?: number }[];
+  if (walkedAndRead) ({ live, tree } = walkedAndRead);
+  else {
+    // A zombie descendant (it has exited, or its main thread has) is no live process to read:
+    // left out, its children (kept by its other threads) not.
+    tree = (await processTree(rootPid, report && ((found) => report({ phase: 'tree', done: found, total: null })))).filter((t, i) => i === 0 || !t.zombie);
+    live = await readLive(
+      tree.map((t) => t.pid),
+      options,
+    );
+  }
   inRootPidNs(live, tree);
   const image = checkCompat(buildImage(live, { compat: options.compat, depth: treeDepths(tree.map((t) => ({ pid: t.pid, ppid: t.parent }))) }), options);
   target.stillThere();

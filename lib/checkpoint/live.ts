@@ -238,13 +238,8 @@ let callerNs: bigint | undefined;
 /** Reads processes (and their threads when asked) and their user-namespace chains. */
 export async function readLive(pids: readonly number[], options: ReadLiveOptions = {}): Promise<LiveProcess[]> {
   const n = native();
-  try {
-    const nativeOptions = {
-      threads: options.threads ?? false,
-      unknownSecurebits: options.unknownSecurebits ?? 'fail',
-      securebitsReader: options.unknownSecurebits === 'skip' ? undefined : securebitsReader(options.securebitsReader),
-      testDelayMs: options.testDelayMs,
-    } as const;
+  return reading(async () => {
+    const nativeOptions = nativeOptionsOf(options);
     // With a listener, the same reads in the same order a batch at a time, so that it hears of
     // each batch; without one, a single batch.
     const report = options.onProgress;
@@ -256,19 +251,62 @@ export async function readLive(pids: readonly number[], options: ReadLiveOptions
       fromFlat(await n.readLiveTasksFlat(batch, nativeOptions), read);
       report?.({ phase: 'read', done: Math.min(pids.length, i + batch.length), total: pids.length });
     }
-    // One chain per distinct namespace other than ours, read through any one of its tasks.
-    const root = (callerNs ??= n.callerUserNsInode());
-    const reading = new Map<bigint, Promise<UserNsLevel[]>>();
-    for (const r of read) {
-      if (r.userNsInode !== root && !reading.has(r.userNsInode)) reading.set(r.userNsInode, n.readUserNsChain(r.process.pid));
-    }
-    // All awaited at once: a chain that fails while another is awaited is never left unhandled.
-    const chains = new Map<bigint, UserNsLevel[]>(
-      reading.size === 0 ? [] : await Promise.all([...reading].map(async ([ino, chain]) => [ino, await chain] as const)),
-    );
-    const none: UserNsLevel[] = [];
-    for (const r of read) intoTaskView(r.process, chains.get(r.userNsInode) ?? none);
-    return read.map((r) => r.process);
+    return finish(read);
+  });
+}
+
+/**
+ * A process and its descendants, walked and read at once (the addon's readLiveTreeFlat): each
+ * process with its parent's pid (the root's: undefined), zombies left out but for the root.
+ * Null, having read nothing, where securebits would be read over ptrace (the tracer is handed
+ * the whole list before /proc is read: walk first, with processTree, then readLive).
+ */
+export async function readLiveTree(
+  root: number,
+  options: Omit<ReadLiveOptions, 'onProgress'> = {},
+): Promise<{ live: LiveProcess[]; tree: { pid: number; parent?: number }[] } | null> {
+  const n = native();
+  return reading(async () => {
+    const flat = await n.readLiveTreeFlat(root, nativeOptionsOf(options));
+    if (flat === null) return null;
+    const read: Read[] = [];
+    fromFlat(flat.tasks, read);
+    const tree = read.map((r, i) => (flat.parents[i] === 0 ? { pid: r.process.pid } : { pid: r.process.pid, parent: flat.parents[i] }));
+    return { live: await finish(read), tree };
+  });
+}
+
+function nativeOptionsOf(options: Omit<ReadLiveOptions, 'onProgress'>) {
+  return {
+    threads: options.threads ?? false,
+    unknownSecurebits: options.unknownSecurebits ?? 'fail',
+    securebitsReader: options.unknownSecurebits === 'skip' ? undefined : securebitsReader(options.securebitsReader),
+    testDelayMs: options.testDelayMs,
+  } as const;
+}
+
+/** The processes read, into their own terms: each namespace's chain read once. */
+async function finish(read: Read[]): Promise<LiveProcess[]> {
+  const n = native();
+  // One chain per distinct namespace other than ours, read through any one of its tasks.
+  const root = (callerNs ??= n.callerUserNsInode());
+  const chainsRead = new Map<bigint, Promise<UserNsLevel[]>>();
+  for (const r of read) {
+    if (r.userNsInode !== root && !chainsRead.has(r.userNsInode)) chainsRead.set(r.userNsInode, n.readUserNsChain(r.process.pid));
+  }
+  // All awaited at once: a chain that fails while another is awaited is never left unhandled.
+  const chains = new Map<bigint, UserNsLevel[]>(
+    chainsRead.size === 0 ? [] : await Promise.all([...chainsRead].map(async ([ino, chain]) => [ino, await chain] as const)),
+  );
+  const none: UserNsLevel[] = [];
+  for (const r of read) intoTaskView(r.process, chains.get(r.userNsInode) ?? none);
+  return read.map((r) => r.process);
+}
+
+/** A read, its errors made the library's own, and the tracer's end put off. */
+async function reading<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
   } catch (e) {
     // ptrace refuses a zombie: say it exited rather than blame permissions.
     const pid = (e as { pid?: unknown })?.pid;

@@ -142,6 +142,12 @@ export interface LiveCheckpointBinding {
   /** The same, flat (see LiveTasksFlat). */
   readLiveTasksFlat(pids: number[], options?: ReadLiveTasksOptions): Promise<LiveTasksFlat>;
   /**
+   * A process and its descendants walked and read at once: the tasks as readLiveTasksFlat
+   * gives them (zombies left out but for the root) and each one's parent pid (the root's 0).
+   * Null, reading nothing, where securebits would be read over ptrace.
+   */
+  readLiveTreeFlat(root: number, options?: ReadLiveTasksOptions): Promise<{ tasks: LiveTasksFlat; parents: Int32Array }> | null;
+  /**
    * The children of each pid (every thread's /proc/PID/task/TID/children), off the main thread:
    * per pid in order its count, then that many pids; a count of -1 when the process is gone. A
    * process whose leader is a zombie has -2 before its count.

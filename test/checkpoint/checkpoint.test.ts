@@ -223,4 +223,43 @@ describe('checkpointTree', () => {
       for (const pid of pids.reverse()) process.kill(pid, 'SIGKILL');
     }
   });
+
+  test('walked and read at once (no tracer, no listener): the tree and creds a walk, then a read, give', async () => {
+    // python -> (a zombie, sleep (securebits of its own) -> sleep).
+    const script = [
+      'import os, time',
+      'if os.fork() == 0: os._exit(0)',
+      "if os.fork() == 0: os.execvp('setpriv', ['setpriv', '--securebits', '+noroot', 'sh', '-c', 'sleep 100 & exec sleep 100'])",
+      'print(os.getpid(), flush=True)',
+      'time.sleep(60)',
+    ].join('\n');
+    const root = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const rootPid = Number(await new Promise<string>((r) => root.stdout!.once('data', (d) => r(String(d).trim()))));
+    let walked: Awaited<ReturnType<typeof processTree>> = [];
+    try {
+      for (let i = 0; i < 100 && (walked.filter((t) => t.zombie).length < 1 || walked.length < 4); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        walked = await processTree(rootPid);
+      }
+      expect(walked.filter((t) => t.zombie)).toHaveLength(1);
+      const pids = walked.filter((t) => !t.zombie).map((t) => t.pid);
+      for (const reader of ['bpf', 'auto'] as const) {
+        if (!bpfTestsRun()) break;
+        const once = roundTrip(await checkpointTree(rootPid, { securebitsReader: reader }));
+        // The same processes (the zombie left out), in the same order, each with the same parent
+        // and creds as a walk and then a read of the pids give.
+        const apart = roundTrip(await checkpoint(pids, { securebitsReader: reader }));
+        expect(once.tasks.map((t) => [t.pids.vpid, t.pids.vppid, t.pids.depth])).toEqual(apart.tasks.map((t) => [t.pids.vpid, t.pids.vppid, t.pids.depth]));
+        expect(once.tasks.map((t) => t.cred.securebits)).toEqual(apart.tasks.map((t) => t.cred.securebits));
+        expect(once.tasks.map((t) => t.cred.securebits).filter((b) => b === SECBIT.NOROOT)).toHaveLength(2);
+      }
+      // With a listener, the walk and the read go as two steps: the same image.
+      const phases: string[] = [];
+      const stepped = roundTrip(await checkpointTree(rootPid, { onProgress: (p) => phases.push(p.phase) }));
+      expect(new Set(phases)).toEqual(new Set(['tree', 'read']));
+      expect(stepped.tasks.map((t) => t.pids.vpid)).toEqual(pids);
+    } finally {
+      for (const t of walked.reverse()) if (!t.zombie) process.kill(t.pid, 'SIGKILL');
+    }
+  });
 });
