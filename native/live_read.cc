@@ -1,4 +1,4 @@
-// readLiveTasks / readLiveTasksFlat / readChildren / parseProcStatus: the live read of
+// readLiveTasks / readLiveTasksFlat / readLiveTreeFlat / readChildren / parseProcStatus: the live read of
 // processes, orchestrated (/proc on this thread or the pool, securebits by the tracer meanwhile
 // or by the BPF reader after) and handed to JavaScript.
 #include <dirent.h>
@@ -535,7 +535,7 @@ std::shared_ptr<std::vector<int>> PidsArgument(const Napi::CallbackInfo& info, c
   return pids;
 }
 
-// The options argument (info[1]) of readLiveTasks and readLiveTree; `others`: a process other
+// The options argument (info[1]) of readLiveTasks and readLiveTreeFlat; `others`: a process other
 // than ours is to be read (else no reader is opened).
 void ParseLiveOptions(const Napi::CallbackInfo& info, bool others, LiveOptions* out, SecurebitsBpfReader* bpf) {
   Napi::Env env = info.Env();
@@ -795,7 +795,8 @@ void WalkOne(int pid, bool root, const LiveOptions& o, const std::vector<int>& h
   // (The root is read whole all the same: a zombie root is reported as such.)
   found->zombie = !root && (st.state == 'Z' || st.state == 'X');
   if (!found->zombie && !ReadLiveProc(pid, o, &found->task, &f, &st)) {
-    found->gone = f.code.empty() && f.err == ESRCH;
+    // (The root's failure is its own: a thread id given as the root, say.)
+    found->gone = !root && f.code.empty() && f.err == ESRCH;
     if (!found->gone) found->failure = f;
     return;
   }
@@ -877,8 +878,9 @@ Napi::Value ReadLiveTreeFlatJs(const Napi::CallbackInfo& info) {
   SecurebitsBpfReader bpf;
   ParseLiveOptions(info, root != getpid(), &o, &bpf);
   if (o.reader == Reader::kPtrace && o.unknown != Unknown::kSkip) return env.Null();
+  // (Our own process may be in the tree: the calling thread's securebits stand for it.)
   o.self = getpid();
-  if (root == o.self) o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  if (o.unknown != Unknown::kSkip) o.self_securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   auto r = std::make_shared<LiveRead>();
   r->o = o;
   r->bpf = std::move(bpf);
@@ -888,11 +890,14 @@ Napi::Value ReadLiveTreeFlatJs(const Napi::CallbackInfo& info) {
       [r, root, parents](Failure*) {
         ReadTree(r.get(), root, parents.get());
         r->nread = r->tasks.size();
-        if (!r->proc_failure.set && r->o.reader == Reader::kBpf && r->o.unknown != Unknown::kSkip) ReadBpfPart(r.get());
+        if (r->o.reader == Reader::kBpf && r->o.unknown != Unknown::kSkip) ReadBpfPart(r.get());
       },
       [r, parents](Napi::Env env, Napi::Promise::Deferred deferred, const Failure&) {
-        Failure f = r->proc_failure;
-        if (!f.set) Join(r.get(), &f);
+        // The first failure in the walk's order, whichever step: the processes read before the
+        // one /proc failed on are joined first.
+        Failure f;
+        Join(r.get(), &f);
+        if (!f.set) f = r->proc_failure;
         SettlePromise(env, deferred, f, [&](Napi::Env env) {
           Napi::Object out = Napi::Object::New(env);
           out.Set("tasks", TasksToJs(env, r->tasks, true));

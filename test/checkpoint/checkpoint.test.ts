@@ -1,6 +1,7 @@
 // checkpoint() of processes started with known creds, checked field by field after encode and
 // decode. Needs root (CI runs as root): the processes set ids, caps and securebits freely.
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
+import * as path from 'path';
 import { checkpoint, checkpointTree, processTree, stopTracer, NotExpressibleError, ProcessGoneError, SecurebitsUnreadableError } from '../../lib/checkpoint';
 import { checkpointForTests } from '../../lib/checkpoint/testing';
 import { decode, encode, type Image } from '../../lib/format';
@@ -224,6 +225,25 @@ describe('checkpointTree', () => {
     }
   });
 
+  test('a tree that holds the calling process: its securebits are the calling thread\'s', () => {
+    // sh -> node (this script), which checkpoints its parent's tree, itself included, walked and
+    // read at once (where BPF is there: CI) or walked first (elsewhere). (A securebit that keeps
+    // root's capabilities across the exec: the reader is BPF where it may be.)
+    const dist = path.join(__dirname, '..', '..', 'dist');
+    const script = `
+      const { checkpointTree } = require(${JSON.stringify(path.join(dist, 'checkpoint'))});
+      const { native } = require(${JSON.stringify(path.join(dist, 'native', 'binding'))});
+      const atOnce = native().readLiveTreeFlat(process.ppid, { unknownSecurebits: 'skip' }) !== null;
+      checkpointTree(process.ppid).then((image) => {
+        const me = image.tasks.find((t) => t.pids.vpid === process.pid);
+        console.log(JSON.stringify({ atOnce, tasks: image.tasks.length, mine: me && me.cred.securebits }));
+      }, (e) => console.log(JSON.stringify({ error: e.message })));`;
+    const out = JSON.parse(
+      execFileSync('setpriv', ['--securebits', '+no_setuid_fixup', 'sh', '-c', `${JSON.stringify(process.execPath)} -e "$0"; true`, script], { encoding: 'utf8' }),
+    );
+    expect(out).toEqual({ atOnce: true, tasks: 2, mine: SECBIT.NO_SETUID_FIXUP });
+  });
+
   test('walked and read at once (no tracer, no listener): the tree and creds a walk, then a read, give', async () => {
     // python -> (a zombie, sleep (securebits of its own) -> sleep).
     const script = [
@@ -253,6 +273,10 @@ describe('checkpointTree', () => {
         expect(once.tasks.map((t) => t.cred.securebits)).toEqual(apart.tasks.map((t) => t.cred.securebits));
         expect(once.tasks.map((t) => t.cred.securebits).filter((b) => b === SECBIT.NOROOT)).toHaveLength(2);
       }
+      // Securebits skipped: no reader at all, walked and read at once all the same.
+      const skipped = roundTrip(await checkpointTree(rootPid, { unknownSecurebits: 'skip' }));
+      expect(skipped.tasks.map((t) => t.pids.vpid)).toEqual(pids);
+      expect(skipped.tasks.map((t) => t.cred.securebits)).toEqual(pids.map(() => null));
       // With a listener, the walk and the read go as two steps: the same image.
       const phases: string[] = [];
       const stepped = roundTrip(await checkpointTree(rootPid, { onProgress: (p) => phases.push(p.phase) }));
