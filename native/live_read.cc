@@ -655,81 +655,6 @@ bool ReadStateAndThreads(const char* path, char* buf, size_t cap, char* state, l
   return true;
 }
 
-// The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid
-// in order: the count, then that many child pids; a count of -1 when the process is gone. A
-// process whose leader is a zombie (it has exited, or its main thread has while other threads
-// live on, keeping its children) has -2 before its count. Threads that exit meanwhile are
-// skipped.
-void ReadChildrenOf(const int* pids, size_t count, const std::vector<int>& helpers, std::vector<int32_t>* flat) {
-  char buf[4096];
-  std::string big;
-  char path[96];
-  std::vector<int> tids;
-  for (size_t i = 0; i < count; i++) {
-    int pid = pids[i];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    char state = 0;
-    long threads = 0;
-    if (!ReadStateAndThreads(path, buf, sizeof buf, &state, &threads)) {
-      flat->push_back(-1);
-      continue;
-    }
-    if (state == 'Z' || state == 'X') flat->push_back(-2);
-    int base = snprintf(path, sizeof path, "/proc/%d/task", pid);
-    tids.clear();
-    // One thread: no listing needed. A thread started after this look is missed, as one
-    // started after a listing would be.
-    if (threads == 1) {
-      tids.push_back(pid);
-    } else {
-      Failure gone;
-      tids = ListTids(pid, &gone);
-      if (gone.set) {
-        flat->push_back(-1);
-        continue;
-      }
-    }
-    size_t count_at = flat->size();
-    flat->push_back(0);
-    for (int tid : tids) {
-      snprintf(path + base, sizeof path - base, "/%d/children", tid);
-      big.clear();
-      long n = ReadProcFile(path, buf, sizeof buf, &big);
-      if (n <= 0) continue;  // no children, or the thread exited meanwhile
-      Sv text = big.empty() ? Sv(buf, size_t(n)) : Sv(big);
-      auto add = [&](int32_t child) {
-        if (std::find(helpers.begin(), helpers.end(), child) != helpers.end()) return;
-        flat->push_back(child);
-        (*flat)[count_at]++;
-      };
-      int32_t v = 0;
-      bool in = false;
-      for (char c : text) {
-        if (c >= '0' && c <= '9') {
-          v = v * 10 + (c - '0');
-          in = true;
-        } else if (in) {
-          add(v);
-          v = 0;
-          in = false;
-        }
-      }
-      if (in) add(v);
-    }
-  }
-}
-
-void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
-  // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
-  const std::vector<int> helpers = HelperPids();
-  std::vector<size_t> bounds = PartBounds(pids.size());
-  std::vector<std::vector<int32_t>> parts(bounds.size() - 1);
-  InParts(parts.size(), [&](size_t k) {
-    ReadChildrenOf(pids.data() + bounds[k], bounds[k + 1] - bounds[k], helpers, &parts[k]);
-  });
-  for (auto& part : parts) flat->insert(flat->end(), part.begin(), part.end());
-}
-
 // The children of process pid (whose thread count is `threads`: 1 needs no listing) from every
 // thread's /proc/PID/task/TID/children, our own helpers left out; false when it is gone.
 bool ChildrenOf(int pid, int threads, const std::vector<int>& helpers, std::vector<int>* out) {
@@ -769,6 +694,46 @@ bool ChildrenOf(int pid, int threads, const std::vector<int>& helpers, std::vect
     if (in) add();
   }
   return true;
+}
+
+// The children of each pid, from /proc/PID/task/*/children (every thread's). flat gets, per pid
+// in order: the count, then that many child pids; a count of -1 when the process is gone. A
+// process whose leader is a zombie (it has exited, or its main thread has while other threads
+// live on, keeping its children) has -2 before its count. Threads that exit meanwhile are
+// skipped.
+void ReadChildrenOf(const int* pids, size_t count, const std::vector<int>& helpers, std::vector<int32_t>* flat) {
+  char buf[4096];
+  char path[96];
+  std::vector<int> kids;
+  for (size_t i = 0; i < count; i++) {
+    int pid = pids[i];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    char state = 0;
+    long threads = 0;
+    if (!ReadStateAndThreads(path, buf, sizeof buf, &state, &threads)) {
+      flat->push_back(-1);
+      continue;
+    }
+    if (state == 'Z' || state == 'X') flat->push_back(-2);
+    kids.clear();
+    if (!ChildrenOf(pid, int(threads), helpers, &kids)) {
+      flat->push_back(-1);
+      continue;
+    }
+    flat->push_back(int32_t(kids.size()));
+    flat->insert(flat->end(), kids.begin(), kids.end());
+  }
+}
+
+void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
+  // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
+  const std::vector<int> helpers = HelperPids();
+  std::vector<size_t> bounds = PartBounds(pids.size());
+  std::vector<std::vector<int32_t>> parts(bounds.size() - 1);
+  InParts(parts.size(), [&](size_t k) {
+    ReadChildrenOf(pids.data() + bounds[k], bounds[k + 1] - bounds[k], helpers, &parts[k]);
+  });
+  for (auto& part : parts) flat->insert(flat->end(), part.begin(), part.end());
 }
 
 // What the tree walk learns of one process.
