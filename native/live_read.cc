@@ -267,24 +267,18 @@ size_t ReadProcRange(LiveRead* r, size_t begin, size_t end, Failure* f) {
 constexpr size_t kPerThread = 16;
 constexpr size_t kMaxThreads = 4;
 
-// The bounds of n items in parts as above: part k is [bounds[k], bounds[k + 1]).
-std::vector<size_t> PartBounds(size_t n) {
+// Runs part(k, begin, end) over n items in parts as above, part k on [begin, end): the first
+// on this thread, the others on threads of their own (or on this one, where no thread can be
+// had), and waits for them all. Returns the number of parts (at most kMaxThreads). An exception
+// a part throws is thrown here once all have ended (the first part's first).
+size_t InParts(size_t n, const std::function<void(size_t, size_t, size_t)>& part) {
   cpu_set_t cpus;
   size_t cpu_count = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? size_t(CPU_COUNT(&cpus)) : 1;
   size_t parts = std::max<size_t>(1, std::min({cpu_count, kMaxThreads, n / kPerThread}));
-  std::vector<size_t> bounds;
-  for (size_t k = 0; k <= parts; k++) bounds.push_back(n * k / parts);
-  return bounds;
-}
-
-// Runs part(k) for each part k of PartBounds, the first on this thread, the others on threads
-// of their own (or on this one, where no thread can be had), and waits for them all. An
-// exception a part throws is thrown here once all have ended (the first part's first).
-void InParts(size_t parts, const std::function<void(size_t)>& part) {
   std::vector<std::exception_ptr> errors(parts);
   auto guarded = [&](size_t k) {
     try {
-      part(k);
+      part(k, n * k / parts, n * (k + 1) / parts);
     } catch (...) {
       errors[k] = std::current_exception();
     }
@@ -302,6 +296,7 @@ void InParts(size_t parts, const std::function<void(size_t)>& part) {
   for (auto& t : threads) t.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
+  return parts;
 }
 
 // The BPF reader reads every task of the system in one pass, rather than each thread in turn,
@@ -331,9 +326,8 @@ void ReadBpfPart(LiveRead* r) {
     return;
   }
   std::vector<SecurebitsResult> sb(r->nread);
-  std::vector<size_t> bounds = PartBounds(r->nread);
-  InParts(bounds.size() - 1, [&](size_t k) {
-    for (size_t i = bounds[k]; i < bounds[k + 1]; i++)
+  InParts(r->nread, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++)
       if (ReadsSecurebits(r->pids[i], r->o))
         sb[i] = ReadSecurebitsBpf(r->tasks[i], [r](int tid, int pid, uint32_t* v) { return r->bpf.Read(tid, pid, v); });
   });
@@ -345,14 +339,15 @@ void ReadBpfPart(LiveRead* r) {
 // read in order (up to the first process that fails), then the BPF reader's part.
 void ReadWithoutTracer(LiveRead* r) {
   size_t n = r->pids.size();
-  std::vector<size_t> bounds = PartBounds(n);
-  size_t parts = bounds.size() - 1;
-  std::vector<size_t> stopped(parts);
-  std::vector<Failure> failures(parts);
-  InParts(parts, [&](size_t k) { stopped[k] = ReadProcRange(r, bounds[k], bounds[k + 1], &failures[k]); });
+  std::vector<size_t> stopped(kMaxThreads), ends(kMaxThreads);
+  std::vector<Failure> failures(kMaxThreads);
+  size_t parts = InParts(n, [&](size_t k, size_t begin, size_t end) {
+    ends[k] = end;
+    stopped[k] = ReadProcRange(r, begin, end, &failures[k]);
+  });
   r->nread = n;
   for (size_t k = 0; k < parts; k++) {
-    if (stopped[k] == bounds[k + 1]) continue;
+    if (stopped[k] == ends[k]) continue;
     r->nread = stopped[k];
     r->proc_failure = failures[k];
     break;
@@ -728,12 +723,11 @@ void ReadChildrenOf(const int* pids, size_t count, const std::vector<int>& helpe
 void ReadChildren(const std::vector<int>& pids, std::vector<int32_t>* flat) {
   // Our own helper processes (the tracer, above all) are children of ours, not of the tree.
   const std::vector<int> helpers = HelperPids();
-  std::vector<size_t> bounds = PartBounds(pids.size());
-  std::vector<std::vector<int32_t>> parts(bounds.size() - 1);
-  InParts(parts.size(), [&](size_t k) {
-    ReadChildrenOf(pids.data() + bounds[k], bounds[k + 1] - bounds[k], helpers, &parts[k]);
+  std::vector<std::vector<int32_t>> found(kMaxThreads);
+  size_t parts = InParts(pids.size(), [&](size_t k, size_t begin, size_t end) {
+    ReadChildrenOf(pids.data() + begin, end - begin, helpers, &found[k]);
   });
-  for (auto& part : parts) flat->insert(flat->end(), part.begin(), part.end());
+  for (size_t k = 0; k < parts; k++) flat->insert(flat->end(), found[k].begin(), found[k].end());
 }
 
 // What the tree walk learns of one process.
@@ -778,9 +772,8 @@ void ReadTree(LiveRead* r, int root, std::vector<int32_t>* parents) {
   std::unordered_set<int> seen = {root};
   while (!level.empty()) {
     std::vector<TreeFound> found(level.size());
-    std::vector<size_t> bounds = PartBounds(level.size());
-    InParts(bounds.size() - 1, [&](size_t k) {
-      for (size_t i = bounds[k]; i < bounds[k + 1]; i++) WalkOne(level[i], level[i] == root, r->o, helpers, &found[i]);
+    InParts(level.size(), [&](size_t, size_t begin, size_t end) {
+      for (size_t i = begin; i < end; i++) WalkOne(level[i], level[i] == root, r->o, helpers, &found[i]);
     });
     std::vector<int> next, next_parents;
     for (size_t i = 0; i < level.size(); i++) {
